@@ -1,0 +1,110 @@
+// Package history is Warren's event model: the events an orchestration's history is made of,
+// the instance and episode records the store keeps, and the Store interface the worker and
+// the dispatcher consume. It knows nothing of RabbitMQ or MongoDB.
+package history
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// SchemaVersion is written into every encoded event; decoders refuse newer versions.
+const SchemaVersion = 1
+
+// Kind names what an event records. The string values are stored and must never change.
+type Kind string
+
+const (
+	ExecutionStarted          Kind = "ExecutionStarted"
+	ExecutionCompleted        Kind = "ExecutionCompleted"
+	ExecutionFailed           Kind = "ExecutionFailed"
+	ExecutionTerminated       Kind = "ExecutionTerminated"
+	ExecutionSuspended        Kind = "ExecutionSuspended"
+	ExecutionResumed          Kind = "ExecutionResumed"
+	ContinuedAsNew            Kind = "ContinuedAsNew"
+	OrchestratorStarted       Kind = "OrchestratorStarted"
+	TaskScheduled             Kind = "TaskScheduled"
+	TaskCompleted             Kind = "TaskCompleted"
+	TaskFailed                Kind = "TaskFailed"
+	SubOrchestrationCreated   Kind = "SubOrchestrationCreated"
+	SubOrchestrationCompleted Kind = "SubOrchestrationCompleted"
+	SubOrchestrationFailed    Kind = "SubOrchestrationFailed"
+	TimerCreated              Kind = "TimerCreated"
+	TimerFired                Kind = "TimerFired"
+	EventRaised               Kind = "EventRaised"
+	EventSent                 Kind = "EventSent"
+)
+
+// Event is one entry of an orchestration's history. It is one flat record for every kind;
+// the comment on each field says which kinds use it. Unused fields stay at their zero value
+// and are omitted from JSON and BSON.
+type Event struct {
+	Version   int       `json:"v" bson:"v"`
+	Kind      Kind      `json:"kind" bson:"kind"`
+	Timestamp time.Time `json:"ts" bson:"ts"`
+
+	// TaskID correlates a scheduling event with its outcome: TaskScheduled/Completed/Failed,
+	// SubOrchestrationCreated/Completed/Failed, TimerCreated/Fired, EventSent.
+	TaskID int64 `json:"taskId,omitempty" bson:"taskId,omitempty"`
+	// Name is the orchestrator (ExecutionStarted, SubOrchestrationCreated), activity
+	// (TaskScheduled), or event name (EventRaised, EventSent).
+	Name string `json:"name,omitempty" bson:"name,omitempty"`
+	// Input is the orchestration or activity input, or an event's data.
+	Input json.RawMessage `json:"input,omitempty" bson:"input,omitempty"`
+	// Result is the output of a completed task, child or execution.
+	Result json.RawMessage `json:"result,omitempty" bson:"result,omitempty"`
+	// Failure says why a task, child or execution failed.
+	Failure *Failure `json:"failure,omitempty" bson:"failure,omitempty"`
+	// InstanceID is the child (SubOrchestrationCreated) or the target (EventSent).
+	InstanceID string `json:"instanceId,omitempty" bson:"instanceId,omitempty"`
+	// ExecutionID identifies one execution of an instance (ExecutionStarted, ContinuedAsNew).
+	ExecutionID string `json:"executionId,omitempty" bson:"executionId,omitempty"`
+	// Parent is set on a child's ExecutionStarted.
+	Parent *ParentRef `json:"parent,omitempty" bson:"parent,omitempty"`
+	// Trace carries the W3C context of the caller and the span id chosen for the
+	// orchestration span (ExecutionStarted), or the context of a scheduling event.
+	Trace *TraceContext `json:"trace,omitempty" bson:"trace,omitempty"`
+	// FireAt is when a timer is due (TimerCreated, TimerFired); on ExecutionStarted the
+	// scheduled start time, if any.
+	FireAt time.Time `json:"fireAt,omitzero" bson:"fireAt,omitempty"`
+	// Reason is why an execution was terminated, suspended or resumed.
+	Reason string `json:"reason,omitempty" bson:"reason,omitempty"`
+	// Recursive asks ExecutionTerminated to terminate the instance's running children too.
+	Recursive bool `json:"recursive,omitempty" bson:"recursive,omitempty"`
+	// Attempt counts the tries of a retried task, from 1 (TaskScheduled,
+	// SubOrchestrationCreated).
+	Attempt int `json:"attempt,omitempty" bson:"attempt,omitempty"`
+	// Carried holds the unprocessed EventRaised events a ContinuedAsNew hands to the next
+	// execution.
+	Carried []Event `json:"carried,omitempty" bson:"carried,omitempty"`
+	// MessageID is the id of the message that delivered this event (inputs only); the
+	// worker uses it to recognise redeliveries.
+	MessageID string `json:"messageId,omitempty" bson:"messageId,omitempty"`
+}
+
+// Failure describes an error that crossed a task boundary.
+type Failure struct {
+	Type    string   `json:"type" bson:"type"`
+	Message string   `json:"message" bson:"message"`
+	Stack   string   `json:"stack,omitempty" bson:"stack,omitempty"`
+	Cause   *Failure `json:"cause,omitempty" bson:"cause,omitempty"`
+}
+
+func (f *Failure) Error() string { return f.Type + ": " + f.Message }
+
+// ParentRef ties a child orchestration to the task in its parent that awaits it.
+type ParentRef struct {
+	InstanceID  string `json:"instanceId" bson:"instanceId"`
+	ExecutionID string `json:"executionId" bson:"executionId"`
+	TaskID      int64  `json:"taskId" bson:"taskId"`
+	Name        string `json:"name" bson:"name"`
+}
+
+// TraceContext is W3C trace context kept in history so spans can be continued later,
+// elsewhere.
+type TraceContext struct {
+	TraceParent string `json:"traceparent,omitempty" bson:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty" bson:"tracestate,omitempty"`
+	// SpanID is the id (16 hex digits) fixed at creation for the orchestration span.
+	SpanID string `json:"spanId,omitempty" bson:"spanId,omitempty"`
+}

@@ -1,0 +1,80 @@
+package history
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status is an instance's runtime status as readers see it.
+type Status string
+
+const (
+	StatusPending        Status = "Pending"
+	StatusRunning        Status = "Running"
+	StatusSuspended      Status = "Suspended"
+	StatusCompleted      Status = "Completed"
+	StatusFailed         Status = "Failed"
+	StatusTerminated     Status = "Terminated"
+	StatusContinuedAsNew Status = "ContinuedAsNew"
+)
+
+// Terminal reports whether an instance in this status will never run again.
+func (s Status) Terminal() bool {
+	return s == StatusCompleted || s == StatusFailed || s == StatusTerminated
+}
+
+// Instance is what the store keeps about one orchestration instance.
+type Instance struct {
+	InstanceID       string          `json:"instanceId" bson:"_id"`
+	Name             string          `json:"name" bson:"name"`
+	ExecutionID      string          `json:"executionId" bson:"executionId"`
+	Status           Status          `json:"status" bson:"status"`
+	Input            json.RawMessage `json:"input,omitempty" bson:"input,omitempty"`
+	Output           json.RawMessage `json:"output,omitempty" bson:"output,omitempty"`
+	Failure          *Failure        `json:"failure,omitempty" bson:"failure,omitempty"`
+	CustomStatus     json.RawMessage `json:"customStatus,omitempty" bson:"customStatus,omitempty"`
+	ParentInstanceID string          `json:"parentInstanceId,omitempty" bson:"parentInstanceId,omitempty"`
+	TraceID          string          `json:"traceId,omitempty" bson:"traceId,omitempty"`
+	CreatedAt        time.Time       `json:"createdAt" bson:"createdAt"`
+	LastUpdatedAt    time.Time       `json:"lastUpdatedAt" bson:"lastUpdatedAt"`
+	// LastEpisode is the number of the last committed episode of ExecutionID.
+	LastEpisode int64 `json:"lastEpisode" bson:"lastEpisode"`
+}
+
+// Episode is one run of an orchestrator over a batch of new messages: the events it added
+// and the messages it decided to send. Inserting it is the commit point of that run.
+type Episode struct {
+	InstanceID  string          `json:"instanceId" bson:"instanceId"`
+	ExecutionID string          `json:"executionId" bson:"executionId"`
+	Number      int64           `json:"number" bson:"number"`
+	Events      []Event         `json:"events" bson:"events"`
+	Outbox      []OutboxMessage `json:"outbox,omitempty" bson:"outbox,omitempty"`
+	// Consumed lists the ids of the messages this episode consumed.
+	Consumed    []string  `json:"consumed,omitempty" bson:"consumed,omitempty"`
+	CommittedAt time.Time `json:"committedAt" bson:"committedAt"`
+}
+
+// OutboxMessage is a message an episode decided to send, kept with the episode so that it
+// can be published again if the acks of the episode's inputs were lost.
+type OutboxMessage struct {
+	ID string `json:"id" bson:"id"`
+	// Kind is the message type: the worker routes on it (activity invocations to the
+	// work-item queue, everything else to the target instance's control queue).
+	Kind string `json:"kind" bson:"kind"`
+	// InstanceID is the instance the message is for.
+	InstanceID string `json:"instanceId" bson:"instanceId"`
+	Body       []byte `json:"body" bson:"body"`
+	// DueAt, when set, delays delivery (durable timers, retry waits).
+	DueAt time.Time     `json:"dueAt,omitzero" bson:"dueAt,omitempty"`
+	Trace *TraceContext `json:"trace,omitempty" bson:"trace,omitempty"`
+}
+
+// WorkerInfo is a worker's heartbeat record.
+type WorkerInfo struct {
+	WorkerID      string    `json:"workerId" bson:"_id"`
+	Host          string    `json:"host" bson:"host"`
+	Orchestrators []string  `json:"orchestrators" bson:"orchestrators"`
+	Activities    []string  `json:"activities" bson:"activities"`
+	HeartbeatAt   time.Time `json:"heartbeatAt" bson:"heartbeatAt"`
+	StartedAt     time.Time `json:"startedAt" bson:"startedAt"`
+}

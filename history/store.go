@@ -1,0 +1,52 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	ErrInstanceExists    = errors.New("instance already exists")
+	ErrInstanceNotFound  = errors.New("instance not found")
+	ErrEpisodeConflict   = errors.New("episode already committed by another worker")
+	ErrNotTerminal       = errors.New("instance is not in a terminal state")
+	ErrPartitionMismatch = errors.New("partition count differs from the hub's")
+)
+
+// ListFilter selects instances; zero fields match everything.
+type ListFilter struct {
+	Statuses    []Status
+	Name        string
+	ParentID    string
+	CreatedFrom time.Time // inclusive
+	CreatedTo   time.Time // exclusive
+	PageSize    int       // default 100
+	Cursor      string    // from the previous page; empty for the first
+}
+
+// Store keeps instances, their histories and the hub's shared settings. history/mongo
+// implements it; the worker and the dispatcher consume it.
+type Store interface {
+	// EnsureHub records the partition count on first use and returns ErrPartitionMismatch
+	// (wrapped, naming both counts) when the hub already has another.
+	EnsureHub(ctx context.Context, partitions int) error
+
+	CreateInstance(ctx context.Context, inst *Instance) error // ErrInstanceExists
+	GetInstance(ctx context.Context, instanceID string) (*Instance, error)
+	ListInstances(ctx context.Context, f ListFilter) (page []Instance, next string, err error)
+	UpdateInstance(ctx context.Context, inst *Instance) error
+	// Purge deletes a terminal instance and its history (ErrNotTerminal otherwise).
+	Purge(ctx context.Context, instanceID string) error
+
+	// LoadHistory returns the committed episodes of one execution in episode order.
+	LoadHistory(ctx context.Context, instanceID, executionID string) ([]Episode, error)
+	// CommitEpisodes inserts the episodes in one round trip; errs[i] is nil, or
+	// ErrEpisodeConflict when that episode number was already taken, or another error.
+	CommitEpisodes(ctx context.Context, eps []*Episode) (errs []error)
+
+	Heartbeat(ctx context.Context, w WorkerInfo) error
+	RemoveWorker(ctx context.Context, workerID string) error
+	// LiveWorkers returns workers whose heartbeat is newer than now-maxAge.
+	LiveWorkers(ctx context.Context, maxAge time.Duration) ([]WorkerInfo, error)
+}
