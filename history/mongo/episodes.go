@@ -1,0 +1,116 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/bson"
+	mongodrv "go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// duplicateKeyCode is the server's code for a unique-index violation.
+const duplicateKeyCode = 11000
+
+func checkEpisode(ep *history.Episode) error {
+	if ep == nil {
+		return fmt.Errorf("%w: nil episode", ErrInvalidArgument)
+	}
+	if err := checkID("instance id", ep.InstanceID); err != nil {
+		return err
+	}
+	if err := checkID("execution id", ep.ExecutionID); err != nil {
+		return fmt.Errorf("instance %q: %w", ep.InstanceID, err)
+	}
+	if ep.Number < 1 {
+		return fmt.Errorf("%w: instance %q: episode number %d (episodes count from 1)", ErrInvalidArgument, ep.InstanceID, ep.Number)
+	}
+	return nil
+}
+
+// LoadHistory returns the committed episodes of one execution in episode order.
+func (s *Store) LoadHistory(ctx context.Context, instanceID, executionID string) ([]history.Episode, error) {
+	if err := checkID("instance id", instanceID); err != nil {
+		return nil, fmt.Errorf("load history: %w", err)
+	}
+	if err := checkID("execution id", executionID); err != nil {
+		return nil, fmt.Errorf("load history of %q: %w", instanceID, err)
+	}
+	cur, err := s.history.Find(ctx,
+		bson.D{{Key: "instanceId", Value: instanceID}, {Key: "executionId", Value: executionID}},
+		options.Find().SetSort(bson.D{{Key: "number", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("load history of %q/%s: %w", instanceID, executionID, err)
+	}
+	eps := []history.Episode{}
+	if err := cur.All(ctx, &eps); err != nil {
+		return nil, fmt.Errorf("load history of %q/%s: %w", instanceID, executionID, err)
+	}
+	return eps, nil
+}
+
+// CommitEpisodes inserts the episodes with one unordered insertMany: each one is committed
+// or refused on its own. errs[i] is nil when eps[i] was committed, wraps
+// history.ErrEpisodeConflict when its (instance, execution, number) was already taken,
+// wraps ErrInvalidArgument when it was not sent, and is another error otherwise. After an
+// error that is neither (a lost connection, a write-concern failure) the episode may or may
+// not be committed; reloading the history tells.
+func (s *Store) CommitEpisodes(ctx context.Context, eps []*history.Episode) []error {
+	errs := make([]error, len(eps))
+	docs := make([]any, 0, len(eps))
+	sent := make([]int, 0, len(eps)) // sent[j] is the index in eps of docs[j]
+	for i, ep := range eps {
+		if err := checkEpisode(ep); err != nil {
+			errs[i] = fmt.Errorf("commit episode: %w", err)
+			continue
+		}
+		docs = append(docs, ep)
+		sent = append(sent, i)
+	}
+	if len(docs) == 0 {
+		return errs
+	}
+	_, err := s.history.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return errs
+	}
+	var bwe mongodrv.BulkWriteException
+	if !errors.As(err, &bwe) || (len(bwe.WriteErrors) == 0 && bwe.WriteConcernError == nil) {
+		for _, i := range sent {
+			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), err)
+		}
+		return errs
+	}
+	failed := make([]bool, len(docs))
+	for _, we := range bwe.WriteErrors {
+		if we.Index < 0 || we.Index >= len(docs) {
+			// A server that reports an index it was never sent: nothing can be trusted.
+			for _, i := range sent {
+				errs[i] = fmt.Errorf("commit episode %s: write error for unknown index %d: %w", episodeName(eps[i]), we.Index, err)
+			}
+			return errs
+		}
+		failed[we.Index] = true
+		i := sent[we.Index]
+		if we.Code == duplicateKeyCode {
+			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), history.ErrEpisodeConflict)
+		} else {
+			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), we)
+		}
+	}
+	if bwe.WriteConcernError != nil {
+		for j, i := range sent {
+			if !failed[j] {
+				errs[i] = fmt.Errorf("commit episode %s: written, but the write concern failed: %w", episodeName(eps[i]), bwe.WriteConcernError)
+			}
+		}
+	}
+	return errs
+}
+
+func episodeName(ep *history.Episode) string {
+	return fmt.Sprintf("%q/%s#%d", ep.InstanceID, ep.ExecutionID, ep.Number)
+}

@@ -1,0 +1,193 @@
+// Package mongo is Warren's history.Store on MongoDB (or a MongoDB-protocol server such as
+// FerretDB): one database per task hub holding the collections `instances`, `history` (one
+// document per committed episode), `hub` (the partition count) and `workers` (heartbeats).
+//
+// It relies only on single-document atomicity and unique-key inserts, so MongoDB from 4.4 on
+// and FerretDB v1.24 both work: no transactions, change streams, TTL indexes or server-side
+// time limits. Every race that decides correctness is a unique-key insert.
+//
+//	s, err := mongo.Open(ctx, mongo.Options{URI: "mongodb://127.0.0.1:27017/", Hub: "warren"})
+//	if err != nil { ... }
+//	defer s.Close(context.Background())
+//	errs := s.CommitEpisodes(ctx, episodes) // one insertMany; errs[i] per episode
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/bson"
+	mongodrv "go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+	"go.mongodb.org/mongo-driver/mongo/writeconcern"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// ErrInvalidArgument marks input the store refuses before touching the database (an empty
+// instance id, a nil episode, a malformed cursor, ...). Errors wrap it with the details.
+var ErrInvalidArgument = errors.New("invalid argument")
+
+// Options configures Open. URI and Hub are required.
+type Options struct {
+	// URI is a MongoDB connection string; it may hold a password and is never logged.
+	URI string
+	// Hub is the task hub name; it is the database name, so it is limited to letters,
+	// digits, '_' and '-' (at most 63 characters), which both MongoDB and FerretDB accept.
+	Hub string
+	// WriteConcernMajority makes every write wait for a majority of a replica set (DESIGN
+	// section 11). Leave it off for a single server or FerretDB.
+	WriteConcernMajority bool
+	// ServerSelectionTimeout bounds how long an operation waits for a reachable server
+	// (default 10 s). Per-operation limits come from the caller's context.
+	ServerSelectionTimeout time.Duration
+	// AppName is reported to the server (default "warren").
+	AppName string
+}
+
+// Collection names inside the hub's database.
+const (
+	instancesCollection = "instances"
+	historyCollection   = "history"
+	hubCollection       = "hub"
+	workersCollection   = "workers"
+)
+
+// maxIDLen bounds instance and worker ids, well below any index key limit.
+const maxIDLen = 1024
+
+var hubNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+
+// Store is a history.Store on one hub's database. It is safe for concurrent use.
+type Store struct {
+	client    *mongodrv.Client
+	db        *mongodrv.Database
+	instances *mongodrv.Collection
+	history   *mongodrv.Collection
+	hub       *mongodrv.Collection
+	workers   *mongodrv.Collection
+}
+
+var _ history.Store = (*Store)(nil)
+
+// Open connects, checks that the server answers and creates the indexes (idempotently).
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.URI == "" {
+		return nil, fmt.Errorf("mongo store: %w: empty URI", ErrInvalidArgument)
+	}
+	if !hubNamePattern.MatchString(opts.Hub) {
+		return nil, fmt.Errorf("mongo store: %w: hub name %q must be 1-63 letters, digits, '_' or '-'",
+			ErrInvalidArgument, opts.Hub)
+	}
+	if opts.ServerSelectionTimeout <= 0 {
+		opts.ServerSelectionTimeout = 10 * time.Second
+	}
+	if opts.AppName == "" {
+		opts.AppName = "warren"
+	}
+	co := options.Client().ApplyURI(opts.URI).
+		SetServerSelectionTimeout(opts.ServerSelectionTimeout).
+		SetAppName(opts.AppName)
+	if opts.WriteConcernMajority {
+		co.SetWriteConcern(writeconcern.Majority())
+	}
+	if err := co.Validate(); err != nil {
+		// The driver's message may quote the URI; say only that it is malformed.
+		return nil, fmt.Errorf("mongo store: %w: malformed URI", ErrInvalidArgument)
+	}
+	client, err := mongodrv.Connect(ctx, co)
+	if err != nil {
+		return nil, fmt.Errorf("mongo store: connect: %w", err)
+	}
+	if err := client.Ping(ctx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo store: server does not answer: %w", err)
+	}
+	db := client.Database(opts.Hub)
+	s := &Store{
+		client:    client,
+		db:        db,
+		instances: db.Collection(instancesCollection),
+		history:   db.Collection(historyCollection, options.Collection().SetRegistry(historyRegistry)),
+		hub:       db.Collection(hubCollection),
+		workers:   db.Collection(workersCollection),
+	}
+	if err := s.createIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close disconnects from the server.
+func (s *Store) Close(ctx context.Context) error {
+	if err := s.client.Disconnect(ctx); err != nil {
+		return fmt.Errorf("mongo store: disconnect: %w", err)
+	}
+	return nil
+}
+
+// DropHub drops the hub's whole database: every instance, history, setting and heartbeat.
+// Tests use it to clean up after themselves.
+func (s *Store) DropHub(ctx context.Context) error {
+	if err := s.db.Drop(ctx); err != nil {
+		return fmt.Errorf("mongo store: drop hub %q: %w", s.db.Name(), err)
+	}
+	return nil
+}
+
+// createIndexes declares every index the store's queries and races rely on. Declaring an
+// index that exists with the same keys and name is a no-op on MongoDB and FerretDB.
+func (s *Store) createIndexes(ctx context.Context) error {
+	specs := []struct {
+		coll    *mongodrv.Collection
+		indexes []mongodrv.IndexModel
+	}{
+		{s.history, []mongodrv.IndexModel{{
+			// The commit point of an episode (DESIGN section 4).
+			Keys:    bson.D{{Key: "instanceId", Value: 1}, {Key: "executionId", Value: 1}, {Key: "number", Value: 1}},
+			Options: options.Index().SetName("episode_unique").SetUnique(true),
+		}}},
+		{s.instances, []mongodrv.IndexModel{
+			{Keys: bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("created")},
+			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}, Options: options.Index().SetName("status_created")},
+			{Keys: bson.D{{Key: "name", Value: 1}, {Key: "createdAt", Value: 1}}, Options: options.Index().SetName("name_created")},
+			{Keys: bson.D{{Key: "parentInstanceId", Value: 1}, {Key: "createdAt", Value: 1}}, Options: options.Index().SetName("parent_created")},
+		}},
+		{s.workers, []mongodrv.IndexModel{
+			{Keys: bson.D{{Key: "heartbeatAt", Value: 1}}, Options: options.Index().SetName("heartbeat")},
+		}},
+	}
+	// One createIndexes command per index: FerretDB v1.24.2 panics (and drops the
+	// connection) on a createIndexes naming two or more indexes that already exist.
+	for _, spec := range specs {
+		for _, idx := range spec.indexes {
+			if _, err := spec.coll.Indexes().CreateOne(ctx, idx); err != nil {
+				return fmt.Errorf("mongo store: create index %s on %s.%s: %w",
+					*idx.Options.Name, s.db.Name(), spec.coll.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkID refuses ids the store cannot key on.
+func checkID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty %s", ErrInvalidArgument, what)
+	case len(id) > maxIDLen:
+		return fmt.Errorf("%w: %s is %d bytes long (at most %d)", ErrInvalidArgument, what, len(id), maxIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrInvalidArgument, what, id)
+	case strings.IndexByte(id, 0) >= 0:
+		// FerretDB keeps documents in PostgreSQL jsonb, which cannot hold a NUL character.
+		return fmt.Errorf("%w: %s %q contains a NUL byte", ErrInvalidArgument, what, id)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/testenv"
+)
+
+// openTestStore opens a store on a fresh hub database and drops it when the test ends.
+func openTestStore(t testing.TB) *Store {
+	t.Helper()
+	testenv.RequireMongo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Open(ctx, Options{URI: testenv.MongoURI(), Hub: testenv.UniqueName("mongotest")})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.DropHub(ctx); err != nil {
+			t.Errorf("drop hub: %v", err)
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestOpenRefusesBadOptions(t *testing.T) {
+	ctx := testContext(t)
+	for _, opts := range []Options{
+		{URI: "", Hub: "h"},
+		{URI: "mongodb://127.0.0.1:27017/", Hub: ""},
+		{URI: "mongodb://127.0.0.1:27017/", Hub: "a.b"},
+		{URI: "mongodb://127.0.0.1:27017/", Hub: "has space"},
+		{URI: "mongodb://127.0.0.1:27017/", Hub: "x123456789012345678901234567890123456789012345678901234567890123"},
+		{URI: "http://user:secret@example.com/", Hub: "h"},
+	} {
+		s, err := Open(ctx, opts)
+		if err == nil {
+			s.Close(ctx)
+			t.Errorf("Open(%+v) succeeded", opts)
+			continue
+		}
+		if !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("Open(%+v) = %v, want ErrInvalidArgument", opts, err)
+		}
+	}
+}
+
+func TestOpenTwiceIsIdempotent(t *testing.T) {
+	s := openTestStore(t)
+	ctx := testContext(t)
+	again, err := Open(ctx, Options{URI: testenv.MongoURI(), Hub: s.db.Name()})
+	if err != nil {
+		t.Fatalf("second open of the same hub: %v", err)
+	}
+	again.Close(ctx)
+}
+
+func TestWriteConcernMajorityOnSingleServer(t *testing.T) {
+	s := openTestStore(t)
+	ctx := testContext(t)
+	m, err := Open(ctx, Options{URI: testenv.MongoURI(), Hub: s.db.Name(), WriteConcernMajority: true})
+	if err != nil {
+		t.Fatalf("open with majority: %v", err)
+	}
+	defer m.Close(ctx)
+	errs := m.CommitEpisodes(ctx, []*history.Episode{{InstanceID: "i", ExecutionID: "e", Number: 1, CommittedAt: time.Now()}})
+	if errs[0] != nil {
+		t.Fatalf("commit with majority write concern: %v", errs[0])
+	}
+}
