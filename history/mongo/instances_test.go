@@ -173,8 +173,11 @@ func TestBadInputIsRefused(t *testing.T) {
 		"hub 0 partitions":       func() error { return s.EnsureHub(ctx, 0) },
 		"hub too many":           func() error { return s.EnsureHub(ctx, MaxPartitions+1) },
 		"list negative size":     func() error { _, _, err := s.ListInstances(ctx, history.ListFilter{PageSize: -1}); return err },
-		"list huge size":         func() error { _, _, err := s.ListInstances(ctx, history.ListFilter{PageSize: maxPageSize + 1}); return err },
-		"list bad cursor":        func() error { _, _, err := s.ListInstances(ctx, history.ListFilter{Cursor: "%%%"}); return err },
+		"list huge size": func() error {
+			_, _, err := s.ListInstances(ctx, history.ListFilter{PageSize: maxPageSize + 1})
+			return err
+		},
+		"list bad cursor": func() error { _, _, err := s.ListInstances(ctx, history.ListFilter{Cursor: "%%%"}); return err },
 		"list empty range": func() error {
 			_, _, err := s.ListInstances(ctx, history.ListFilter{CreatedFrom: now, CreatedTo: now})
 			return err
