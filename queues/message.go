@@ -1,6 +1,11 @@
 package queues
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
 
 // Message is the envelope of everything Warren sends through RabbitMQ. ID, Kind and
 // InstanceID travel as AMQP properties/headers (message-id, type, x-instance-id), the trace
@@ -16,4 +21,116 @@ type Message struct {
 	Reason string
 	// Timestamp is when the message was first published.
 	Timestamp time.Time
+}
+
+// Header names Warren adds to AMQP messages (besides message-id, type and timestamp).
+const (
+	headerInstanceID  = "x-instance-id"
+	headerTraceParent = "traceparent"
+	headerTraceState  = "tracestate"
+	headerReason      = "x-warren-reason"
+	headerSourceQueue = "x-warren-source-queue"
+	headerDue         = "x-warren-due" // unix milliseconds at which a scheduled message is due
+)
+
+// publishing encodes m as a persistent AMQP message; due, when not zero, marks it scheduled.
+func (m *Message) publishing(due time.Time) amqp.Publishing {
+	h := amqp.Table{}
+	if m.InstanceID != "" {
+		h[headerInstanceID] = m.InstanceID
+	}
+	if m.TraceParent != "" {
+		h[headerTraceParent] = m.TraceParent
+	}
+	if m.TraceState != "" {
+		h[headerTraceState] = m.TraceState
+	}
+	if m.Reason != "" {
+		h[headerReason] = m.Reason
+	}
+	if !due.IsZero() {
+		h[headerDue] = due.UnixMilli()
+	}
+	ts := m.Timestamp
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	return amqp.Publishing{
+		Headers:      h,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    m.ID,
+		Type:         m.Kind,
+		Timestamp:    ts,
+		Body:         m.Body,
+	}
+}
+
+// messageOf decodes a delivery; on the dead-letter queue a message the broker dead-lettered
+// gets its Reason from the x-death header.
+func messageOf(d *amqp.Delivery, fromDeadLetterQueue bool) Message {
+	m := Message{
+		ID:          d.MessageId,
+		Kind:        d.Type,
+		InstanceID:  headerString(d.Headers, headerInstanceID),
+		Body:        d.Body,
+		TraceParent: headerString(d.Headers, headerTraceParent),
+		TraceState:  headerString(d.Headers, headerTraceState),
+		Reason:      headerString(d.Headers, headerReason),
+		Timestamp:   d.Timestamp,
+	}
+	if m.Reason == "" && fromDeadLetterQueue {
+		m.Reason = deathReason(d.Headers)
+	}
+	return m
+}
+
+// deathReason describes the broker's dead-lettering of a message (x-death), skipping the
+// "expired" entries every timer collects on its way down the ladder.
+func deathReason(h amqp.Table) string {
+	deaths, _ := h["x-death"].([]any)
+	for _, d := range deaths {
+		t, ok := d.(amqp.Table)
+		if !ok {
+			continue
+		}
+		reason, _ := t["reason"].(string)
+		if reason == "" || reason == "expired" {
+			continue
+		}
+		queue, _ := t["queue"].(string)
+		return fmt.Sprintf("dead-lettered by the broker from %s: %s", queue, reason)
+	}
+	return ""
+}
+
+func headerString(h amqp.Table, key string) string {
+	switch v := h[key].(type) {
+	case string:
+		return v
+	case []byte:
+		return string(v)
+	}
+	return ""
+}
+
+func headerInt(h amqp.Table, key string) int64 {
+	switch v := h[key].(type) {
+	case int64:
+		return v
+	case int32:
+		return int64(v)
+	case int16:
+		return int64(v)
+	case int8:
+		return int64(v)
+	case int:
+		return int64(v)
+	case uint8:
+		return int64(v)
+	case uint16:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	}
+	return 0
 }

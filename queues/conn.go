@@ -1,0 +1,242 @@
+package queues
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// ErrClosed is returned by every operation on a Conn after Close.
+var ErrClosed = errors.New("queues: connection closed")
+
+// Conn is a connection to the broker that recovers by itself: when the broker goes away it
+// reconnects with exponential backoff (trying every URL of the cluster in turn), declares
+// the topology again if DeclareTopology was called, and its consumers subscribe again.
+// A Conn is safe for concurrent use.
+type Conn struct {
+	cfg  Config
+	urls []string
+	done chan struct{} // closed by Close
+
+	mu       sync.Mutex
+	cur      *amqp.Connection // nil while down
+	gen      uint64           // counts connections; publisher channels belong to one
+	up       chan struct{}    // closed while cur is usable
+	down     chan struct{}    // wakes the supervisor when a user sees cur closed
+	declared bool             // DeclareTopology succeeded: declare again after reconnects
+	closed   bool
+	idle     []*publisher // confirm-mode channels of connection gen, ready for Publish
+
+	wg sync.WaitGroup // the supervisor and the consumers
+}
+
+// Dial connects to the broker, retrying with backoff until ctx ends, and keeps the
+// connection up until Close.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{cfg: cfg, urls: cfg.urls(), done: make(chan struct{}), up: make(chan struct{}), down: make(chan struct{}, 1)}
+	conn, err := c.connect(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	c.setUp(conn)
+	c.wg.Add(1)
+	go c.supervise(conn)
+	return c, nil
+}
+
+// Config is the configuration the Conn runs with, defaults filled in.
+func (c *Conn) Config() Config { return c.cfg }
+
+// MaxTimerDelay is the longest delay the timer ladder holds in one pass; Schedule re-arms
+// longer ones on arrival.
+func (c *Conn) MaxTimerDelay() time.Duration { return c.cfg.maxTimerDelay() }
+
+// Close stops the consumers, closes the connection and waits for the background goroutines.
+// Unacked deliveries go back to their queues.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	cur := c.cur
+	c.cur = nil
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, p := range idle {
+		p.close()
+	}
+	var err error
+	if cur != nil {
+		err = cur.Close()
+		if errors.Is(err, amqp.ErrClosed) {
+			err = nil
+		}
+	}
+	c.wg.Wait()
+	return err
+}
+
+// connection returns the live connection and its generation, waiting for a reconnect while
+// the broker is away.
+func (c *Conn) connection(ctx context.Context) (*amqp.Connection, uint64, error) {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, 0, ErrClosed
+		}
+		cur, gen, up := c.cur, c.gen, c.up
+		c.mu.Unlock()
+		if cur != nil && !cur.IsClosed() {
+			return cur, gen, nil
+		}
+		if cur != nil {
+			c.markDown(gen)
+			continue
+		}
+		select {
+		case <-up:
+		case <-c.done:
+			return nil, 0, ErrClosed
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("queues: waiting for the broker: %w", ctx.Err())
+		}
+	}
+}
+
+func (c *Conn) setUp(conn *amqp.Connection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur = conn
+	c.gen++
+	close(c.up)
+}
+
+// markDown records that connection gen is gone (once), so that callers wait for the next.
+func (c *Conn) markDown(gen uint64) {
+	c.mu.Lock()
+	if c.gen != gen || c.cur == nil {
+		c.mu.Unlock()
+		return
+	}
+	c.cur = nil
+	c.up = make(chan struct{})
+	idle := c.idle
+	c.idle = nil
+	c.mu.Unlock()
+	for _, p := range idle {
+		p.close()
+	}
+	select {
+	case c.down <- struct{}{}:
+	default:
+	}
+}
+
+// supervise waits for the connection to fail and replaces it, until Close.
+func (c *Conn) supervise(conn *amqp.Connection) {
+	defer c.wg.Done()
+	for {
+		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+		var cause error
+	wait:
+		for {
+			select {
+			case <-c.done:
+				return
+			case e := <-closed:
+				if e != nil {
+					cause = e
+				}
+				break wait
+			case <-c.down:
+				if conn.IsClosed() {
+					break wait
+				}
+			}
+		}
+		c.mu.Lock()
+		gen := c.gen
+		c.mu.Unlock()
+		c.markDown(gen)
+		_ = conn.Close()
+		c.cfg.Logger.Warn("queues: connection to the broker lost; reconnecting", "hub", c.cfg.Hub, "err", cause)
+		next, err := c.connect(context.Background(), true)
+		if err != nil { // only when Close was called
+			return
+		}
+		conn = next
+		c.setUp(conn)
+		c.cfg.Logger.Info("queues: reconnected to the broker", "hub", c.cfg.Hub)
+	}
+}
+
+// connect dials the URLs in turn with exponential backoff until one answers (and, when the
+// topology was declared before, accepts the declarations again), ctx ends or Close is called.
+func (c *Conn) connect(ctx context.Context, redeclare bool) (*amqp.Connection, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 50 * time.Millisecond
+	b.MaxInterval = c.cfg.ReconnectMaxInterval
+	b.MaxElapsedTime = 0
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		u := c.urls[attempt%len(c.urls)]
+		conn, err := amqp.DialConfig(u, amqp.Config{
+			Heartbeat:  10 * time.Second,
+			Locale:     "en_US",
+			Properties: amqp.Table{"connection_name": c.cfg.ConnectionName},
+			Dial:       amqp.DefaultDial(5 * time.Second),
+		})
+		if err == nil && redeclare {
+			c.mu.Lock()
+			declared := c.declared
+			c.mu.Unlock()
+			if declared {
+				if err = declare(ctx, conn, c.cfg); err != nil {
+					_ = conn.Close()
+				}
+			}
+		}
+		if err == nil {
+			return conn, nil
+		}
+		lastErr = err
+		if attempt%len(c.urls) == len(c.urls)-1 || attempt == 0 {
+			c.cfg.Logger.Debug("queues: broker not reachable yet", "url", redact(u), "err", err)
+		}
+		wait := time.NewTimer(b.NextBackOff())
+		select {
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+			return nil, fmt.Errorf("queues: cannot connect to %s: %w (last error: %v)", redactAll(c.urls), ctx.Err(), lastErr)
+		case <-c.done:
+			wait.Stop()
+			return nil, ErrClosed
+		}
+	}
+}
+
+func redactAll(urls []string) string {
+	s := ""
+	for i, u := range urls {
+		if i > 0 {
+			s += ","
+		}
+		s += redact(u)
+	}
+	return s
+}

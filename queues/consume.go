@@ -1,0 +1,215 @@
+package queues
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Delivery is one message handed to a consumer. Ack, Nack and DeadLetter settle it; a
+// delivery still unsettled when its consumer stops or its connection drops goes back to the
+// queue and is delivered again.
+type Delivery struct {
+	Message
+	// Queue is the queue it was consumed from.
+	Queue string
+	// Redelivered is set when the broker delivered the message before (the consumer died
+	// or nacked it).
+	Redelivered bool
+	// DeliveryCount counts the broker's deliveries of this message, this one included (1 on
+	// the first); quorum queues dead-letter work items past Config.DeliveryLimit.
+	DeliveryCount int
+	// Due is when a scheduled message was due (zero for a plain message).
+	Due time.Time
+
+	raw  amqp.Delivery
+	conn *Conn
+}
+
+// Ack tells the broker the message is done with.
+func (d *Delivery) Ack() error { return d.raw.Ack(false) }
+
+// Nack gives the message back: requeue puts it back in its queue (counting a delivery),
+// otherwise the queue's dead-letter settings apply.
+func (d *Delivery) Nack(requeue bool) error { return d.raw.Nack(false, requeue) }
+
+// DeadLetter publishes the message to the hub's dead-letter queue with reason (header
+// x-warren-reason) and the queue it came from (x-warren-source-queue), then acks it. If the
+// publish fails, the message stays unacked and the error is returned.
+func (d *Delivery) DeadLetter(reason string) error {
+	m := d.Message
+	m.Reason = reason
+	p := m.publishing(time.Time{})
+	p.Headers[headerSourceQueue] = d.Queue
+	if p.MessageId == "" {
+		p.MessageId = newID()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dlq := DeadLetterQueue(d.conn.cfg.Hub)
+	if err := d.conn.publishRaw(ctx, dlq, []amqp.Publishing{p}); err != nil {
+		return fmt.Errorf("queues: dead-letter message %q from %s: %w", p.MessageId, d.Queue, err)
+	}
+	return d.Ack()
+}
+
+// Consumer is a subscription made by Consume.
+type Consumer struct {
+	queue  string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Cancel stops the consumer and waits until its handler has returned; deliveries it did not
+// settle go back to the queue. Do not call it from the handler itself.
+func (k *Consumer) Cancel() error {
+	k.cancel()
+	<-k.done
+	return nil
+}
+
+// Done is closed when the consumer has stopped (Cancel, its ctx, or Conn.Close).
+func (k *Consumer) Done() <-chan struct{} { return k.done }
+
+// Consume subscribes to queue with the given prefetch and manual acks, and calls handle for
+// each delivery, in order, from one goroutine. It returns an error when the first
+// subscription fails (a missing queue); later it survives reconnects by subscribing again.
+// It stops when ctx ends, on Cancel or on Close.
+//
+// A scheduled message that arrives before its due time (a delay longer than the ladder,
+// clocks that disagree) never reaches handle: it is scheduled again for the rest of its
+// delay and acked.
+func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, handle func(*Delivery)) (*Consumer, error) {
+	if prefetch < 1 {
+		prefetch = 1
+	}
+	ch, deliveries, gen, err := c.subscribe(ctx, queue, prefetch)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	k := &Consumer{queue: queue, cancel: cancel, done: make(chan struct{})}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer close(k.done)
+		defer cancel()
+		c.consume(cctx, queue, prefetch, handle, ch, deliveries, gen)
+	}()
+	return k, nil
+}
+
+func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int) (*amqp.Channel, <-chan amqp.Delivery, uint64, error) {
+	conn, gen, err := c.connection(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		if conn.IsClosed() {
+			c.markDown(gen)
+		}
+		return nil, nil, gen, fmt.Errorf("queues: consume %q: open channel: %w", queue, err)
+	}
+	if err := ch.Qos(prefetch, 0, false); err != nil {
+		_ = ch.Close()
+		return nil, nil, gen, fmt.Errorf("queues: consume %q: prefetch %d: %w", queue, prefetch, err)
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		_ = ch.Close()
+		return nil, nil, gen, fmt.Errorf("queues: consume %q: %w", queue, err)
+	}
+	return ch, deliveries, gen, nil
+}
+
+// consume runs a consumer: it hands deliveries to handle and subscribes again when the
+// channel or connection goes away.
+func (c *Conn) consume(ctx context.Context, queue string, prefetch int, handle func(*Delivery), ch *amqp.Channel, deliveries <-chan amqp.Delivery, gen uint64) {
+	fromDLQ := queue == DeadLetterQueue(c.cfg.Hub)
+	defer func() {
+		if ch != nil {
+			_ = ch.Close()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		case raw, ok := <-deliveries:
+			if ok {
+				c.dispatch(ctx, queue, fromDLQ, raw, handle)
+				continue
+			}
+		}
+		// The channel is gone: its unacked deliveries are back in the queue.
+		_ = ch.Close()
+		ch = nil
+		if conn, g, err := c.connection(ctx); err == nil && g == gen && conn.IsClosed() {
+			c.markDown(gen)
+		}
+		b := backoff.NewExponentialBackOff()
+		b.InitialInterval = 50 * time.Millisecond
+		b.MaxInterval = c.cfg.ReconnectMaxInterval
+		b.MaxElapsedTime = 0
+		for ch == nil {
+			var err error
+			ch, deliveries, gen, err = c.subscribe(ctx, queue, prefetch)
+			if err == nil {
+				c.cfg.Logger.Info("queues: consumer subscribed again", "queue", queue)
+				break
+			}
+			if ctx.Err() != nil || err == ErrClosed {
+				return
+			}
+			c.cfg.Logger.Warn("queues: consumer cannot subscribe yet", "queue", queue, "err", err)
+			select {
+			case <-time.After(b.NextBackOff()):
+			case <-ctx.Done():
+				return
+			case <-c.done:
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) dispatch(ctx context.Context, queue string, fromDLQ bool, raw amqp.Delivery, handle func(*Delivery)) {
+	d := &Delivery{
+		Message:       messageOf(&raw, fromDLQ),
+		Queue:         queue,
+		Redelivered:   raw.Redelivered,
+		DeliveryCount: int(headerInt(raw.Headers, "x-delivery-count")) + 1,
+		raw:           raw,
+		conn:          c,
+	}
+	if ms := headerInt(raw.Headers, headerDue); ms != 0 {
+		d.Due = time.UnixMilli(ms)
+		if time.Now().Before(d.Due) {
+			c.rearm(ctx, d)
+			return
+		}
+	}
+	handle(d)
+}
+
+// rearm schedules a message that arrived early again for the rest of its delay.
+func (c *Conn) rearm(ctx context.Context, d *Delivery) {
+	c.cfg.Logger.Debug("queues: timer arrived early; re-arming", "queue", d.Queue, "id", d.ID, "due", d.Due)
+	p := d.Message.publishing(d.Due)
+	if err := c.scheduleRaw(ctx, d.Queue, d.Due, p); err != nil {
+		c.cfg.Logger.Warn("queues: cannot re-arm an early timer; it goes back to its queue", "queue", d.Queue, "id", d.ID, "err", err)
+		_ = d.Nack(true)
+		select { // do not spin on a broker that refuses
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+		return
+	}
+	_ = d.Ack()
+}
