@@ -21,7 +21,7 @@ type TopologyMismatchError struct {
 }
 
 func (e *TopologyMismatchError) Error() string {
-	return fmt.Sprintf("queues: hub %q: queue %q exists with other settings than this configuration: %s (start with the hub's settings, or delete the hub's queues)", e.Hub, e.Queue, e.Detail)
+	return fmt.Sprintf("queues: hub %q on the broker does not match this configuration at queue %q: %s (start with the hub's settings, or delete the hub's queues)", e.Hub, e.Queue, e.Detail)
 }
 
 func (e *TopologyMismatchError) Is(target error) bool { return target == ErrTopologyMismatch }
