@@ -31,6 +31,27 @@ func checkEpisode(ep *history.Episode) error {
 	return nil
 }
 
+// maxEpisodeBytes keeps an episode document, with the _id the driver adds, under the
+// server's 16 MiB limit.
+const maxEpisodeBytes = 16*1024*1024 - 1024
+
+// marshalEpisode checks an episode and encodes it once, so that one episode too large to
+// store is refused on its own instead of failing the whole insertMany.
+func marshalEpisode(ep *history.Episode) (bson.Raw, error) {
+	if err := checkEpisode(ep); err != nil {
+		return nil, err
+	}
+	doc, err := bson.MarshalWithRegistry(historyRegistry, ep)
+	if err != nil {
+		return nil, fmt.Errorf("%w: episode %s cannot be encoded: %v", ErrInvalidArgument, episodeName(ep), err)
+	}
+	if len(doc) > maxEpisodeBytes {
+		return nil, fmt.Errorf("%w: episode %s is %d bytes, over the %d-byte document limit",
+			ErrInvalidArgument, episodeName(ep), len(doc), maxEpisodeBytes)
+	}
+	return doc, nil
+}
+
 // LoadHistory returns the committed episodes of one execution in episode order.
 func (s *Store) LoadHistory(ctx context.Context, instanceID, executionID string) ([]history.Episode, error) {
 	if err := checkID("instance id", instanceID); err != nil {
@@ -63,11 +84,12 @@ func (s *Store) CommitEpisodes(ctx context.Context, eps []*history.Episode) []er
 	docs := make([]any, 0, len(eps))
 	sent := make([]int, 0, len(eps)) // sent[j] is the index in eps of docs[j]
 	for i, ep := range eps {
-		if err := checkEpisode(ep); err != nil {
+		doc, err := marshalEpisode(ep)
+		if err != nil {
 			errs[i] = fmt.Errorf("commit episode: %w", err)
 			continue
 		}
-		docs = append(docs, ep)
+		docs = append(docs, doc)
 		sent = append(sent, i)
 	}
 	if len(docs) == 0 {

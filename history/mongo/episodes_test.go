@@ -230,3 +230,24 @@ func TestLoadHistoryOfUnknownExecutionIsEmpty(t *testing.T) {
 		t.Fatalf("LoadHistory = %v, %v; want no episodes and no error", eps, err)
 	}
 }
+
+// An episode too large for one document is refused alone; a large one that fits is stored.
+func TestCommitEpisodesSizeLimit(t *testing.T) {
+	s := openTestStore(t)
+	ctx := testContext(t)
+	big := episode("big", "x", 1, "big")
+	big.Outbox = []history.OutboxMessage{{ID: "o", Kind: "k", InstanceID: "big", Body: make([]byte, 2<<20)}}
+	huge := episode("huge", "x", 1, "huge")
+	huge.Outbox = []history.OutboxMessage{{ID: "o", Kind: "k", InstanceID: "huge", Body: make([]byte, 17<<20)}}
+	errs := s.CommitEpisodes(ctx, []*history.Episode{big, huge, episode("small", "x", 1, "small")})
+	if errs[0] != nil || errs[2] != nil {
+		t.Fatalf("big and small episodes: %v, %v", errs[0], errs[2])
+	}
+	if !errors.Is(errs[1], ErrInvalidArgument) {
+		t.Fatalf("17 MiB episode: %v, want ErrInvalidArgument", errs[1])
+	}
+	eps, err := s.LoadHistory(ctx, "big", "x")
+	if err != nil || len(eps) != 1 || len(eps[0].Outbox[0].Body) != 2<<20 {
+		t.Fatalf("big episode did not round-trip: %d episodes, %v", len(eps), err)
+	}
+}

@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,5 +83,41 @@ func TestWriteConcernMajorityOnSingleServer(t *testing.T) {
 	errs := m.CommitEpisodes(ctx, []*history.Episode{{InstanceID: "i", ExecutionID: "e", Number: 1, CommittedAt: time.Now()}})
 	if errs[0] != nil {
 		t.Fatalf("commit with majority write concern: %v", errs[0])
+	}
+}
+
+// Workers of a new hub start at the same moment: each one's Open creates the indexes.
+func TestConcurrentOpenOfANewHub(t *testing.T) {
+	testenv.RequireMongo(t)
+	ctx := testContext(t)
+	hub := testenv.UniqueName("mongotest")
+	stores := make([]*Store, 4)
+	errs := make([]error, len(stores))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			stores[i], errs[i] = Open(ctx, Options{URI: testenv.MongoURI(), Hub: hub})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Errorf("open %d: %v", i, errs[i])
+			continue
+		}
+		defer s.Close(ctx)
+	}
+	for _, s := range stores {
+		if s != nil {
+			if err := s.DropHub(ctx); err != nil {
+				t.Errorf("drop hub: %v", err)
+			}
+			break
+		}
 	}
 }
