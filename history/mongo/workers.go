@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
+	mongodrv "go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/warrenhq/warren/history"
@@ -20,7 +21,12 @@ func (s *Store) Heartbeat(ctx context.Context, w history.WorkerInfo) error {
 	if w.HeartbeatAt.IsZero() {
 		w.HeartbeatAt = time.Now().UTC()
 	}
-	_, err := s.workers.ReplaceOne(ctx, bson.D{{Key: "_id", Value: w.WorkerID}}, w, options.Replace().SetUpsert(true))
+	filter := bson.D{{Key: "_id", Value: w.WorkerID}}
+	_, err := s.workers.ReplaceOne(ctx, filter, w, options.Replace().SetUpsert(true))
+	if mongodrv.IsDuplicateKeyError(err) {
+		// Two upserts of a new id raced and both tried to insert; the record exists now.
+		_, err = s.workers.ReplaceOne(ctx, filter, w, options.Replace().SetUpsert(true))
+	}
 	if err != nil {
 		return fmt.Errorf("heartbeat of worker %q: %w", w.WorkerID, err)
 	}

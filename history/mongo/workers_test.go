@@ -1,7 +1,9 @@
 package mongo
 
 import (
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,5 +67,39 @@ func TestHeartbeatsAndLiveWorkers(t *testing.T) {
 	}
 	if got := live(time.Hour); len(got) != 2 || got[0].WorkerID != "w2" || got[1].WorkerID != "w3" {
 		t.Fatalf("after removing w1: %+v", got)
+	}
+}
+
+// Concurrent heartbeats of one new worker leave one record and no error.
+func TestConcurrentHeartbeatsOfANewWorker(t *testing.T) {
+	s := openTestStore(t)
+	ctx := testContext(t)
+	for round := range 20 {
+		id := fmt.Sprintf("w-%d", round)
+		errs := make([]error, 4)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = s.Heartbeat(ctx, history.WorkerInfo{WorkerID: id, Host: fmt.Sprint(i)})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: heartbeat %d: %v", round, i, err)
+			}
+		}
+	}
+	ws, err := s.LiveWorkers(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 20 {
+		t.Fatalf("%d worker records, want 20", len(ws))
 	}
 }
