@@ -3,8 +3,10 @@ package mongo
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,5 +197,39 @@ func TestBadInputIsRefused(t *testing.T) {
 	}
 	if eps, err := s.LoadHistory(ctx, "i", "e"); err != nil || len(eps) != 0 {
 		t.Errorf("after refused commits the history holds %d episodes (%v)", len(eps), err)
+	}
+}
+
+// Two creators of one instance id at once: exactly one succeeds.
+func TestCreateInstanceRaceHasOneWinner(t *testing.T) {
+	s := openTestStore(t)
+	ctx := testContext(t)
+	for round := range 50 {
+		id := fmt.Sprintf("dup-%d", round)
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				errs[i] = s.CreateInstance(ctx, instance(id, history.StatusPending, time.Now()))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, history.ErrInstanceExists):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d creators succeeded (%v)", round, won, errs)
+		}
 	}
 }
