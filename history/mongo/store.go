@@ -6,6 +6,11 @@
 // and FerretDB v1.24 both work: no transactions, change streams, TTL indexes or server-side
 // time limits. Every race that decides correctness is a unique-key insert.
 //
+// Storage format: json.RawMessage and []byte fields (inputs, outputs, outbox bodies) are BSON
+// binary and come back byte for byte. Times in history documents are RFC 3339 strings with
+// nanoseconds, so replay sees exactly the times that were written; times in instance and
+// worker documents are BSON datetimes (milliseconds, UTC) because queries compare them.
+//
 //	s, err := mongo.Open(ctx, mongo.Options{URI: "mongodb://127.0.0.1:27017/", Hub: "warren"})
 //	if err != nil { ... }
 //	defer s.Close(context.Background())
