@@ -49,7 +49,11 @@ func (m *Message) publishing(due time.Time) amqp.Publishing {
 		h[headerReason] = m.Reason
 	}
 	if !due.IsZero() {
-		h[headerDue] = due.UnixMilli()
+		ms := due.UnixMilli()
+		if due.After(time.UnixMilli(ms)) { // round up: a timer is never handed over early
+			ms++
+		}
+		h[headerDue] = ms
 	}
 	ts := m.Timestamp
 	if ts.IsZero() {
