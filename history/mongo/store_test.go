@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,6 +119,26 @@ func TestConcurrentOpenOfANewHub(t *testing.T) {
 				t.Errorf("drop hub: %v", err)
 			}
 			break
+		}
+	}
+}
+
+// A server that does not answer fails Open within the selection timeout, and the error does
+// not show the password of the URI.
+func TestOpenUnreachableServer(t *testing.T) {
+	ctx := testContext(t)
+	for _, uri := range []string{"mongodb://warren:s3cret@127.0.0.1:1/", "mongodb://warren:s3cret@127.0.0.1:1/?connect=bogus"} {
+		began := time.Now()
+		s, err := Open(ctx, Options{URI: uri, Hub: "h", ServerSelectionTimeout: 300 * time.Millisecond})
+		if err == nil {
+			s.Close(ctx)
+			t.Fatalf("Open(%s) succeeded", uri)
+		}
+		if took := time.Since(began); took > 5*time.Second {
+			t.Errorf("Open(%s) took %s to fail", uri, took)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("error shows the password: %v", err)
 		}
 	}
 }
