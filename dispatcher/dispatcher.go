@@ -1,0 +1,272 @@
+// Package dispatcher is Warren's front door: an HTTP/JSON API through which clients start,
+// inspect, signal and purge orchestration instances. It writes instance documents to the
+// store and sends control messages to the instances' partitions; the workers do the rest
+// (DESIGN.md sections 2 and 8). Bad input is refused with a 4xx and a JSON error before
+// anything is written or published.
+//
+//	d, err := dispatcher.Open(ctx, dispatcher.Config{Hub: "warren"}) // store, broker, topology
+//	if err != nil { ... }
+//	defer d.Close()
+//	err = d.ListenAndServe(ctx) // until ctx ends
+//
+// Routes (JSON bodies are the types of package client):
+//
+//	POST   /v1/instances                      start: {name, instanceId?, input?} → 202 Status
+//	GET    /v1/instances                      list: ?status=&name=&parent=&createdFrom=&createdTo=&pageSize=&cursor=
+//	GET    /v1/instances/{id}                 status; ?history=true adds the events
+//	GET    /v1/instances/{id}/wait            long poll: ?timeout=30s → 200 Status when terminal, 408 on timeout
+//	POST   /v1/instances/{id}/events/{name}   raise: body is the event data (any JSON) → 202
+//	POST   /v1/instances/{id}/terminate       {reason?, recursive?} → 202
+//	POST   /v1/instances/{id}/suspend         {reason?} → 202
+//	POST   /v1/instances/{id}/resume          {reason?} → 202
+//	DELETE /v1/instances/{id}                 purge a terminal instance → 204
+//	GET    /v1/workers                        live workers and the partitions each owns
+//	GET    /healthz  /readyz  /metrics
+package dispatcher
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/history"
+	mongostore "github.com/warrenhq/warren/history/mongo"
+	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/queues"
+)
+
+// Broker is what the dispatcher needs of RabbitMQ: confirmed publishing to a queue.
+// *queues.Conn implements it.
+type Broker interface {
+	Publish(ctx context.Context, queue string, msgs ...queues.Message) error
+}
+
+// Pinger is implemented by a Store or Broker that can say whether its server answers;
+// /readyz uses it when present.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Dispatcher serves the HTTP API over a store and a broker.
+type Dispatcher struct {
+	cfg     Config
+	store   history.Store
+	broker  Broker
+	log     *slog.Logger
+	metrics *metrics
+	known   *knownOrchestrators
+	handler http.Handler
+
+	closers []func() error // what Open opened, closed by Close
+}
+
+// New returns a dispatcher over store and broker, which the caller has opened (and closes).
+// Tests use it with doubles; binaries use Open.
+func New(cfg Config, store history.Store, broker Broker) (*Dispatcher, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{cfg: cfg, store: store, broker: broker, log: cfg.Logger, metrics: newMetrics()}
+	d.known = &knownOrchestrators{store: store, maxAge: cfg.WorkerMaxAge}
+	d.handler = d.routes()
+	return d, nil
+}
+
+// Open connects to the store and the broker named in cfg, records the hub's partition
+// count (refusing a hub that has another), declares the queue topology and returns a
+// dispatcher ready to serve.
+func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	log.Info("connecting", "hub", cfg.Hub, "partitions", cfg.Partitions,
+		"mongo", config.Redact(cfg.MongoURI), "amqp", config.Redact(cfg.AMQPURL))
+	store, err := mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Hub: cfg.Hub, AppName: "warren-dispatcher"})
+	if err != nil {
+		return nil, fmt.Errorf("dispatcher: opening the store at %s: %w", config.Redact(cfg.MongoURI), err)
+	}
+	closeStore := func() error { return store.Close(context.Background()) }
+	if err := store.EnsureHub(ctx, cfg.Partitions); err != nil {
+		_ = closeStore()
+		return nil, fmt.Errorf("dispatcher: %w", err)
+	}
+	conn, err := queues.Dial(ctx, queues.Config{URL: cfg.AMQPURL, Hub: cfg.Hub, Partitions: cfg.Partitions,
+		Logger: log, ConnectionName: "warren-dispatcher"})
+	if err != nil {
+		_ = closeStore()
+		return nil, fmt.Errorf("dispatcher: connecting to the broker at %s: %w", config.Redact(cfg.AMQPURL), err)
+	}
+	if err := conn.DeclareTopology(ctx); err != nil {
+		_ = conn.Close()
+		_ = closeStore()
+		return nil, fmt.Errorf("dispatcher: declaring the queues of hub %q: %w", cfg.Hub, err)
+	}
+	d, err := New(cfg, store, conn)
+	if err != nil {
+		_ = conn.Close()
+		_ = closeStore()
+		return nil, err
+	}
+	d.closers = []func() error{conn.Close, closeStore}
+	return d, nil
+}
+
+// Close closes what Open opened.
+func (d *Dispatcher) Close() error {
+	var errs []error
+	for _, c := range d.closers {
+		errs = append(errs, c())
+	}
+	d.closers = nil
+	return errors.Join(errs...)
+}
+
+// Handler is the HTTP API.
+func (d *Dispatcher) Handler() http.Handler { return d.handler }
+
+// ListenAndServe serves the API on cfg.HTTPAddr until ctx ends, then shuts down gracefully
+// (in-flight requests get up to 10 s; long polls are cut short).
+func (d *Dispatcher) ListenAndServe(ctx context.Context) error {
+	l, err := net.Listen("tcp", d.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("dispatcher: listen on %s: %w", d.cfg.HTTPAddr, err)
+	}
+	return d.Serve(ctx, l)
+}
+
+// Serve serves the API on l until ctx ends.
+func (d *Dispatcher) Serve(ctx context.Context, l net.Listener) error {
+	baseCtx, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           d.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	d.log.Info("dispatcher listening", "addr", l.Addr().String(), "auth", d.cfg.Token != "")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("dispatcher: serve: %w", err)
+	case <-ctx.Done():
+	}
+	cancelBase() // ends long polls
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+func (d *Dispatcher) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/instances", d.handle(d.start))
+	mux.HandleFunc("GET /v1/instances", d.handle(d.list))
+	mux.HandleFunc("GET /v1/instances/{id}", d.handle(d.status))
+	mux.HandleFunc("GET /v1/instances/{id}/wait", d.handle(d.wait))
+	mux.HandleFunc("POST /v1/instances/{id}/events/{name}", d.handle(d.raise))
+	mux.HandleFunc("POST /v1/instances/{id}/terminate", d.handle(d.terminate))
+	mux.HandleFunc("POST /v1/instances/{id}/suspend", d.handle(d.suspend))
+	mux.HandleFunc("POST /v1/instances/{id}/resume", d.handle(d.resume))
+	mux.HandleFunc("DELETE /v1/instances/{id}", d.handle(d.purge))
+	mux.HandleFunc("GET /v1/workers", d.handle(d.workers))
+	mux.HandleFunc("GET /healthz", d.healthz)
+	mux.HandleFunc("GET /readyz", d.readyz)
+	mux.HandleFunc("GET /metrics", d.serveMetrics)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		d.writeError(w, r, errorf(http.StatusNotFound, client.CodeNotFound,
+			fmt.Sprintf("no route %s %s; the API is under /v1/instances and /v1/workers", r.Method, r.URL.Path)))
+	})
+	return d.instrument(d.authenticate(mux))
+}
+
+// handle adapts a handler that returns an error.
+func (d *Dispatcher) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			d.writeError(w, r, err)
+		}
+	}
+}
+
+// authenticate demands the bearer token, when one is configured, on everything but the
+// health probes.
+func (d *Dispatcher) authenticate(next http.Handler) http.Handler {
+	if d.cfg.Token == "" {
+		return next
+	}
+	want := []byte("Bearer " + d.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			d.writeError(w, r, errorf(http.StatusUnauthorized, client.CodeUnauthorized,
+				"missing or wrong bearer token (set WARREN_TOKEN to the dispatcher's token)"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// instrument counts requests by route pattern and status code.
+func (d *Dispatcher) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern // set by the ServeMux on r
+		if route == "" || route == "/" {
+			route = "unmatched"
+		}
+		if rec.code == 0 {
+			rec.code = http.StatusOK
+		}
+		d.metrics.request(route, rec.code, time.Since(start))
+	})
+}
+
+// opContext bounds one store or broker operation of a request.
+func (d *Dispatcher) opContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d.cfg.OpTimeout)
+}
+
+func isStoreArgError(err error) bool {
+	return errors.Is(err, mongostore.ErrInvalidArgument)
+}

@@ -1,0 +1,169 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
+)
+
+// memStore is an in-memory history.Store for the handler tests of input validation. It
+// counts writes so that a test can assert that bad input wrote nothing.
+type memStore struct {
+	mu        sync.Mutex
+	instances map[string]history.Instance
+	episodes  map[string][]history.Episode
+	workers   []history.WorkerInfo
+	writes    int
+	failWith  error // every call fails with it when set
+}
+
+func newMemStore(orchestrators ...string) *memStore {
+	s := &memStore{instances: map[string]history.Instance{}, episodes: map[string][]history.Episode{}}
+	if len(orchestrators) > 0 {
+		s.workers = []history.WorkerInfo{{WorkerID: "w1", Host: "h", Orchestrators: orchestrators, HeartbeatAt: time.Now()}}
+	}
+	return s
+}
+
+func (s *memStore) EnsureHub(ctx context.Context, partitions int) error { return nil }
+
+func (s *memStore) CreateInstance(ctx context.Context, inst *history.Instance) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWith != nil {
+		return s.failWith
+	}
+	if _, ok := s.instances[inst.InstanceID]; ok {
+		return history.ErrInstanceExists
+	}
+	s.instances[inst.InstanceID] = *inst
+	s.writes++
+	return nil
+}
+
+func (s *memStore) GetInstance(ctx context.Context, id string) (*history.Instance, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWith != nil {
+		return nil, s.failWith
+	}
+	inst, ok := s.instances[id]
+	if !ok {
+		return nil, history.ErrInstanceNotFound
+	}
+	return &inst, nil
+}
+
+func (s *memStore) ListInstances(ctx context.Context, f history.ListFilter) ([]history.Instance, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []history.Instance
+	for _, inst := range s.instances {
+		if f.Name != "" && inst.Name != f.Name {
+			continue
+		}
+		if len(f.Statuses) > 0 {
+			found := false
+			for _, st := range f.Statuses {
+				found = found || st == inst.Status
+			}
+			if !found {
+				continue
+			}
+		}
+		out = append(out, inst)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].InstanceID < out[j].InstanceID })
+	return out, "", nil
+}
+
+func (s *memStore) UpdateInstance(ctx context.Context, inst *history.Instance) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.instances[inst.InstanceID]; !ok {
+		return history.ErrInstanceNotFound
+	}
+	s.instances[inst.InstanceID] = *inst
+	s.writes++
+	return nil
+}
+
+func (s *memStore) Purge(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inst, ok := s.instances[id]
+	if !ok {
+		return history.ErrInstanceNotFound
+	}
+	if !inst.Status.Terminal() {
+		return history.ErrNotTerminal
+	}
+	delete(s.instances, id)
+	delete(s.episodes, id)
+	s.writes++
+	return nil
+}
+
+func (s *memStore) LoadHistory(ctx context.Context, id, exec string) ([]history.Episode, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.episodes[id], nil
+}
+
+func (s *memStore) CommitEpisodes(ctx context.Context, eps []*history.Episode) []error {
+	return make([]error, len(eps))
+}
+
+func (s *memStore) Heartbeat(ctx context.Context, w history.WorkerInfo) error { return nil }
+func (s *memStore) RemoveWorker(ctx context.Context, id string) error         { return nil }
+
+func (s *memStore) LiveWorkers(ctx context.Context, maxAge time.Duration) ([]history.WorkerInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWith != nil {
+		return nil, s.failWith
+	}
+	return append([]history.WorkerInfo(nil), s.workers...), nil
+}
+
+func (s *memStore) count() (instances, writes int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.instances), s.writes
+}
+
+// fakeBroker records what was published, per queue.
+type fakeBroker struct {
+	mu   sync.Mutex
+	sent map[string][]queues.Message
+	fail error
+}
+
+func newFakeBroker() *fakeBroker { return &fakeBroker{sent: map[string][]queues.Message{}} }
+
+func (b *fakeBroker) Publish(ctx context.Context, queue string, msgs ...queues.Message) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fail != nil {
+		return b.fail
+	}
+	b.sent[queue] = append(b.sent[queue], msgs...)
+	return nil
+}
+
+func (b *fakeBroker) total() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, m := range b.sent {
+		n += len(m)
+	}
+	return n
+}
+
+var errDown = errors.New("connection refused")

@@ -1,0 +1,238 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/history"
+)
+
+// getInstance reads the instance named in the path: 400 for an invalid id, 404 when there
+// is none.
+func (d *Dispatcher) getInstance(r *http.Request) (*history.Instance, error) {
+	id := r.PathValue("id")
+	if ae := validInstanceID(id); ae != nil {
+		return nil, ae
+	}
+	ctx, cancel := d.opContext(r)
+	defer cancel()
+	inst, err := d.store.GetInstance(ctx, id)
+	if errors.Is(err, history.ErrInstanceNotFound) {
+		return nil, errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no instance %q", id))
+	}
+	if err != nil {
+		return nil, d.unavailable(r, "reading the instance", err)
+	}
+	return inst, nil
+}
+
+func (d *Dispatcher) status(w http.ResponseWriter, r *http.Request) error {
+	withHistory, ae := boolParam(r, "history")
+	if ae != nil {
+		return ae
+	}
+	inst, err := d.getInstance(r)
+	if err != nil {
+		return err
+	}
+	if !withHistory {
+		writeJSON(w, http.StatusOK, client.StatusOf(inst))
+		return nil
+	}
+	ctx, cancel := d.opContext(r)
+	defer cancel()
+	eps, err := d.store.LoadHistory(ctx, inst.InstanceID, inst.ExecutionID)
+	if err != nil {
+		return d.unavailable(r, "reading the history", err)
+	}
+	events := []history.Event{}
+	for _, ep := range eps {
+		events = append(events, ep.Events...)
+	}
+	writeJSON(w, http.StatusOK, client.StatusWithHistory{Status: client.StatusOf(inst), History: events})
+	return nil
+}
+
+var allStatuses = []history.Status{
+	history.StatusPending, history.StatusRunning, history.StatusSuspended, history.StatusCompleted,
+	history.StatusFailed, history.StatusTerminated, history.StatusContinuedAsNew,
+}
+
+// MaxPageSize caps the pageSize of a list request.
+const MaxPageSize = 1000
+
+func (d *Dispatcher) list(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var f history.ListFilter
+	for _, v := range q["status"] {
+		for _, s := range strings.Split(v, ",") {
+			st, ok := parseStatus(strings.TrimSpace(s))
+			if !ok {
+				return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+					"unknown status %q; want one of %s", s, statusNames()))
+			}
+			f.Statuses = append(f.Statuses, st)
+		}
+	}
+	f.Name = q.Get("name")
+	if f.ParentID = q.Get("parent"); f.ParentID != "" {
+		if ae := validInstanceID(f.ParentID); ae != nil {
+			return ae
+		}
+	}
+	var ae *apiError
+	if f.CreatedFrom, ae = timeParam(r, "createdFrom"); ae != nil {
+		return ae
+	}
+	if f.CreatedTo, ae = timeParam(r, "createdTo"); ae != nil {
+		return ae
+	}
+	if v := q.Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+				"pageSize %q: want a whole number from 1 to %d", v, MaxPageSize))
+		}
+		f.PageSize = n
+	}
+	f.Cursor = q.Get("cursor")
+	ctx, cancel := d.opContext(r)
+	defer cancel()
+	page, next, err := d.store.ListInstances(ctx, f)
+	if err != nil {
+		if isStoreArgError(err) {
+			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+		}
+		return d.unavailable(r, "listing instances", err)
+	}
+	resp := client.ListResponse{Instances: make([]client.Status, 0, len(page)), NextCursor: next}
+	for i := range page {
+		resp.Instances = append(resp.Instances, client.StatusOf(&page[i]))
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func parseStatus(s string) (history.Status, bool) {
+	for _, st := range allStatuses {
+		if strings.EqualFold(s, string(st)) {
+			return st, true
+		}
+	}
+	return "", false
+}
+
+func statusNames() string {
+	names := make([]string, len(allStatuses))
+	for i, s := range allStatuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+func timeParam(r *http.Request, name string) (time.Time, *apiError) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+			"%s %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", name, v))
+	}
+	return t, nil
+}
+
+func boolParam(r *http.Request, name string) (bool, *apiError) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf("%s %q: want true or false", name, v))
+	}
+	return b, nil
+}
+
+// wait answers when the instance has ended, or with 408 and its current status when the
+// timeout passes first. It polls the store, gently: every 20 ms at first, backing off to
+// once a second.
+func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
+	timeout := d.cfg.WaitTimeout
+	if v := r.URL.Query().Get("timeout"); v != "" {
+		t, err := time.ParseDuration(v)
+		if err != nil {
+			if n, nerr := strconv.Atoi(v); nerr == nil {
+				t, err = time.Duration(n)*time.Second, nil
+			}
+		}
+		if err != nil || t < 0 {
+			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+				"timeout %q: want a duration such as 30s or 5m", v))
+		}
+		timeout = min(t, d.cfg.MaxWait)
+	}
+	inst, err := d.getInstance(r)
+	if err != nil {
+		return err
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	interval := 20 * time.Millisecond
+	for !inst.Status.Terminal() {
+		select {
+		case <-r.Context().Done():
+			return nil // the caller left, or the server is shutting down
+		case <-deadline.C:
+			st := client.StatusOf(inst)
+			return &apiError{status: http.StatusRequestTimeout, body: client.ErrorBody{
+				Error:  fmt.Sprintf("instance %q is still %s after %s", inst.InstanceID, inst.Status, timeout),
+				Code:   client.CodeTimeout,
+				Status: &st,
+			}}
+		case <-time.After(interval):
+		}
+		interval = min(interval*2, time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), d.cfg.OpTimeout)
+		next, err := d.store.GetInstance(ctx, inst.InstanceID)
+		cancel()
+		switch {
+		case errors.Is(err, history.ErrInstanceNotFound):
+			return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q was purged while waiting", inst.InstanceID))
+		case err != nil:
+			d.log.Warn("wait: reading the instance failed; retrying", "instance", inst.InstanceID, "err", err)
+		default:
+			inst = next
+		}
+	}
+	writeJSON(w, http.StatusOK, client.StatusOf(inst))
+	return nil
+}
+
+func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if ae := validInstanceID(id); ae != nil {
+		return ae
+	}
+	ctx, cancel := d.opContext(r)
+	defer cancel()
+	err := d.store.Purge(ctx, id)
+	switch {
+	case errors.Is(err, history.ErrInstanceNotFound):
+		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no instance %q", id))
+	case errors.Is(err, history.ErrNotTerminal):
+		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+			"instance %q has not ended; only Completed, Failed or Terminated instances can be purged (terminate it first)", id))
+	case err != nil:
+		return d.unavailable(r, "purging the instance", err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
