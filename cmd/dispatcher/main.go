@@ -1,0 +1,89 @@
+// Command dispatcher is Warren's front door: the HTTP/JSON API through which clients start
+// and manage orchestrations (see package dispatcher for the routes). It declares the hub's
+// queues at start and serves until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/warrenhq/warren/dispatcher"
+	"github.com/warrenhq/warren/internal/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// options are the settings of this binary: the dispatcher's Config and the log level.
+type options struct {
+	dispatcher.Config
+	LogLevel string
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("dispatcher", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &o.Config
+	config.String(fs, &c.AMQPURL, "amqp-url", "WARREN_AMQP_URL", dispatcher.DefaultAMQPURL, "RabbitMQ URL; comma-separated URLs for a cluster")
+	config.String(fs, &c.MongoURI, "mongo-uri", "WARREN_MONGO_URI", dispatcher.DefaultMongoURI, "MongoDB connection string")
+	config.String(fs, &c.Hub, "hub", "WARREN_HUB", dispatcher.DefaultHub, "task hub name (queue prefix and database name)")
+	config.Int(fs, &c.Partitions, "partitions", "WARREN_PARTITIONS", dispatcher.DefaultPartitions, "control-queue partitions (fixed per hub)")
+	config.String(fs, &c.HTTPAddr, "http-addr", "WARREN_HTTP_ADDR", dispatcher.DefaultHTTPAddr, "address to listen on")
+	config.String(fs, &c.Token, "token", "WARREN_TOKEN", "", "bearer token clients must send (none: no authentication)")
+	config.Int64(fs, &c.MaxBodyBytes, "max-body-bytes", "WARREN_MAX_BODY_BYTES", dispatcher.DefaultMaxBodyBytes, "largest request body (inputs, event data)")
+	config.Duration(fs, &c.WorkerMaxAge, "worker-max-age", "WARREN_WORKER_MAX_AGE", dispatcher.DefaultWorkerMaxAge, "heartbeat age after which a worker counts as gone")
+	config.Duration(fs, &c.MaxWait, "max-wait", "WARREN_MAX_WAIT", dispatcher.DefaultMaxWait, "longest single wait request")
+	config.String(fs, &o.LogLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
+	fs.Usage = config.Usage(fs, "dispatcher [flags]",
+		"Serves Warren's HTTP API: start, inspect, signal and purge orchestrations, list workers.\n"+
+			"Flags fall back to the WARREN_* environment variables named below; tracing follows OTEL_*.")
+	if err := config.Parse(fs, args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return o, nil
+}
+
+func run(args []string, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "dispatcher:", err)
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		fmt.Fprintf(stderr, "dispatcher: log level %q: want debug, info, warn or error\n", o.LogLevel)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	o.Logger = log
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := dispatcher.Open(ctx, o.Config)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	defer d.Close()
+	if err := d.ListenAndServe(ctx); err != nil {
+		log.Error("stopped", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
