@@ -1,0 +1,244 @@
+package dispatcher_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/dispatcher"
+	"github.com/warrenhq/warren/history"
+	mongostore "github.com/warrenhq/warren/history/mongo"
+	"github.com/warrenhq/warren/internal/testenv"
+	"github.com/warrenhq/warren/queues"
+)
+
+const servicesPartitions = 4
+
+// servicesRig is a dispatcher on its own hub of the real broker and store, with a fake
+// worker heartbeat registering "Hello", and raw access to both for inspection.
+type servicesRig struct {
+	hub   string
+	url   string
+	c     *client.Client
+	store *mongostore.Store
+	ch    *amqp.Channel
+}
+
+func newServicesRig(t *testing.T) *servicesRig {
+	testenv.RequireRabbitMQ(t)
+	testenv.RequireMongo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hub := testenv.UniqueName("disp")
+	cfg := dispatcher.Config{AMQPURL: testenv.AMQPURL(), MongoURI: testenv.MongoURI(), Hub: hub,
+		Partitions: servicesPartitions, MaxBodyBytes: 4096, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d, err := dispatcher.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := mongostore.Open(ctx, mongostore.Options{URI: testenv.MongoURI(), Hub: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = d.Close()
+		if conn, err := queues.Dial(ctx, queues.Config{URL: testenv.AMQPURL(), Hub: hub, Partitions: servicesPartitions}); err == nil {
+			if err := conn.DeleteTopology(ctx); err != nil {
+				t.Errorf("deleting the hub's queues: %v", err)
+			}
+			_ = conn.Close()
+		}
+		if err := store.DropHub(ctx); err != nil {
+			t.Errorf("dropping the hub's database: %v", err)
+		}
+		_ = store.Close(ctx)
+	})
+	now := time.Now().UTC()
+	if err := store.Heartbeat(ctx, history.WorkerInfo{WorkerID: "fake-worker", Host: "test", Orchestrators: []string{"Hello"},
+		HeartbeatAt: now, StartedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d.Handler())
+	t.Cleanup(srv.Close)
+
+	conn, err := amqp.Dial(testenv.AMQPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &servicesRig{hub: hub, url: srv.URL, c: client.New(srv.URL), store: store, ch: ch}
+}
+
+// take consumes one message from queue (basic.get is not allowed on single-active-consumer
+// quorum queues) and acks it.
+func (r *servicesRig) take(t *testing.T, queue string) amqp.Delivery {
+	t.Helper()
+	ds, err := r.ch.Consume(queue, "test-take", false, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("consume %s: %v", queue, err)
+	}
+	defer func() { _ = r.ch.Cancel("test-take", false) }()
+	select {
+	case d := <-ds:
+		if err := d.Ack(false); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no message on %s", queue)
+	}
+	return amqp.Delivery{}
+}
+
+// queued counts the messages waiting in every control queue of the hub.
+func (r *servicesRig) queued(t *testing.T) map[int]int {
+	t.Helper()
+	out := map[int]int{}
+	for p := 0; p < servicesPartitions; p++ {
+		q, err := r.ch.QueueDeclarePassive(queues.ControlQueue(r.hub, p), true, false, false, false, nil)
+		if err != nil {
+			t.Fatalf("inspecting %s: %v", queues.ControlQueue(r.hub, p), err)
+		}
+		if q.Messages > 0 {
+			out[p] = q.Messages
+		}
+	}
+	return out
+}
+
+func (r *servicesRig) instances(t *testing.T) int {
+	t.Helper()
+	page, _, err := r.store.ListInstances(context.Background(), history.ListFilter{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(page)
+}
+
+func TestServicesStartPublishesToThePartition(t *testing.T) {
+	r := newServicesRig(t)
+	ctx := context.Background()
+	st, err := r.c.Start(ctx, "Hello", map[string]string{"who": "world"}, client.WithInstanceID("hello-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := r.store.GetInstance(ctx, "hello-1")
+	if err != nil || inst.Status != history.StatusPending || inst.TraceID != st.TraceID || inst.TraceID == "" {
+		t.Fatalf("stored %+v, %v; answered %+v", inst, err, st)
+	}
+	p := queues.PartitionOf("hello-1", servicesPartitions)
+	// Publisher confirms mean the message is in the queue when Start returns; the count
+	// the broker reports may lag a little behind, so poll for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.queued(t)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := r.queued(t); len(got) != 1 || got[p] != 1 {
+		t.Fatalf("queued %v, want one message on partition %d", got, p)
+	}
+	d := r.take(t, queues.ControlQueue(r.hub, p))
+	var cm history.ControlMessage
+	if err := json.Unmarshal(d.Body, &cm); err != nil {
+		t.Fatal(err)
+	}
+	if d.Type != "ExecutionStarted" || d.MessageId == "" || d.Headers["x-instance-id"] != "hello-1" ||
+		!strings.Contains(d.Headers["traceparent"].(string), inst.TraceID) ||
+		cm.Event.Kind != history.ExecutionStarted || cm.Event.ExecutionID != inst.ExecutionID ||
+		string(cm.Event.Input) != `{"who":"world"}` || cm.Event.Trace == nil || len(cm.Event.Trace.SpanID) != 16 {
+		t.Fatalf("delivery type=%q id=%q headers=%v body=%s", d.Type, d.MessageId, d.Headers, d.Body)
+	}
+
+	// A second start of the live id is refused and sends nothing.
+	_, err = r.c.Start(ctx, "Hello", nil, client.WithInstanceID("hello-1"))
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusConflict {
+		t.Fatalf("second start: %v", err)
+	}
+	if got := r.queued(t); len(got) != 0 {
+		t.Fatalf("a refused start published: %v", got)
+	}
+
+	// Raise reaches the same partition; the ended instance can be waited for and purged.
+	if err := r.c.Raise(ctx, "hello-1", "Go", true); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.take(t, queues.ControlQueue(r.hub, p)); d.Type != "EventRaised" || !strings.Contains(string(d.Body), `"name":"Go"`) {
+		t.Fatalf("raise delivered type=%q body=%s", d.Type, d.Body)
+	}
+	inst.Status, inst.Output = history.StatusCompleted, json.RawMessage(`"hi"`)
+	if err := r.store.UpdateInstance(ctx, inst); err != nil {
+		t.Fatal(err)
+	}
+	done, err := r.c.Wait(ctx, "hello-1", 10*time.Second)
+	if err != nil || done.Status != history.StatusCompleted || string(done.Output) != `"hi"` {
+		t.Fatalf("wait: %+v %v", done, err)
+	}
+	if err := r.c.Purge(ctx, "hello-1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.instances(t); n != 0 {
+		t.Fatalf("%d instances after purge", n)
+	}
+	resp, err := http.Get(r.url + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func TestServicesBadInputWritesAndPublishesNothing(t *testing.T) {
+	r := newServicesRig(t)
+	ctx := context.Background()
+	post := func(path, body string) (int, client.ErrorBody) {
+		resp, err := http.Post(r.url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e client.ErrorBody
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		return resp.StatusCode, e
+	}
+	cases := []struct {
+		name, path, body string
+		code             int
+		mention          string
+	}{
+		{"malformed JSON", "/v1/instances", `{"name": "Hello"`, 400, "malformed JSON"},
+		{"invalid instance id", "/v1/instances", `{"name":"Hello","instanceId":"no spaces please"}`, 400, "A-Z, a-z, 0-9, '_', '.', ':' and '-'"},
+		{"payload over the limit", "/v1/instances", `{"name":"Hello","input":"` + strings.Repeat("x", 5000) + `"}`, 413, "4096 bytes"},
+		{"unknown orchestrator", "/v1/instances", `{"name":"Goodbye"}`, 422, "registered: Hello"},
+		{"event for an unknown instance", "/v1/instances/nobody/events/Ack", `true`, 404, `"nobody"`},
+	}
+	for _, c := range cases {
+		code, e := post(c.path, c.body)
+		if code != c.code || !strings.Contains(e.Error, c.mention) {
+			t.Errorf("%s: %d %+v, want %d mentioning %q", c.name, code, e, c.code, c.mention)
+		}
+	}
+	if n := r.instances(t); n != 0 {
+		t.Errorf("%d instances written by bad input", n)
+	}
+	if got := r.queued(t); len(got) != 0 {
+		t.Errorf("messages published by bad input: %v", got)
+	}
+	if _, err := r.store.GetInstance(ctx, "nobody"); !errors.Is(err, history.ErrInstanceNotFound) {
+		t.Errorf("instance nobody: %v", err)
+	}
+}
