@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/history"
+)
+
+// stub is a dispatcher double serving canned instances: its statuses say how each one
+// ends. It records the requests it got.
+type stub struct {
+	mu       sync.Mutex
+	requests []string
+	bodies   []string
+}
+
+var stubInstances = map[string]client.Status{
+	"done":    {InstanceID: "done", Name: "Hello", Status: history.StatusCompleted, Output: json.RawMessage(`{"provisioned":50}`), TraceID: "abc"},
+	"failed":  {InstanceID: "failed", Name: "Hello", Status: history.StatusFailed, Failure: &history.Failure{Type: "Boom", Message: "it broke"}},
+	"killed":  {InstanceID: "killed", Name: "Hello", Status: history.StatusTerminated},
+	"running": {InstanceID: "running", Name: "Hello", Status: history.StatusRunning},
+}
+
+func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body bytes.Buffer
+	_, _ = body.ReadFrom(r.Body)
+	s.mu.Lock()
+	s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+	s.bodies = append(s.bodies, body.String())
+	s.mu.Unlock()
+	reply := func(code int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v1/"), "/")
+	switch {
+	case r.Method == "POST" && r.URL.Path == "/v1/instances":
+		var req client.StartRequest
+		_ = json.Unmarshal(body.Bytes(), &req)
+		if req.Name != "Hello" {
+			reply(422, client.ErrorBody{Error: `orchestrator "` + req.Name + `" is not registered on any live worker (registered: Hello)`, Code: client.CodeUnknownOrchestrator, Known: []string{"Hello"}})
+			return
+		}
+		id := req.InstanceID
+		if id == "" {
+			id = "generated"
+		}
+		reply(202, client.Status{InstanceID: id, Name: "Hello", Status: history.StatusPending, TraceID: "abc"})
+	case r.URL.Path == "/v1/workers":
+		reply(200, client.WorkersResponse{Partitions: 4, Workers: []client.Worker{{WorkerID: "w1", Partitions: []int{0, 1, 2, 3}, HeartbeatAt: time.Now()}}})
+	case r.Method == "GET" && r.URL.Path == "/v1/instances":
+		reply(200, client.ListResponse{Instances: []client.Status{stubInstances["done"], stubInstances["running"]}})
+	case len(parts) >= 2 && parts[0] == "instances":
+		st, ok := stubInstances[parts[1]]
+		if !ok {
+			reply(404, client.ErrorBody{Error: `no instance "` + parts[1] + `"`, Code: client.CodeNotFound})
+			return
+		}
+		if len(parts) == 3 && parts[2] == "wait" && !st.Status.Terminal() {
+			d, _ := time.ParseDuration(r.URL.Query().Get("timeout"))
+			time.Sleep(min(d, time.Second))
+			reply(408, client.ErrorBody{Error: "still running", Code: client.CodeTimeout, Status: &st})
+			return
+		}
+		if r.Method == "POST" || r.Method == "DELETE" {
+			reply(202, st)
+			return
+		}
+		reply(200, st)
+	default:
+		reply(404, client.ErrorBody{Error: "no route", Code: client.CodeNotFound})
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runClient(t *testing.T, s *stub, args ...string) result {
+	t.Helper()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	t.Setenv("WARREN_DISPATCHER", srv.URL)
+	t.Setenv("WARREN_TOKEN", "")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, env{stdin: strings.NewReader(`{"from":"stdin"}`), stdout: &out, stderr: &errb})
+	return result{code, out.String(), errb.String()}
+}
+
+func TestExitCodes(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  string // in stdout
+		err  string // in stderr
+	}{
+		{"start", []string{"start", "Hello", "--id", "x-1"}, 0, "Started Hello as x-1", ""},
+		{"start flags first", []string{"--json", "start", "--id", "x-2", "Hello"}, 0, `"instanceId": "x-2"`, ""},
+		{"start unknown orchestrator", []string{"start", "Nope"}, 1, "", "registered: Hello"},
+		{"start bad input", []string{"start", "Hello", "--input", "{nope"}, 1, "", "not valid JSON"},
+		{"start both inputs", []string{"start", "Hello", "--input", "1", "--input-file", "f"}, 2, "", "not both"},
+		{"start missing file", []string{"start", "Hello", "--input-file", "/nonexistent/in.json"}, 1, "", "reading the input"},
+		{"start --wait", []string{"start", "Hello", "--id", "done", "--wait"}, 0, `{"provisioned":50}`, ""},
+		{"start --wait failed", []string{"start", "Hello", "--id", "failed", "--wait"}, 3, "Boom: it broke", "ended Failed"},
+		{"wait completed", []string{"wait", "done"}, 0, "Completed", ""},
+		{"wait failed", []string{"wait", "failed"}, 3, "Failed", ""},
+		{"wait terminated", []string{"wait", "killed", "--json"}, 3, `"status": "Terminated"`, ""},
+		{"wait timeout", []string{"wait", "running", "--timeout", "300ms"}, 4, "Running", "still Running after 300ms"},
+		{"wait bad timeout", []string{"wait", "running", "--timeout", "soon"}, 2, "", "--timeout"},
+		{"wait unknown", []string{"wait", "ghost"}, 1, "", `no instance "ghost"`},
+		{"status", []string{"status", "done"}, 0, "Completed", ""},
+		{"status unknown", []string{"status", "ghost"}, 1, "", "HTTP 404"},
+		{"list json", []string{"list", "--json", "--status", "Running,Completed"}, 0, `"instanceId": "running"`, ""},
+		{"list", []string{"list"}, 0, "2 instance(s)", ""},
+		{"raise", []string{"raise", "running", "Ack", "--data", "true"}, 0, "Raised Ack on running", ""},
+		{"raise bad data", []string{"raise", "running", "Ack", "--data", "yes"}, 1, "", "not valid JSON"},
+		{"raise unknown", []string{"raise", "ghost", "Ack"}, 1, "", "ghost"},
+		{"terminate", []string{"terminate", "running", "--reason", "bad batch", "--recursive"}, 0, "Terminating running and its sub", ""},
+		{"suspend", []string{"suspend", "running"}, 0, "Suspending running", ""},
+		{"resume", []string{"resume", "running"}, 0, "Resuming running", ""},
+		{"purge", []string{"purge", "done"}, 0, "Purged done", ""},
+		{"workers", []string{"workers", "--json"}, 0, `"workerId": "w1"`, ""},
+		{"history", []string{"history", "done"}, 0, "History", ""},
+		{"no command", nil, 2, "", "Usage"},
+		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"missing argument", []string{"status"}, 2, "", "takes 1 argument"},
+		{"extra argument", []string{"purge", "a", "b"}, 2, "", "takes 1 argument"},
+		{"unknown flag", []string{"status", "x", "--verbose"}, 2, "", "flag provided but not defined"},
+		{"help", []string{"--help"}, 0, "Exit codes", ""},
+		{"command help", []string{"raise", "--help"}, 0, "-data", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runClient(t, &stub{}, c.args...)
+			if r.code != c.code || !strings.Contains(r.stdout, c.out) || !strings.Contains(r.stderr, c.err) {
+				t.Fatalf("client %v: exit %d, want %d\nstdout: %s\nstderr: %s", c.args, r.code, c.code, r.stdout, r.stderr)
+			}
+			if r.code == exitError && strings.Count(strings.TrimRight(r.stderr, "\n"), "\n") != 0 {
+				t.Fatalf("an error is one line on stderr, got:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+func TestRequestsSent(t *testing.T) {
+	s := &stub{}
+	if r := runClient(t, s, "start", "Hello", "--input-file", "-"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if r := runClient(t, s, "terminate", "running", "--reason", "bad batch", "--recursive"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if r := runClient(t, s, "start", "Hello", "--input", "{bad"); r.code != 1 {
+		t.Fatalf("%+v", r)
+	}
+	want := []string{"POST /v1/instances", "POST /v1/instances/running/terminate"}
+	if strings.Join(s.requests, "|") != strings.Join(want, "|") {
+		t.Fatalf("requests %v, want %v (bad input must not reach the dispatcher)", s.requests, want)
+	}
+	if !strings.Contains(s.bodies[0], `"input":{"from":"stdin"}`) || !strings.Contains(s.bodies[1], `"reason":"bad batch","recursive":true`) {
+		t.Fatalf("bodies %q", s.bodies)
+	}
+}
+
+func TestStatusJSONHasExactlyTheDocumentedFields(t *testing.T) {
+	r := runClient(t, &stub{}, "status", "done", "--json")
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"instanceId", "name", "status", "output", "failure", "customStatus", "createdAt", "lastUpdatedAt", "parentInstanceId", "traceId"}
+	if len(m) != len(want) {
+		t.Fatalf("fields %v", m)
+	}
+	for _, k := range want {
+		if _, ok := m[k]; !ok {
+			t.Fatalf("missing %s in %s", k, r.stdout)
+		}
+	}
+}
+
+func TestHelpHidesTokenFromEnvironment(t *testing.T) {
+	t.Setenv("WARREN_TOKEN", "s3cret")
+	var out bytes.Buffer
+	run(context.Background(), []string{"start", "--help"}, env{stdout: &out, stderr: &out})
+	if strings.Contains(out.String(), "s3cret") {
+		t.Fatalf("help shows the token:\n%s", out.String())
+	}
+}
