@@ -1,0 +1,55 @@
+# Warren's front door. Service-backed targets (test, bench) bring RabbitMQ, FerretDB and Jaeger
+# up with scripts/services.sh, and stop afterwards only what they started themselves.
+
+GO        ?= go
+SERVICES  := scripts/services.sh
+FUZZTIME  ?= 30s
+
+# Tests that need a service fail (instead of skipping) when CI is set; pass it on to them.
+ifdef CI
+export CI
+endif
+
+.PHONY: all build services-up services-down services-status test bench fuzz demo clean
+
+all: build
+
+# The binaries land in bin/; cmd/ may not exist yet in an early checkout.
+build:
+	$(GO) build ./...
+	@if [ -d cmd ]; then mkdir -p bin && echo "$(GO) build -o bin/ ./cmd/..." && $(GO) build -o bin/ ./cmd/...; fi
+
+services-up:
+	@$(SERVICES) up
+
+services-down:
+	@$(SERVICES) down
+
+services-status:
+	@$(SERVICES) status
+
+test:
+	@$(SERVICES) run $(GO) test ./... -count=1 -timeout 25m
+
+# DESIGN.md section 10: benchmarks run on FerretDB's PostgreSQL backend (set
+# WARREN_FERRETDB_BACKEND=sqlite on a machine without PostgreSQL).
+bench:
+	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} \
+		$(SERVICES) run $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# Runs every Fuzz function of the main module for FUZZTIME each (go test -fuzz takes one
+# function of one package at a time).
+fuzz:
+	@found=0; for pd in $$($(GO) list -e -f '{{.ImportPath}}={{.Dir}}' ./...); do \
+		pkg=$${pd%%=*}; dir=$${pd#*=}; \
+		for fn in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+			found=1; echo "$(GO) test -run '^$$' -fuzz '^$$fn$$' -fuzztime $(FUZZTIME) $$pkg"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done; [ $$found = 1 ] || echo "fuzz: no Fuzz functions yet"
+
+demo:
+	@echo "make demo: not yet (see issue 4, item 6)"; exit 1
+
+clean:
+	rm -rf bin

@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# Local services for Warren's tests and local runs: RabbitMQ, FerretDB (MongoDB protocol) and
+# Jaeger, all on 127.0.0.1.
+#
+#   scripts/services.sh up       start what is not already answering (idempotent)
+#   scripts/services.sh down     stop what `up` started (never a service it found running)
+#   scripts/services.sh status   say what answers and who started it
+#   scripts/services.sh run CMD...   up, run CMD, then down what this up started (even when
+#                                CMD fails or is interrupted); exits with CMD's status
+#
+# Built binaries, pid, log and state files live under .services/ in the repository.
+#
+# Environment:
+#   WARREN_FERRETDB_BACKEND  sqlite (default: a fresh temp folder, removed by `down`) or postgresql
+#   WARREN_FERRETDB_PG_URL   PostgreSQL URL for the postgresql backend
+#                            (default postgres://postgres@127.0.0.1:5432/ferretdb; created if missing)
+#   WARREN_SERVICES_TAG      a label recorded with every service this `up` starts; `down` with
+#                            the same tag stops only those (make test uses it so that it leaves
+#                            alone what an earlier `make services-up` started)
+#   WARREN_SERVICES_WAIT     seconds to wait for each service to answer (default 120)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE="$ROOT/.services"
+BIN="$STATE/bin"
+
+AMQP_PORT=5672
+MONGO_ADDR=127.0.0.1:27017
+JAEGER_HEALTH=http://127.0.0.1:13133/status
+JAEGER_QUERY=http://127.0.0.1:16686
+FERRETDB_BACKEND=${WARREN_FERRETDB_BACKEND:-sqlite}
+FERRETDB_PG_URL=${WARREN_FERRETDB_PG_URL:-postgres://postgres@127.0.0.1:5432/ferretdb}
+TAG=${WARREN_SERVICES_TAG:-}
+WAIT=${WARREN_SERVICES_WAIT:-120}
+
+log() { printf 'services: %s\n' "$*" >&2; }
+die() {
+	log "ERROR: $*"
+	exit 1
+}
+
+now_ms() { date +%s%3N; }
+# took START_MS prints the time since START_MS as seconds with one decimal.
+took() {
+	local ms=$(($(now_ms) - $1))
+	printf '%d.%ds' $((ms / 1000)) $((ms % 1000 / 100))
+}
+
+# --- readiness probes -------------------------------------------------------------------
+
+# amqp_answers: a broker on 127.0.0.1:5672 answers the AMQP 0-9-1 protocol header with a
+# Connection.Start method frame (frame type 1), not merely by accepting the TCP connection.
+amqp_answers() {
+	timeout 3 bash -c '
+		exec 3<>/dev/tcp/127.0.0.1/'"$AMQP_PORT"' || exit 1
+		printf "AMQP\x00\x00\x09\x01" >&3
+		[ "$(head -c 1 <&3 | od -An -tx1 | tr -d " \n")" = 01 ]
+	' 2>/dev/null
+}
+
+# mongo_answers: a MongoDB-protocol server answers `ping` (FerretDB does so only when its
+# backend answers too). Without the launcher built yet, an open port is all we can check.
+mongo_answers() {
+	if [ -x "$BIN/ferretdb" ]; then
+		"$BIN/ferretdb" -ping "$MONGO_ADDR" 2>/dev/null
+	else
+		port_open "${MONGO_ADDR%:*}" "${MONGO_ADDR##*:}"
+	fi
+}
+
+jaeger_answers() {
+	curl -fsS -o /dev/null --max-time 2 "$JAEGER_HEALTH" 2>/dev/null ||
+		curl -fsS -o /dev/null --max-time 2 "$JAEGER_QUERY/api/services" 2>/dev/null
+}
+
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+
+# wait_for NAME PROBE [PID]: polls PROBE every 0.2 s for up to $WAIT seconds; gives up early
+# when PID (the process we started) has exited.
+wait_for() {
+	local name=$1 probe=$2 pid=${3:-} deadline=$((SECONDS + WAIT))
+	while ((SECONDS < deadline)); do
+		if $probe; then
+			return 0
+		fi
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			log "$name exited before it answered"
+			return 1
+		fi
+		sleep 0.2
+	done
+	log "$name did not answer within ${WAIT}s"
+	return 1
+}
+
+# --- records of what we started ---------------------------------------------------------
+# .services/NAME.started holds "pid=..", "tag=..", and service-specific lines; its presence
+# is what lets `down` stop NAME.
+
+record() { # record NAME KEY=VALUE...
+	local name=$1
+	shift
+	{
+		printf 'tag=%s\n' "$TAG"
+		printf '%s\n' "$@"
+	} >"$STATE/$name.started"
+}
+
+field() { # field NAME KEY
+	sed -n "s/^$2=//p" "$STATE/$1.started" 2>/dev/null | head -n 1
+}
+
+started_by_us() { [ -f "$STATE/$1.started" ]; }
+
+# our_process NAME: the recorded pid is alive and still runs the binary we started (a pid
+# may have been reused since).
+our_process() {
+	local pid exe
+	pid=$(field "$1" pid)
+	exe=$(field "$1" exe)
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+		[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]
+}
+
+# start_daemon NAME LOGFILE CMD...: runs CMD in its own session, detached from this shell,
+# and prints its pid.
+start_daemon() {
+	local name=$1 logfile=$2
+	shift 2
+	setsid nohup "$@" </dev/null >"$logfile" 2>&1 &
+	echo $!
+}
+
+# build NAME: builds tools/NAME into .services/bin/NAME unless the binary is newer than every
+# file of that module. Go's own cache makes a rebuild cheap too, but linking Jaeger still
+# costs ~20 s, so an up-to-date binary is not rebuilt at all.
+build() {
+	local name=$1 pkg=$2 dir="$ROOT/tools/$1" out="$BIN/$1"
+	if [ -x "$out" ] && [ -z "$(find "$dir" -type f -newer "$out" -print -quit)" ]; then
+		return 0
+	fi
+	log "$name: building $pkg (the first Jaeger build takes ~5 minutes)"
+	mkdir -p "$BIN"
+	if ! (cd "$dir" && go build -o "$out.tmp" "$pkg") >"$STATE/$name-build.log" 2>&1; then
+		cat "$STATE/$name-build.log" >&2
+		rm -f "$out.tmp"
+		die "$name: build failed (log: $STATE/$name-build.log)"
+	fi
+	mv "$out.tmp" "$out"
+}
+
+# --- RabbitMQ ---------------------------------------------------------------------------
+
+rabbitmq_up() {
+	local t0
+	t0=$(now_ms)
+	if amqp_answers; then
+		if started_by_us rabbitmq; then
+			log "rabbitmq: running (started earlier by this script) ($(took "$t0"))"
+		else
+			log "rabbitmq: reusing the broker on 127.0.0.1:$AMQP_PORT ($(took "$t0"))"
+		fi
+		return 0
+	fi
+	rm -f "$STATE/rabbitmq.started"
+	if ! command -v rabbitmq-server >/dev/null 2>&1; then
+		if [ "$(id -u)" -ne 0 ] || [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
+			die "rabbitmq: nothing answers on 127.0.0.1:$AMQP_PORT and rabbitmq-server is not installed; install it (apt-get install rabbitmq-server) or start a broker (docker compose up rabbitmq)"
+		fi
+		log "rabbitmq: installing rabbitmq-server with apt-get"
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; } >"$STATE/rabbitmq-install.log" 2>&1; then
+			tail -n 20 "$STATE/rabbitmq-install.log" >&2
+			die "rabbitmq: apt-get install rabbitmq-server failed (log: $STATE/rabbitmq-install.log)"
+		fi
+		log "rabbitmq: installed ($(took "$t0"))"
+	fi
+	# The package's post-install step may have started the broker already.
+	if ! amqp_answers; then
+		log "rabbitmq: starting rabbitmq-server"
+		rabbitmq-server -detached >"$STATE/rabbitmq.log" 2>&1 ||
+			die "rabbitmq: rabbitmq-server -detached failed: $(tail -n 5 "$STATE/rabbitmq.log")"
+	fi
+	# Record before waiting, so that `down` stops a broker that started but never got ready.
+	record rabbitmq "how=rabbitmq-server"
+	local deadline=$((SECONDS + WAIT))
+	until rabbitmq-diagnostics -q ping >/dev/null 2>&1; do
+		((SECONDS < deadline)) || die "rabbitmq: the node did not answer rabbitmq-diagnostics ping within ${WAIT}s (see /var/log/rabbitmq/)"
+		sleep 1
+	done
+	rabbitmqctl -q await_startup --timeout "$WAIT" >/dev/null 2>&1 ||
+		die "rabbitmq: rabbitmqctl await_startup failed (see /var/log/rabbitmq/)"
+	wait_for rabbitmq amqp_answers || die "rabbitmq: the node runs but nothing answers AMQP on 127.0.0.1:$AMQP_PORT"
+	log "rabbitmq: started ($(took "$t0"))"
+}
+
+rabbitmq_down() {
+	started_by_us rabbitmq || return 0
+	[ -z "$TAG" ] || [ "$(field rabbitmq tag)" = "$TAG" ] || return 0
+	local t0
+	t0=$(now_ms)
+	rabbitmqctl -q shutdown >/dev/null 2>&1 || rabbitmqctl -q stop >/dev/null 2>&1 || true
+	rm -f "$STATE/rabbitmq.started"
+	log "rabbitmq: stopped ($(took "$t0"))"
+}
+
+# --- FerretDB ---------------------------------------------------------------------------
+
+ferretdb_up() {
+	local t0
+	t0=$(now_ms)
+	build ferretdb .
+	if mongo_answers; then
+		if started_by_us ferretdb; then
+			log "ferretdb: running (started earlier by this script, $(field ferretdb backend)) ($(took "$t0"))"
+		else
+			log "ferretdb: reusing the MongoDB-protocol server on $MONGO_ADDR ($(took "$t0"))"
+		fi
+		return 0
+	fi
+	ferretdb_cleanup
+	if port_open "${MONGO_ADDR%:*}" "${MONGO_ADDR##*:}"; then
+		die "ferretdb: something listens on $MONGO_ADDR but does not answer the MongoDB ping; stop it first"
+	fi
+	local args=(-listen "$MONGO_ADDR" -handler "$FERRETDB_BACKEND") data=""
+	case $FERRETDB_BACKEND in
+	sqlite)
+		data=$(mktemp -d "${TMPDIR:-/tmp}/warren-ferretdb.XXXXXX")
+		args+=(-sqlite-dir "$data")
+		;;
+	postgresql)
+		postgres_database "$FERRETDB_PG_URL"
+		args+=(-postgresql-url "$FERRETDB_PG_URL")
+		;;
+	*) die "ferretdb: WARREN_FERRETDB_BACKEND must be sqlite or postgresql, not \"$FERRETDB_BACKEND\"" ;;
+	esac
+	local pid
+	pid=$(start_daemon ferretdb "$STATE/ferretdb.log" "$BIN/ferretdb" "${args[@]}")
+	record ferretdb "pid=$pid" "exe=$BIN/ferretdb" "backend=$FERRETDB_BACKEND" "data=$data"
+	wait_for ferretdb mongo_answers "$pid" ||
+		die "ferretdb: did not start ($FERRETDB_BACKEND backend); log: $STATE/ferretdb.log: $(tail -n 5 "$STATE/ferretdb.log")"
+	log "ferretdb: started, $FERRETDB_BACKEND backend, pid $pid ($(took "$t0"))"
+}
+
+# postgres_database URL: makes sure the database named in URL exists, creating it with psql.
+postgres_database() {
+	local url=$1 db base
+	db=${url##*/}
+	db=${db%%\?*}
+	base=${url%/*}/postgres
+	command -v psql >/dev/null 2>&1 || die "ferretdb: the postgresql backend needs psql (apt-get install postgresql-client)"
+	local exists
+	exists=$(psql "$base" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" 2>"$STATE/psql.log") ||
+		die "ferretdb: cannot reach PostgreSQL at ${base%%@*}@${base#*@}: $(cat "$STATE/psql.log")"
+	if [ "$exists" != 1 ]; then
+		psql "$base" -qc "CREATE DATABASE \"$db\"" >"$STATE/psql.log" 2>&1 ||
+			die "ferretdb: cannot create database $db: $(cat "$STATE/psql.log")"
+		log "ferretdb: created PostgreSQL database $db"
+	fi
+}
+
+# ferretdb_cleanup forgets a recorded FerretDB that is no longer running, removing its data.
+ferretdb_cleanup() {
+	started_by_us ferretdb || return 0
+	local data
+	data=$(field ferretdb data)
+	[ -z "$data" ] || rm -rf "$data"
+	rm -f "$STATE/ferretdb.started"
+}
+
+ferretdb_down() {
+	started_by_us ferretdb || return 0
+	[ -z "$TAG" ] || [ "$(field ferretdb tag)" = "$TAG" ] || return 0
+	local t0
+	t0=$(now_ms)
+	stop_process ferretdb
+	ferretdb_cleanup
+	log "ferretdb: stopped ($(took "$t0"))"
+}
+
+# --- Jaeger -----------------------------------------------------------------------------
+
+jaeger_up() {
+	local t0
+	t0=$(now_ms)
+	if jaeger_answers; then
+		if started_by_us jaeger; then
+			log "jaeger: running (started earlier by this script) ($(took "$t0"))"
+		else
+			log "jaeger: reusing the Jaeger that answers on 127.0.0.1:16686 ($(took "$t0"))"
+		fi
+		return 0
+	fi
+	rm -f "$STATE/jaeger.started"
+	build jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+	local pid
+	pid=$(start_daemon jaeger "$STATE/jaeger.log" "$BIN/jaeger" --config "$ROOT/tools/jaeger/config.yaml")
+	record jaeger "pid=$pid" "exe=$BIN/jaeger"
+	wait_for jaeger jaeger_answers "$pid" ||
+		die "jaeger: did not start; log: $STATE/jaeger.log: $(tail -n 5 "$STATE/jaeger.log")"
+	log "jaeger: started, pid $pid ($(took "$t0"))"
+}
+
+jaeger_down() {
+	started_by_us jaeger || return 0
+	[ -z "$TAG" ] || [ "$(field jaeger tag)" = "$TAG" ] || return 0
+	local t0
+	t0=$(now_ms)
+	stop_process jaeger
+	rm -f "$STATE/jaeger.started"
+	log "jaeger: stopped ($(took "$t0"))"
+}
+
+# stop_process NAME: SIGTERM, then SIGKILL after 15 s.
+stop_process() {
+	our_process "$1" || return 0
+	local pid i
+	pid=$(field "$1" pid)
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 75; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	log "$1: pid $pid ignored SIGTERM for 15s; killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# --- commands ---------------------------------------------------------------------------
+
+up() {
+	local t0
+	t0=$(now_ms)
+	rabbitmq_up
+	ferretdb_up
+	jaeger_up
+	log "up: RabbitMQ 127.0.0.1:5672, FerretDB $MONGO_ADDR, Jaeger OTLP 127.0.0.1:4317/4318, API $JAEGER_QUERY ($(took "$t0"))"
+}
+
+down() {
+	# Reverse order of up; each step only acts on what up recorded.
+	jaeger_down
+	ferretdb_down
+	rabbitmq_down
+}
+
+status() {
+	local ok=0 who
+	for svc in rabbitmq ferretdb jaeger; do
+		case $svc in
+		rabbitmq) probe=amqp_answers where="127.0.0.1:$AMQP_PORT" ;;
+		ferretdb) probe=mongo_answers where=$MONGO_ADDR ;;
+		jaeger) probe=jaeger_answers where="$JAEGER_QUERY (OTLP 4317/4318)" ;;
+		esac
+		who="not started by this script"
+		if started_by_us "$svc"; then
+			who="started by this script"
+			[ -z "$(field "$svc" pid)" ] || who="$who, pid $(field "$svc" pid)"
+			[ -z "$(field "$svc" tag)" ] || who="$who, tag $(field "$svc" tag)"
+		fi
+		if $probe; then
+			printf '%-9s up    %s (%s)\n' "$svc" "$where" "$who"
+		else
+			printf '%-9s down  %s\n' "$svc" "$where"
+			ok=1
+		fi
+	done
+	return $ok
+}
+
+# run CMD...: up, CMD, down of what this up started, whatever happens to CMD.
+run() {
+	[ $# -gt 0 ] || die "run: no command given"
+	TAG=${TAG:-run-$$}
+	trap down EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	up
+	local status=0
+	"$@" || status=$?
+	exit "$status"
+}
+
+mkdir -p "$STATE"
+case ${1:-} in
+up) up ;;
+down) down ;;
+status) status ;;
+run)
+	shift
+	run "$@"
+	;;
+*)
+	echo "usage: $0 up|down|status|run CMD..." >&2
+	exit 2
+	;;
+esac
