@@ -12,6 +12,7 @@
 #
 # Environment:
 #   WARREN_FERRETDB_BACKEND  sqlite (default: a fresh temp folder, removed by `down`) or postgresql
+#   WARREN_FERRETDB_ADDR     where FerretDB listens (default 127.0.0.1:27017)
 #   WARREN_FERRETDB_PG_URL   PostgreSQL URL for the postgresql backend
 #                            (default postgres://postgres@127.0.0.1:5432/ferretdb; created if missing)
 #   WARREN_SERVICES_TAG      a label recorded with every service this `up` starts; `down` with
@@ -25,7 +26,7 @@ STATE="$ROOT/.services"
 BIN="$STATE/bin"
 
 AMQP_PORT=5672
-MONGO_ADDR=127.0.0.1:27017
+MONGO_ADDR=${WARREN_FERRETDB_ADDR:-127.0.0.1:27017}
 JAEGER_HEALTH=http://127.0.0.1:13133/status
 JAEGER_QUERY=http://127.0.0.1:16686
 FERRETDB_BACKEND=${WARREN_FERRETDB_BACKEND:-sqlite}
