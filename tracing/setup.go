@@ -71,7 +71,7 @@ func exportConfigFrom(getenv func(string) string) (exportConfig, error) {
 //
 // shutdown flushes the spans not yet exported; call it before the process exits.
 func Setup(ctx context.Context, serviceName string) (tp *sdktrace.TracerProvider, shutdown func(context.Context) error, err error) {
-	tp, err = newProvider(ctx, serviceName, os.Getenv)
+	tp, _, err = newProvider(ctx, serviceName, os.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,10 +80,11 @@ func Setup(ctx context.Context, serviceName string) (tp *sdktrace.TracerProvider
 	return tp, tp.Shutdown, nil
 }
 
-func newProvider(ctx context.Context, serviceName string, getenv func(string) string) (*sdktrace.TracerProvider, error) {
+// newProvider builds Setup's provider; exp is its exporter, nil when nothing is exported.
+func newProvider(ctx context.Context, serviceName string, getenv func(string) string) (tp *sdktrace.TracerProvider, exp sdktrace.SpanExporter, err error) {
 	cfg, err := exportConfigFrom(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	res, err := resource.New(ctx,
 		resource.WithTelemetrySDK(),
@@ -96,7 +97,7 @@ func newProvider(ctx context.Context, serviceName string, getenv func(string) st
 		resource.WithFromEnv(), // last: OTEL_SERVICE_NAME wins over serviceName
 	)
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
-		return nil, fmt.Errorf("tracing resource: %w", err)
+		return nil, nil, fmt.Errorf("tracing resource: %w", err)
 	}
 	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithResource(res),
@@ -104,17 +105,16 @@ func newProvider(ctx context.Context, serviceName string, getenv func(string) st
 	}
 	switch cfg.protocol {
 	case protocolHTTP:
-		exp, err := otlptracehttp.New(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("OTLP/HTTP trace exporter: %w", err)
+		if exp, err = otlptracehttp.New(ctx); err != nil {
+			return nil, nil, fmt.Errorf("OTLP/HTTP trace exporter: %w", err)
 		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
 	case protocolGRPC:
-		exp, err := otlptracegrpc.New(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("OTLP/gRPC trace exporter: %w", err)
+		if exp, err = otlptracegrpc.New(ctx); err != nil {
+			return nil, nil, fmt.Errorf("OTLP/gRPC trace exporter: %w", err)
 		}
+	}
+	if exp != nil {
 		opts = append(opts, sdktrace.WithBatcher(exp))
 	}
-	return sdktrace.NewTracerProvider(opts...), nil
+	return sdktrace.NewTracerProvider(opts...), exp, nil
 }
