@@ -14,7 +14,7 @@ func TestIDGeneratorGivesTheChosenSpanIDOnce(t *testing.T) {
 
 	ctx := WithSpanID(context.Background(), chosen)
 	sctx, span := tracer.Start(ctx, "chosen")
-	_, child := tracer.Start(sctx, "child")   // inherits the value from ctx: must not reuse it
+	_, child := tracer.Start(sctx, "child")    // inherits the value from ctx: must not reuse it
 	_, sibling := tracer.Start(ctx, "sibling") // the same ctx again: the id was taken
 	child.End()
 	sibling.End()
