@@ -23,12 +23,11 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/tracing"
 )
 
 // DefaultURL is the dispatcher's default address.
@@ -119,8 +118,7 @@ func (c *Client) Start(ctx context.Context, name string, input any, opts ...Star
 		return nil, fmt.Errorf("start %s: input: %w", name, err)
 	}
 	req.Input = raw
-	ctx, span := c.tracer.Start(ctx, "create_orchestration "+name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("warren.orchestration.name", name)))
+	ctx, span := tracing.StartCreateOrchestration(ctx, c.tracer, name, req.InstanceID)
 	defer span.End()
 	var st Status
 	if err := c.do(ctx, http.MethodPost, "/v1/instances", nil, req, &st); err != nil {
@@ -128,7 +126,7 @@ func (c *Client) Start(ctx context.Context, name string, input any, opts ...Star
 		span.SetStatus(codes.Error, err.Error())
 		return nil, err
 	}
-	span.SetAttributes(attribute.String("warren.instance.id", st.InstanceID))
+	span.SetAttributes(tracing.AttrInstanceID.String(st.InstanceID))
 	return &st, nil
 }
 
@@ -349,10 +347,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
-	if req.Header.Get("traceparent") == "" {
-		propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
-	}
+	tracing.InjectHTTP(ctx, req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the dispatcher at %s: %w", c.base, unwrapURLError(err))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/tracing"
 )
 
 // raise delivers an external event; the body is its data, any JSON value (or nothing).
@@ -81,8 +82,8 @@ func (d *Dispatcher) signal(w http.ResponseWriter, r *http.Request, ev history.E
 	}
 	ev.Version = history.SchemaVersion
 	ev.Timestamp = time.Now().UTC()
-	ctx := extractTrace(r)
-	tp, ts := messageTrace(ctx)
+	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
+	tp, ts := tracing.MessageTrace(ctx)
 	if err := d.publishEvent(ctx, inst.InstanceID, "", ev, tp, ts); err != nil {
 		return d.unavailable(r, "sending the "+string(ev.Kind)+" message", err)
 	}

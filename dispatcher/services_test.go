@@ -20,6 +20,7 @@ import (
 	mongostore "github.com/warrenhq/warren/history/mongo"
 	"github.com/warrenhq/warren/internal/testenv"
 	"github.com/warrenhq/warren/queues"
+	"github.com/warrenhq/warren/tracing"
 )
 
 const servicesPartitions = 4
@@ -158,7 +159,7 @@ func TestServicesStartPublishesToThePartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.Type != "ExecutionStarted" || d.MessageId == "" || d.Headers["x-instance-id"] != "hello-1" ||
-		!strings.Contains(d.Headers["traceparent"].(string), inst.TraceID) ||
+		tracing.OrchestrationSpanContext(cm.Event).TraceID().String() != inst.TraceID ||
 		cm.Event.Kind != history.ExecutionStarted || cm.Event.ExecutionID != inst.ExecutionID ||
 		string(cm.Event.Input) != `{"who":"world"}` || cm.Event.Trace == nil || len(cm.Event.Trace.SpanID) != 16 {
 		t.Fatalf("delivery type=%q id=%q headers=%v body=%s", d.Type, d.MessageId, d.Headers, d.Body)

@@ -11,13 +11,12 @@ import (
 	"net/url"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/queues"
+	"github.com/warrenhq/warren/tracing"
 )
 
 // start creates an instance and sends its ExecutionStarted. The instance document is
@@ -40,34 +39,39 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 		return ae
 	}
 
-	ctx, span := d.startSpan(r, req.Name, req.InstanceID)
+	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
+	ctx, span := tracing.StartCreateOrchestration(ctx, d.cfg.Tracer, req.Name, req.InstanceID)
 	defer span.End()
 	now := time.Now().UTC()
+	started := history.Event{
+		Version:     history.SchemaVersion,
+		Kind:        history.ExecutionStarted,
+		Timestamp:   now,
+		Name:        req.Name,
+		Input:       req.Input,
+		ExecutionID: newUUID(),
+		// The caller of the orchestration span is this request's span; its own span id is
+		// fixed now, so that its activities can name it long before it is exported.
+		Trace: tracing.NewOrchestrationTrace(ctx),
+	}
 	inst := &history.Instance{
 		InstanceID:    req.InstanceID,
 		Name:          req.Name,
-		ExecutionID:   newUUID(),
+		ExecutionID:   started.ExecutionID,
 		Status:        history.StatusPending,
 		Input:         req.Input,
-		TraceID:       span.traceID,
+		TraceID:       tracing.OrchestrationSpanContext(started).TraceID().String(),
 		CreatedAt:     now,
 		LastUpdatedAt: now,
 	}
 	if ae := d.createInstance(ctx, r, inst); ae != nil {
 		return ae
 	}
-	started := history.Event{
-		Version:     history.SchemaVersion,
-		Kind:        history.ExecutionStarted,
-		Timestamp:   now,
-		Name:        inst.Name,
-		Input:       inst.Input,
-		ExecutionID: inst.ExecutionID,
-		Trace:       &history.TraceContext{TraceParent: span.traceParent, TraceState: span.traceState, SpanID: newSpanID()},
-	}
-	if err := d.publishEvent(ctx, inst.InstanceID, inst.ExecutionID, started, span.traceParent, span.traceState); err != nil {
+	tp, ts := tracing.MessageTrace(ctx)
+	if err := d.publishEvent(ctx, inst.InstanceID, inst.ExecutionID, started, tp, ts); err != nil {
 		d.undoCreate(inst)
-		span.fail(err)
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 		return d.unavailable(r, "sending the start message", err)
 	}
 	d.metrics.started()
@@ -159,61 +163,6 @@ func (d *Dispatcher) publishEvent(ctx context.Context, instanceID, executionID s
 	}
 	d.metrics.published(string(ev.Kind))
 	return nil
-}
-
-// createSpan is the create_orchestration span with the W3C context it hands on.
-type createSpan struct {
-	trace.Span
-	traceID     string
-	traceParent string
-	traceState  string
-}
-
-func (s createSpan) fail(err error) {
-	s.RecordError(err)
-	s.SetStatus(codes.Error, err.Error())
-}
-
-// startSpan opens "create_orchestration <name>" as a child of the caller's context (W3C
-// headers). Without a tracing SDK the span is not recorded and may carry no ids; the
-// instance still gets a fresh trace id then, so that its workers' spans form one trace.
-func (d *Dispatcher) startSpan(r *http.Request, name, instanceID string) (context.Context, createSpan) {
-	ctx := extractTrace(r)
-	ctx, span := d.cfg.Tracer.Start(ctx, "create_orchestration "+name,
-		trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(
-			attribute.String("warren.orchestration.name", name),
-			attribute.String("warren.instance.id", instanceID),
-			attribute.String("warren.hub", d.cfg.Hub),
-		))
-	sc := span.SpanContext()
-	if !sc.IsValid() {
-		var tid trace.TraceID
-		var sid trace.SpanID
-		_, _ = rand.Read(tid[:])
-		_, _ = rand.Read(sid[:])
-		sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})
-	}
-	return ctx, createSpan{
-		Span:        span,
-		traceID:     sc.TraceID().String(),
-		traceParent: traceParentOf(sc),
-		traceState:  sc.TraceState().String(),
-	}
-}
-
-func traceParentOf(sc trace.SpanContext) string {
-	return fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
-}
-
-func newSpanID() string {
-	var b [8]byte
-	for {
-		_, _ = rand.Read(b[:])
-		if b != [8]byte{} {
-			return hex.EncodeToString(b[:])
-		}
-	}
 }
 
 // newUUID is a random (version 4) UUID.

@@ -112,7 +112,7 @@ func (c *cli) waitClient() *client.Client {
 	if c.tty && !c.cfg.JSON {
 		poll = time.Second
 	}
-	return client.New(c.cfg.Dispatcher, client.WithToken(c.cfg.Token), client.WithMaxPoll(poll))
+	return client.New(c.cfg.Dispatcher, append(c.opts, client.WithMaxPoll(poll))...)
 }
 
 func statusOr(st *client.Status) string {

@@ -21,9 +21,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/tracing"
 )
 
 // Exit codes.
@@ -48,11 +50,13 @@ type env struct {
 	stdout, stderr io.Writer
 	// tty says whether stderr is a terminal (progress is shown only there).
 	tty bool
+	// tracing sets up OpenTelemetry from OTEL_* (off in tests).
+	tracing bool
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr)})
+	code := run(ctx, os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, tty: isTerminal(os.Stderr), tracing: true})
 	stop()
 	os.Exit(code)
 }
@@ -113,6 +117,7 @@ type cli struct {
 	env
 	cfg    Config
 	client *client.Client
+	opts   []client.Option
 	cmd    string
 }
 
@@ -203,8 +208,24 @@ func run(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "client %s: %s\nUsage: client %s\n", cmd.name, oneLine(err.Error()), cmd.synopsis)
 		return exitUsage
 	}
-	c := &cli{env: e, cfg: sub, cmd: cmd.name,
-		client: client.New(sub.Dispatcher, client.WithToken(sub.Token))}
+	c := &cli{env: e, cfg: sub, cmd: cmd.name}
+	opts := []client.Option{client.WithToken(sub.Token)}
+	if e.tracing {
+		// The client's create_orchestration span starts the trace of what it submits.
+		tp, shutdown, err := tracing.Setup(ctx, "warren-client")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "client: tracing: %s\n", oneLine(err.Error()))
+			return exitError
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(sctx)
+		}()
+		opts = append(opts, client.WithTracer(tp.Tracer("github.com/warrenhq/warren/client")))
+	}
+	c.opts = opts
+	c.client = client.New(sub.Dispatcher, opts...)
 	return cmd.run(ctx, c, pos, &o)
 }
 

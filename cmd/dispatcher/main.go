@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/tracing"
 )
 
 func main() {
@@ -74,6 +76,19 @@ func run(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tp, shutdownTracing, err := tracing.Setup(ctx, "warren-dispatcher")
+	if err != nil {
+		log.Error("cannot set up tracing (check the OTEL_* variables)", "err", err)
+		return 1
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(sctx); err != nil {
+			log.Warn("flushing spans failed", "err", err)
+		}
+	}()
+	o.Tracer = tp.Tracer("github.com/warrenhq/warren/dispatcher")
 	d, err := dispatcher.Open(ctx, o.Config)
 	if err != nil {
 		log.Error("cannot start", "err", err)
