@@ -18,6 +18,8 @@
 #   WARREN_SERVICES_TAG      a label recorded with every service this `up` starts; `down` with
 #                            the same tag stops only those (make test uses it so that it leaves
 #                            alone what an earlier `make services-up` started)
+#   RABBITMQ_NODE_PORT       the broker's AMQP port (default 5672); RabbitMQ's own variables
+#                            (RABBITMQ_NODENAME, ...) reach rabbitmq-server and rabbitmqctl
 #   WARREN_SERVICES_WAIT     seconds to wait for each service to answer (default 120)
 set -euo pipefail
 
@@ -25,7 +27,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.services"
 BIN="$STATE/bin"
 
-AMQP_PORT=5672
+AMQP_PORT=${RABBITMQ_NODE_PORT:-5672}
 MONGO_ADDR=${WARREN_FERRETDB_ADDR:-127.0.0.1:27017}
 JAEGER_HEALTH=http://127.0.0.1:13133/status
 JAEGER_QUERY=http://127.0.0.1:16686
@@ -62,11 +64,8 @@ amqp_answers() {
 # mongo_answers: a MongoDB-protocol server answers `ping` (FerretDB does so only when its
 # backend answers too). Without the launcher built yet, an open port is all we can check.
 mongo_answers() {
-	if [ -x "$BIN/ferretdb" ]; then
-		"$BIN/ferretdb" -ping "$MONGO_ADDR" 2>/dev/null
-	else
-		port_open "${MONGO_ADDR%:*}" "${MONGO_ADDR##*:}"
-	fi
+	port_open "${MONGO_ADDR%:*}" "${MONGO_ADDR##*:}" || return 1
+	[ ! -x "$BIN/ferretdb" ] || "$BIN/ferretdb" -ping "$MONGO_ADDR" 2>/dev/null
 }
 
 jaeger_answers() {
@@ -251,13 +250,16 @@ postgres_database() {
 	command -v psql >/dev/null 2>&1 || die "ferretdb: the postgresql backend needs psql (apt-get install postgresql-client)"
 	local exists
 	exists=$(psql "$base" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'" 2>"$STATE/psql.log") ||
-		die "ferretdb: cannot reach PostgreSQL at ${base%%@*}@${base#*@}: $(cat "$STATE/psql.log")"
+		die "ferretdb: cannot reach PostgreSQL at $(redact "$base"): $(cat "$STATE/psql.log")"
 	if [ "$exists" != 1 ]; then
 		psql "$base" -qc "CREATE DATABASE \"$db\"" >"$STATE/psql.log" 2>&1 ||
 			die "ferretdb: cannot create database $db: $(cat "$STATE/psql.log")"
 		log "ferretdb: created PostgreSQL database $db"
 	fi
 }
+
+# redact URL hides the password in URL.
+redact() { sed -E 's#(//[^:/@]*):[^@/]*@#\1:xxxxx@#' <<<"$1"; }
 
 # ferretdb_cleanup forgets a recorded FerretDB that is no longer running, removing its data.
 ferretdb_cleanup() {
@@ -333,7 +335,7 @@ up() {
 	rabbitmq_up
 	ferretdb_up
 	jaeger_up
-	log "up: RabbitMQ 127.0.0.1:5672, FerretDB $MONGO_ADDR, Jaeger OTLP 127.0.0.1:4317/4318, API $JAEGER_QUERY ($(took "$t0"))"
+	log "up: RabbitMQ 127.0.0.1:$AMQP_PORT, FerretDB $MONGO_ADDR, Jaeger OTLP 127.0.0.1:4317/4318, API $JAEGER_QUERY ($(took "$t0"))"
 }
 
 down() {
