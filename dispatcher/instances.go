@@ -24,7 +24,7 @@ func (d *Dispatcher) getInstance(r *http.Request) (*history.Instance, error) {
 	defer cancel()
 	inst, err := d.store.GetInstance(ctx, id)
 	if errors.Is(err, history.ErrInstanceNotFound) {
-		return nil, errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no instance %q", id))
+		return nil, errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q not found", id))
 	}
 	if err != nil {
 		return nil, d.unavailable(r, "reading the instance", err)
@@ -226,7 +226,7 @@ func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	err := d.store.Purge(ctx, id)
 	switch {
 	case errors.Is(err, history.ErrInstanceNotFound):
-		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no instance %q", id))
+		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q not found", id))
 	case errors.Is(err, history.ErrNotTerminal):
 		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
 			"instance %q has not ended; only Completed, Failed or Terminated instances can be purged (terminate it first)", id))

@@ -220,7 +220,11 @@ func runWorkers(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 		return c.fail(err)
 	}
 	if c.cfg.JSON {
-		return c.printJSON(wr)
+		// An array, like list --json; the partition count is each worker's business.
+		if wr.Workers == nil {
+			wr.Workers = []client.Worker{}
+		}
+		return c.printJSON(wr.Workers)
 	}
 	c.printWorkers(wr)
 	return exitOK

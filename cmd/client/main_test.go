@@ -63,7 +63,7 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) >= 2 && parts[0] == "instances":
 		st, ok := stubInstances[parts[1]]
 		if !ok {
-			reply(404, client.ErrorBody{Error: `no instance "` + parts[1] + `"`, Code: client.CodeNotFound})
+			reply(404, client.ErrorBody{Error: `instance "` + parts[1] + `" not found`, Code: client.CodeNotFound})
 			return
 		}
 		if len(parts) == 3 && parts[2] == "wait" && !st.Status.Terminal() {
@@ -119,7 +119,7 @@ func TestExitCodes(t *testing.T) {
 		{"wait terminated", []string{"wait", "killed", "--json"}, 3, `"status": "Terminated"`, ""},
 		{"wait timeout", []string{"wait", "running", "--timeout", "300ms"}, 4, "Running", "still Running after 300ms"},
 		{"wait bad timeout", []string{"wait", "running", "--timeout", "soon"}, 2, "", "--timeout"},
-		{"wait unknown", []string{"wait", "ghost"}, 1, "", `no instance "ghost"`},
+		{"wait unknown", []string{"wait", "ghost"}, 1, "", `instance "ghost" not found`},
 		{"status", []string{"status", "done"}, 0, "Completed", ""},
 		{"status unknown", []string{"status", "ghost"}, 1, "", "HTTP 404"},
 		{"list json", []string{"list", "--json", "--status", "Running,Completed"}, 0, `"instanceId": "running"`, ""},
@@ -131,7 +131,10 @@ func TestExitCodes(t *testing.T) {
 		{"suspend", []string{"suspend", "running"}, 0, "Suspending running", ""},
 		{"resume", []string{"resume", "running"}, 0, "Resuming running", ""},
 		{"purge", []string{"purge", "done"}, 0, "Purged done", ""},
-		{"workers", []string{"workers", "--json"}, 0, `"workerId": "w1"`, ""},
+		{"workers", []string{"workers", "--json"}, 0, `[
+  {
+    "workerId": "w1"`, ""},
+		{"workers readable", []string{"workers"}, 0, "1 live worker(s), 4 partitions", ""},
 		{"history", []string{"history", "done"}, 0, "History", ""},
 		{"no command", nil, 2, "", "Usage"},
 		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
