@@ -21,7 +21,10 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // options are the settings of this binary: the dispatcher's Config and the log level.
@@ -57,7 +60,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-func run(args []string, stderr io.Writer) int {
+// run serves until ctx ends (SIGINT or SIGTERM) and returns the exit code.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
 	o, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -74,8 +78,6 @@ func run(args []string, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	o.Logger = log
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	tp, shutdownTracing, err := tracing.Setup(ctx, "warren-dispatcher")
 	if err != nil {
 		log.Error("cannot set up tracing (check the OTEL_* variables)", "err", err)
