@@ -110,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		_ = closeStore()
 		return nil, fmt.Errorf("dispatcher: declaring the queues of hub %q: %w", cfg.Hub, err)
 	}
-	d, err := New(cfg, store, conn)
+	d, err := New(cfg, store, newAMQPPinger(conn, cfg.AMQPURL))
 	if err != nil {
 		_ = conn.Close()
 		_ = closeStore()

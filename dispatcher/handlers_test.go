@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -455,5 +456,23 @@ func TestValidInstanceID(t *testing.T) {
 		if validInstanceID(id) == nil {
 			t.Errorf("%q accepted", id)
 		}
+	}
+}
+
+func TestReadyzChecksTheBroker(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := "amqp://u:p@" + l.Addr().String() + "/"
+	r := newRig(t, Config{})
+	r.d.broker = newAMQPPinger(r.broker, "amqp://u:p@127.0.0.1:1/,"+up)
+	if a := r.do("GET", "/readyz", ""); a.code != 200 {
+		t.Fatalf("readyz with one node up: %d %s", a.code, a.body)
+	}
+	l.Close()
+	a := r.do("GET", "/readyz", "")
+	if a.code != http.StatusServiceUnavailable || !strings.Contains(string(a.body), "no broker node answers") || strings.Contains(string(a.body), "u:p") {
+		t.Fatalf("readyz with the broker down: %d %s", a.code, a.body)
 	}
 }

@@ -2,7 +2,12 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -45,7 +50,49 @@ func (d *Dispatcher) pingBroker(ctx context.Context) error {
 	if p, ok := d.broker.(Pinger); ok {
 		return p.Ping(ctx)
 	}
-	// Publishing to a queue the topology declares (and nobody consumes) would leave
-	// messages behind; without a Ping the broker is taken as ready.
 	return nil
+}
+
+// amqpPinger checks that a broker node of the URL list accepts TCP connections. The
+// queues.Conn reconnects by itself and has no health call of its own; publishing a probe
+// would leave messages behind, so reachability is what /readyz can honestly tell.
+type amqpPinger struct {
+	Broker
+	hostports []string
+}
+
+func newAMQPPinger(b Broker, amqpURLs string) *amqpPinger {
+	p := &amqpPinger{Broker: b}
+	for _, raw := range strings.Split(amqpURLs, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Host == "" {
+			continue
+		}
+		port := u.Port()
+		if port == "" {
+			port = "5672"
+			if u.Scheme == "amqps" {
+				port = "5671"
+			}
+		}
+		p.hostports = append(p.hostports, net.JoinHostPort(u.Hostname(), port))
+	}
+	return p
+}
+
+func (p *amqpPinger) Ping(ctx context.Context) error {
+	var errs []error
+	for _, hp := range p.hostports {
+		var dialer net.Dialer
+		c, err := dialer.DialContext(ctx, "tcp", hp)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return errors.New("no broker address configured")
+	}
+	return fmt.Errorf("no broker node answers: %w", errors.Join(errs...))
 }
