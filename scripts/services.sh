@@ -131,17 +131,17 @@ start_daemon() {
 	echo $!
 }
 
-# build NAME: builds tools/NAME into .services/bin/NAME unless the binary is newer than every
-# file of that module. Go's own cache makes a rebuild cheap too, but linking Jaeger still
-# costs ~20 s, so an up-to-date binary is not rebuilt at all.
+# build NAME PKG [NOTE]: builds PKG of the module tools/NAME into .services/bin/NAME unless the
+# binary is newer than every file of that module. Go's cache makes a rebuild cheap, but
+# linking Jaeger still costs ~10 s, so an up-to-date binary is not rebuilt at all.
 build() {
 	local name=$1 pkg=$2 dir="$ROOT/tools/$1" out="$BIN/$1"
 	if [ -x "$out" ] && [ -z "$(find "$dir" -type f -newer "$out" -print -quit)" ]; then
 		return 0
 	fi
-	log "$name: building $pkg (the first Jaeger build takes ~5 minutes)"
+	log "$name: building tools/$name${3:+ ($3)}"
 	mkdir -p "$BIN"
-	if ! (cd "$dir" && go build -o "$out.tmp" "$pkg") >"$STATE/$name-build.log" 2>&1; then
+	if ! (cd "$dir" && GOWORK=off go build -o "$out.tmp" "$pkg") >"$STATE/$name-build.log" 2>&1; then
 		cat "$STATE/$name-build.log" >&2
 		rm -f "$out.tmp"
 		die "$name: build failed (log: $STATE/$name-build.log)"
@@ -294,7 +294,7 @@ jaeger_up() {
 		return 0
 	fi
 	rm -f "$STATE/jaeger.started"
-	build jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+	build jaeger github.com/jaegertracing/jaeger/cmd/jaeger "the first build takes 5-7 minutes and ~3 GB of Go cache"
 	local pid
 	pid=$(start_daemon jaeger "$STATE/jaeger.log" "$BIN/jaeger" --config "$ROOT/tools/jaeger/config.yaml")
 	record jaeger "pid=$pid" "exe=$BIN/jaeger"
@@ -377,6 +377,9 @@ run() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	up
+	# Tests find the services through these (internal/testenv).
+	export WARREN_TEST_AMQP_URL=${WARREN_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:$AMQP_PORT/}
+	export WARREN_TEST_MONGO_URI=${WARREN_TEST_MONGO_URI:-mongodb://$MONGO_ADDR/}
 	local status=0
 	"$@" || status=$?
 	exit "$status"
