@@ -185,6 +185,26 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
+	// The same paths without a method catch the methods a path does not serve.
+	for path, allow := range map[string]string{
+		"/v1/instances":                    "GET, POST",
+		"/v1/instances/{id}":               "GET, DELETE",
+		"/v1/instances/{id}/wait":          "GET",
+		"/v1/instances/{id}/events/{name}": "POST",
+		"/v1/instances/{id}/terminate":     "POST",
+		"/v1/instances/{id}/suspend":       "POST",
+		"/v1/instances/{id}/resume":        "POST",
+		"/v1/workers":                      "GET",
+		"/healthz":                         "GET",
+		"/readyz":                          "GET",
+		"/metrics":                         "GET",
+	} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			d.writeError(w, r, errorf(http.StatusMethodNotAllowed, client.CodeMethodNotAllowed,
+				fmt.Sprintf("%s does not take %s; use %s", r.URL.Path, r.Method, allow)))
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		d.writeError(w, r, errorf(http.StatusNotFound, client.CodeNotFound,
 			fmt.Sprintf("no route %s %s; the API is under /v1/instances and /v1/workers", r.Method, r.URL.Path)))

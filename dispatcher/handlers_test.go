@@ -476,3 +476,22 @@ func TestReadyzChecksTheBroker(t *testing.T) {
 		t.Fatalf("readyz with the broker down: %d %s", a.code, a.body)
 	}
 }
+
+func TestMethodNotAllowedIsJSON(t *testing.T) {
+	r := newRig(t, Config{})
+	seed(r.store, "live-1", history.StatusRunning)
+	for _, c := range []struct{ method, path, allow string }{
+		{"PUT", "/v1/instances", "GET, POST"},
+		{"POST", "/v1/instances/live-1", "GET, DELETE"},
+		{"GET", "/v1/instances/live-1/terminate", "POST"},
+		{"DELETE", "/v1/workers", "GET"},
+	} {
+		a := r.do(c.method, c.path, "")
+		if a.code != http.StatusMethodNotAllowed || a.hdr.Get("Allow") != c.allow || a.errorBody(t).Code != client.CodeMethodNotAllowed {
+			t.Errorf("%s %s: %d %s Allow=%q", c.method, c.path, a.code, a.body, a.hdr.Get("Allow"))
+		}
+	}
+	if n := r.broker.total(); n != 0 {
+		t.Fatalf("%d messages published", n)
+	}
+}

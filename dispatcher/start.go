@@ -97,8 +97,11 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 		old, err := d.store.GetInstance(octx, inst.InstanceID)
 		cancel()
 		switch {
-		case errors.Is(err, history.ErrInstanceNotFound):
+		case errors.Is(err, history.ErrInstanceNotFound) && attempt < 3:
 			continue // purged in between: create again
+		case errors.Is(err, history.ErrInstanceNotFound):
+			return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+				"instance %q is being created and purged concurrently; try again", inst.InstanceID))
 		case err != nil:
 			return d.unavailable(r, "reading the existing instance", err)
 		case !old.Status.Terminal() || attempt > 0:
