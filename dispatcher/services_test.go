@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ type servicesRig struct {
 	ch    *amqp.Channel
 }
 
-func newServicesRig(t *testing.T) *servicesRig {
+func newServicesRig(t testing.TB) *servicesRig {
 	testenv.RequireRabbitMQ(t)
 	testenv.RequireMongo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -242,4 +244,26 @@ func TestServicesBadInputWritesAndPublishesNothing(t *testing.T) {
 	if _, err := r.store.GetInstance(ctx, "nobody"); !errors.Is(err, history.ErrInstanceNotFound) {
 		t.Errorf("instance nobody: %v", err)
 	}
+}
+
+// BenchmarkServicesStart measures starts through the HTTP API against the real broker and
+// store (one insert and one confirmed publish each), 8 requests in flight.
+func BenchmarkServicesStart(b *testing.B) {
+	r := newServicesRig(b)
+	ctx := context.Background()
+	prefix := testenv.UniqueName("b")
+	var n atomic.Int64
+	b.SetParallelism(4) // 4 × GOMAXPROCS (2 here) = 8 in flight
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("%s-%d", prefix, n.Add(1))
+			if _, err := r.c.Start(ctx, "Hello", map[string]int{"n": 1}, client.WithInstanceID(id)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "starts/s")
 }
