@@ -24,6 +24,7 @@ const (
 	AttrStatus            = attribute.Key("warren.status")
 	AttrParentInstanceID  = attribute.Key("warren.parent.instance.id")
 	AttrTimedOut          = attribute.Key("warren.timed_out")
+	AttrTimerName         = attribute.Key("warren.timer.name")
 )
 
 // StartCreateOrchestration opens the span of a request that creates an instance, as a
@@ -111,10 +112,11 @@ const (
 )
 
 // Wait is a timer or an external-event wait that ended in an episode, as the executor
-// reports it: everything ExportWait needs, in plain values.
+// reports it: everything ExportWait needs, in plain values. durable.FinishedWait has the
+// same fields, so tracing.Wait(f) converts one.
 type Wait struct {
 	Kind     string // WaitTimer or WaitEvent
-	Name     string // the event's name (WaitEvent)
+	Name     string // the event's name (WaitEvent); what a timer is for, if anything
 	TaskID   int64
 	Start    time.Time // when the orchestrator created the timer or began to wait
 	End      time.Time // when the timer fired, the event arrived or the wait timed out
@@ -133,6 +135,8 @@ func ExportWait(tracer trace.Tracer, parent trace.SpanContext, instanceID, execu
 	if w.Kind == WaitEvent {
 		name = "event " + w.Name
 		attrs = append(attrs, AttrEventName.String(w.Name), AttrTimedOut.Bool(w.TimedOut))
+	} else if w.Name != "" {
+		attrs = append(attrs, AttrTimerName.String(w.Name))
 	}
 	start := w.Start
 	if start.IsZero() || start.After(w.End) {

@@ -49,7 +49,7 @@ func TestOrchestrationTree(t *testing.T) {
 
 	// Worker B: the retry timer between them, and the child it starts (as the worker builds
 	// a child's ExecutionStarted: the parent's orchestration span as caller, a new span id).
-	ExportWait(workerB, parentSC, "p", "pe", Wait{Kind: WaitTimer, TaskID: 1, Start: at(1), End: at(3)})
+	ExportWait(workerB, parentSC, "p", "pe", Wait{Kind: WaitTimer, Name: "retry Fetch", TaskID: 1, Start: at(1), End: at(3)})
 	child := history.Event{
 		Kind: history.ExecutionStarted, Timestamp: at(4), Name: "Child", ExecutionID: "ce",
 		Parent: &history.ParentRef{InstanceID: "p", ExecutionID: "pe", TaskID: 2, Name: "Parent"},
@@ -149,7 +149,7 @@ func TestOrchestrationTree(t *testing.T) {
 		{childOrch, "warren.instance.id", "p:2"}, {childOrch, "warren.parent.instance.id", "p"},
 		{childOrch, "warren.task.id", "2"}, {childOrch, "warren.status", "Failed"},
 		{install, "warren.task.id", "0"}, {install, "warren.attempt", "1"}, {install, "warren.execution.id", "ce"},
-		{timer, "warren.task.id", "1"}, {timer, "warren.instance.id", "p"},
+		{timer, "warren.task.id", "1"}, {timer, "warren.instance.id", "p"}, {timer, "warren.timer.name", "retry Fetch"},
 		{event, "warren.event.name", "Ack"}, {event, "warren.timed_out", "true"}, {event, "warren.instance.id", "p:2"},
 		{createSpan, "warren.instance.id", "p"},
 	}
