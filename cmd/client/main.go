@@ -79,7 +79,8 @@ type command struct {
 type cmdOptions struct {
 	input, inputFile, id, data, reason, timeout string
 	status, name, parent                        string
-	wait, recursive                             bool
+	wait, recursive, purge                      bool
+	count, concurrency                          int
 }
 
 var commands = []command{
@@ -110,6 +111,13 @@ var commands = []command{
 	{"resume", "resume ID", 1, nil, runResume},
 	{"purge", "purge ID", 1, nil, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
+	{"bench", "bench NAME [--count N] [--concurrency C] [--input JSON] [--timeout D] [--purge]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
+		fs.IntVar(&o.count, "count", 100, "instances to run")
+		fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight")
+		fs.StringVar(&o.input, "input", "", "input of every instance, as JSON")
+		fs.StringVar(&o.timeout, "timeout", "", "give up after this long (default: no limit)")
+		fs.BoolVar(&o.purge, "purge", false, "purge the instances afterwards")
+	}, runBench},
 }
 
 // cli is one invocation: the configured client and where output goes.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -62,6 +63,10 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(200, client.ListResponse{Instances: []client.Status{stubInstances["done"], stubInstances["running"]}})
 	case len(parts) >= 2 && parts[0] == "instances":
 		st, ok := stubInstances[parts[1]]
+		if strings.HasPrefix(parts[1], "bench-") { // bench instances take 10 ms each
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			st, ok = client.Status{InstanceID: parts[1], Name: "Hello", Status: history.StatusCompleted, CreatedAt: t0, LastUpdatedAt: t0.Add(10 * time.Millisecond)}, true
+		}
 		if !ok {
 			reply(404, client.ErrorBody{Error: `instance "` + parts[1] + `" not found`, Code: client.CodeNotFound})
 			return
@@ -200,5 +205,51 @@ func TestHelpHidesTokenFromEnvironment(t *testing.T) {
 	run(context.Background(), []string{"start", "--help"}, env{stdout: &out, stderr: &out})
 	if strings.Contains(out.String(), "s3cret") {
 		t.Fatalf("help shows the token:\n%s", out.String())
+	}
+}
+
+func TestBench(t *testing.T) {
+	s := &stub{}
+	r := runClient(t, s, "bench", "Hello", "--count", "20", "--concurrency", "4", "--json", "--purge")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Count != 20 || res.Completed != 20 || res.Failed != 0 || res.LatencyP50Ms != 10 || res.LatencyP99Ms != 10 {
+		t.Fatalf("%+v", res)
+	}
+	starts, purges := 0, 0
+	for _, req := range s.requests {
+		switch {
+		case req == "POST /v1/instances":
+			starts++
+		case strings.HasPrefix(req, "DELETE /v1/instances/bench-"):
+			purges++
+		}
+	}
+	if starts != 20 || purges != 20 {
+		t.Fatalf("%d starts, %d purges", starts, purges)
+	}
+	if r := runClient(t, s, "bench", "Nope", "--count", "3"); r.code != 1 || !strings.Contains(r.stderr, "registered: Hello") {
+		t.Fatalf("bench of an unknown orchestrator: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var sts []*client.Status
+	for i := 0; i < 100; i++ {
+		st := &client.Status{InstanceID: fmt.Sprint(i), Status: history.StatusCompleted,
+			CreatedAt: t0.Add(time.Duration(i) * 10 * time.Millisecond), LastUpdatedAt: t0.Add(time.Duration(i)*10*time.Millisecond + time.Duration(i+1)*time.Millisecond)}
+		sts = append(sts, st)
+	}
+	sts[7].Status, sts[7].Failure = history.StatusFailed, &history.Failure{Type: "Boom", Message: "x"}
+	res := summarize("Hello", "p", sts)
+	if res.Completed != 99 || res.Failed != 1 || res.LatencyP50Ms != 50 || res.LatencyP99Ms != 99 || res.LatencyMaxMs != 100 ||
+		!strings.Contains(res.FirstFailure, "Boom") || res.RunSeconds != 1.09 {
+		t.Fatalf("%+v", res)
 	}
 }

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/history"
+)
+
+// benchResult is what `client bench` measured. Latencies and the rate come from the
+// instances' own timestamps (created → last updated, written by the dispatcher and the
+// worker), so the client's polling does not blur them.
+type benchResult struct {
+	Orchestrator   string  `json:"orchestrator"`
+	Count          int     `json:"count"`
+	Completed      int     `json:"completed"`
+	Failed         int     `json:"failed"`
+	StartSeconds   float64 `json:"startSeconds"` // submitting all
+	RunSeconds     float64 `json:"runSeconds"`   // first created → last ended
+	PerSecond      float64 `json:"perSecond"`    // ended instances per second of RunSeconds
+	LatencyP50Ms   float64 `json:"latencyP50Ms"` // created → ended, per instance
+	LatencyP99Ms   float64 `json:"latencyP99Ms"` //
+	LatencyMaxMs   float64 `json:"latencyMaxMs"` //
+	FirstFailure   string  `json:"firstFailure,omitempty"`
+	InstancePrefix string  `json:"instancePrefix"`
+}
+
+func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
+	if o.count < 1 || o.concurrency < 1 {
+		return c.usageError("--count and --concurrency must be at least 1")
+	}
+	var input json.RawMessage
+	if strings.TrimSpace(o.input) != "" {
+		if !json.Valid([]byte(o.input)) {
+			return c.fail(fmt.Errorf("the input is not valid JSON: %s", shorten(o.input, 80)))
+		}
+		input = json.RawMessage(o.input)
+	}
+	var timeout time.Duration = noLimit
+	if o.timeout != "" {
+		d, err := time.ParseDuration(o.timeout)
+		if err != nil || d <= 0 {
+			return c.usageError(fmt.Sprintf("--timeout %q: want a duration such as 5m", o.timeout))
+		}
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	prefix := "bench-" + hex.EncodeToString(b[:])
+	ids := make([]string, o.count)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%06d", prefix, i+1)
+	}
+	name := args[0]
+	if !c.cfg.JSON {
+		fmt.Fprintf(c.stderr, "Starting %d × %s (%d at a time), ids %s-*\n", o.count, name, o.concurrency, prefix)
+	}
+	t0 := time.Now()
+	if err := forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error {
+		_, err := c.client.Start(ctx, name, input, client.WithInstanceID(id))
+		return err
+	}); err != nil {
+		return c.fail(fmt.Errorf("starting: %w", err))
+	}
+	startSecs := time.Since(t0).Seconds()
+
+	statuses := make([]*client.Status, len(ids))
+	index := make(map[string]int, len(ids))
+	for i, id := range ids {
+		index[id] = i
+	}
+	waiter := client.New(c.cfg.Dispatcher, append(c.opts, client.WithMaxPoll(30*time.Second))...)
+	err := forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error {
+		st, err := waiter.Wait(ctx, id, noLimit)
+		if err != nil {
+			return err
+		}
+		statuses[index[id]] = st
+		return nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		fmt.Fprintf(c.stderr, "client bench: not all %d instances ended within %s\n", o.count, timeout)
+		return exitTimedOut
+	}
+	if err != nil {
+		return c.fail(fmt.Errorf("waiting: %w", err))
+	}
+
+	res := summarize(name, prefix, statuses)
+	res.StartSeconds = startSecs
+	if o.purge {
+		_ = forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error { return c.client.Purge(ctx, id) })
+	}
+	if c.cfg.JSON {
+		c.printJSON(res)
+	} else {
+		fmt.Fprintf(c.stdout, "%d × %s: %d completed, %d failed\n", res.Count, name, res.Completed, res.Failed)
+		fmt.Fprintf(c.stdout, "submitted in %.2f s; ran in %.2f s: %.1f orchestrations/s\n", res.StartSeconds, res.RunSeconds, res.PerSecond)
+		fmt.Fprintf(c.stdout, "latency (created → ended): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyMaxMs)
+		if res.FirstFailure != "" {
+			fmt.Fprintf(c.stdout, "first failure: %s\n", res.FirstFailure)
+		}
+	}
+	if res.Failed > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func summarize(name, prefix string, statuses []*client.Status) benchResult {
+	res := benchResult{Orchestrator: name, Count: len(statuses), InstancePrefix: prefix}
+	var lat []time.Duration
+	var first, last time.Time
+	for _, st := range statuses {
+		if st == nil {
+			continue
+		}
+		if st.Status == history.StatusCompleted {
+			res.Completed++
+		} else {
+			res.Failed++
+			if res.FirstFailure == "" {
+				res.FirstFailure = st.InstanceID + " " + string(st.Status)
+				if st.Failure != nil {
+					res.FirstFailure += ": " + failureText(st.Failure)
+				}
+			}
+		}
+		lat = append(lat, st.LastUpdatedAt.Sub(st.CreatedAt))
+		if first.IsZero() || st.CreatedAt.Before(first) {
+			first = st.CreatedAt
+		}
+		if st.LastUpdatedAt.After(last) {
+			last = st.LastUpdatedAt
+		}
+	}
+	if len(lat) == 0 {
+		return res
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.LatencyP50Ms = ms(lat[(len(lat)-1)*50/100])
+	res.LatencyP99Ms = ms(lat[(len(lat)-1)*99/100])
+	res.LatencyMaxMs = ms(lat[len(lat)-1])
+	res.RunSeconds = last.Sub(first).Seconds()
+	if res.RunSeconds > 0 {
+		res.PerSecond = float64(len(lat)) / res.RunSeconds
+	}
+	return res
+}
+
+// forEach runs fn for every id, n at a time, and returns the first error (which stops the
+// rest).
+func forEach(ctx context.Context, ids []string, n int, fn func(context.Context, string) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	work := make(chan string)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if err := fn(ctx, id); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for _, id := range ids {
+		select {
+		case work <- id:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
