@@ -147,6 +147,8 @@ Flags of every command:
   --token T          bearer token the dispatcher requires (env WARREN_TOKEN)
   --json             print JSON instead of readable text
 
+Tracing follows the standard OTEL_* variables (e.g. OTEL_EXPORTER_OTLP_ENDPOINT).
+
 Exit codes: 0 done, 1 error, 2 usage, 3 a waited-on orchestration ended Failed or
 Terminated, 4 a wait timed out. "client COMMAND --help" lists a command's flags.
 `)
