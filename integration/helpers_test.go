@@ -1,0 +1,78 @@
+package integration
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/fleettest"
+)
+
+// status reads an instance's status through `client status --json`.
+func status(t *testing.T, f *fleettest.Fleet, id string) (client.Status, bool) {
+	t.Helper()
+	r := f.Client("status", id, "--json")
+	if r.Code != 0 {
+		return client.Status{}, false
+	}
+	var st client.Status
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+		t.Fatalf("client status --json printed %q: %v", r.Stdout, err)
+	}
+	return st, true
+}
+
+// waitDone waits through `client wait` and returns the final status and the exit code.
+func waitDone(t *testing.T, f *fleettest.Fleet, id, timeout string) (client.Status, int) {
+	t.Helper()
+	r := f.Client("wait", id, "--timeout", timeout, "--json")
+	var st client.Status
+	if r.Code == 0 || r.Code == 3 {
+		if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
+			t.Fatalf("client wait --json printed %q: %v", r.Stdout, err)
+		}
+	}
+	return st, r.Code
+}
+
+// events reads an instance's history through `client history --json`.
+func events(t *testing.T, f *fleettest.Fleet, id string) []history.Event {
+	t.Helper()
+	out := f.MustClient("history", id, "--json")
+	var evs []history.Event
+	if strings.HasPrefix(strings.TrimSpace(out), "[") {
+		if err := json.Unmarshal([]byte(out), &evs); err != nil {
+			t.Fatalf("client history --json: %v", err)
+		}
+		return evs
+	}
+	var withHist client.StatusWithHistory
+	if err := json.Unmarshal([]byte(out), &withHist); err != nil {
+		t.Fatalf("client history --json: %v", err)
+	}
+	return withHist.History
+}
+
+// count counts the events of a kind (and, when name is not empty, of that name).
+func count(evs []history.Event, kind history.Kind, name string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == kind && (name == "" || e.Name == name) {
+			n++
+		}
+	}
+	return n
+}
+
+// list reads instances through `client list --json`.
+func list(t *testing.T, f *fleettest.Fleet, args ...string) []client.Status {
+	t.Helper()
+	out := f.MustClient(append([]string{"list", "--json"}, args...)...)
+	var sts []client.Status
+	if err := json.Unmarshal([]byte(out), &sts); err != nil {
+		t.Fatalf("client list --json printed %q: %v", out, err)
+	}
+	return sts
+}

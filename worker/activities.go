@@ -1,0 +1,50 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
+)
+
+// runActivity runs one activity attempt and sends its outcome to the instance's control
+// queue; the work item is acked only once that outcome is confirmed by the broker, so a
+// crash in between runs the activity again (at-least-once) and the orchestration applies
+// the first result it sees.
+func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
+	var req history.ActivityRequest
+	if err := json.Unmarshal(d.Body, &req); err != nil || req.InstanceID == "" || req.Name == "" {
+		why := "undecodable activity request"
+		if err != nil {
+			why += ": " + err.Error()
+		}
+		_ = d.DeadLetter(why)
+		return
+	}
+	actx, end := w.startActivitySpan(ctx, req)
+	out, failure := w.registry.RunActivity(actx, durable.ActivityInfo{
+		InstanceID: req.InstanceID, ExecutionID: req.ExecutionID, TaskID: req.TaskID,
+		Name: req.Name, Attempt: req.Attempt,
+	}, req.Name, req.Input)
+	end(failure)
+
+	ev := history.Event{Version: history.SchemaVersion, TaskID: req.TaskID, Timestamp: time.Now().UTC()}
+	if failure != nil {
+		ev.Kind, ev.Failure = history.TaskFailed, failure
+	} else {
+		ev.Kind, ev.Result = history.TaskCompleted, out
+	}
+	om, err := controlMessage(d.ID+"/result", req.InstanceID, req.ExecutionID, ev)
+	if err == nil {
+		err = w.publishOutbox(ctx, []history.OutboxMessage{om})
+	}
+	if err != nil {
+		w.log.Warn("sending activity result failed; the activity will run again", "activity", req.Name, "instance", req.InstanceID, "err", err)
+		_ = d.Nack(true)
+		return
+	}
+	_ = d.Ack()
+}

@@ -1,0 +1,91 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config is everything a worker needs; zero fields take the defaults below.
+type Config struct {
+	AMQPURL    string // default amqp://guest:guest@127.0.0.1:5672/
+	MongoURI   string // default mongodb://127.0.0.1:27017
+	Hub        string // default "warren"
+	Partitions int    // default 16; must match the hub's recorded count
+	// WorkerID identifies this process in the heartbeat set; default host-pid-random.
+	WorkerID string
+	// ActivityConcurrency is how many activities run at once (and the work-item prefetch).
+	ActivityConcurrency int // default 16
+	// ControlPrefetch bounds unacked control messages per owned partition.
+	ControlPrefetch   int           // default 256
+	HeartbeatInterval time.Duration // default 1s
+	// DeadAfter is how old a heartbeat may be before its worker counts as gone.
+	DeadAfter time.Duration // default 5s
+	// DrainTimeout bounds how long Run waits for in-flight work after its context ends.
+	DrainTimeout time.Duration // default 30s
+	// CacheSize is how many instances' histories are kept in memory.
+	CacheSize int // default 10000
+
+	Logger *slog.Logger
+	// Tracer records activity, timer, event and orchestration spans; nil disables tracing.
+	Tracer trace.Tracer
+}
+
+func (c Config) withDefaults() Config {
+	if c.AMQPURL == "" {
+		c.AMQPURL = "amqp://guest:guest@127.0.0.1:5672/"
+	}
+	if c.MongoURI == "" {
+		c.MongoURI = "mongodb://127.0.0.1:27017"
+	}
+	if c.Hub == "" {
+		c.Hub = "warren"
+	}
+	if c.Partitions == 0 {
+		c.Partitions = 16
+	}
+	if c.WorkerID == "" {
+		host, _ := os.Hostname()
+		c.WorkerID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+	}
+	if c.ActivityConcurrency == 0 {
+		c.ActivityConcurrency = 16
+	}
+	if c.ControlPrefetch == 0 {
+		c.ControlPrefetch = 256
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.DeadAfter == 0 {
+		c.DeadAfter = 5 * time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 30 * time.Second
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 10000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Partitions < 1 || c.Partitions > 1024 {
+		errs = append(errs, fmt.Errorf("partitions must be between 1 and 1024, got %d", c.Partitions))
+	}
+	if c.ActivityConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("activity concurrency must be at least 1, got %d", c.ActivityConcurrency))
+	}
+	if c.DeadAfter <= c.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("dead-after (%s) must be longer than the heartbeat interval (%s)", c.DeadAfter, c.HeartbeatInterval))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,150 @@
+package worker
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/history"
+)
+
+// episodeContext is what turning an episode's decisions into messages needs to know about
+// the instance.
+type episodeContext struct {
+	instanceID  string
+	executionID string
+	name        string
+	started     history.Event // the execution's ExecutionStarted
+	orchTrace   *history.TraceContext
+}
+
+// buildOutbox turns the executor's decisions into the messages the episode will send. The
+// ids are derived from the instance, execution and task so that a message published again
+// after a lost ack carries the same id as the first time.
+func buildOutbox(ec episodeContext, res *durable.Result, newSpanID func() string) ([]history.OutboxMessage, error) {
+	var out []history.OutboxMessage
+	for _, a := range res.Actions {
+		m, err := actionMessage(ec, a, newSpanID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if ec.started.Parent != nil && res.Status.Terminal() {
+		m, err := parentNotice(ec, res)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if res.Status == history.StatusContinuedAsNew {
+		ms, err := continueAsNewMessages(ec, res, newSpanID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string) (history.OutboxMessage, error) {
+	base := fmt.Sprintf("%s/%s/%d", ec.instanceID, ec.executionID, a.TaskID)
+	switch a.Kind {
+	case durable.ScheduleActivity:
+		req := history.ActivityRequest{
+			InstanceID: ec.instanceID, ExecutionID: ec.executionID, OrchestrationName: ec.name,
+			TaskID: a.TaskID, Name: a.Name, Input: a.Input, Attempt: a.Attempt, Trace: ec.orchTrace,
+		}
+		body, err := json.Marshal(req)
+		return history.OutboxMessage{ID: base + "/activity", Kind: history.MessageKindActivity,
+			InstanceID: ec.instanceID, Body: body, Trace: ec.orchTrace}, err
+	case durable.StartChild:
+		exec := newExecutionID()
+		ev := history.Event{
+			Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: a.Name,
+			Input: a.Input, ExecutionID: exec, Attempt: a.Attempt,
+			Parent: &history.ParentRef{InstanceID: ec.instanceID, ExecutionID: ec.executionID, TaskID: a.TaskID, Name: ec.name},
+			Trace:  childTrace(ec.orchTrace, newSpanID),
+		}
+		return controlMessage(base+"/start", a.InstanceID, exec, ev)
+	case durable.CreateTimer:
+		ev := history.Event{Version: history.SchemaVersion, Kind: history.TimerFired, TaskID: a.TaskID, FireAt: a.FireAt}
+		m, err := controlMessage(base+"/timer", ec.instanceID, ec.executionID, ev)
+		m.DueAt = a.FireAt
+		return m, err
+	case durable.SendEvent:
+		ev := history.Event{Version: history.SchemaVersion, Kind: history.EventRaised, Name: a.Name, Input: a.Input}
+		return controlMessage(base+"/event", a.InstanceID, "", ev)
+	case durable.TerminateChild:
+		ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionTerminated, Reason: a.Reason, Recursive: true}
+		return controlMessage(base+"/terminate", a.InstanceID, "", ev)
+	}
+	return history.OutboxMessage{}, fmt.Errorf("unknown action kind %v", a.Kind)
+}
+
+// parentNotice tells a parent orchestration how its child ended.
+func parentNotice(ec episodeContext, res *durable.Result) (history.OutboxMessage, error) {
+	p := ec.started.Parent
+	ev := history.Event{Version: history.SchemaVersion, TaskID: p.TaskID, InstanceID: ec.instanceID}
+	switch res.Status {
+	case history.StatusCompleted:
+		ev.Kind, ev.Result = history.SubOrchestrationCompleted, res.Output
+	case history.StatusTerminated:
+		ev.Kind = history.SubOrchestrationFailed
+		ev.Failure = &history.Failure{Type: "Terminated", Message: fmt.Sprintf("child orchestration %s was terminated", ec.instanceID)}
+		if res.Failure != nil {
+			ev.Failure.Message += ": " + res.Failure.Message
+		}
+	default:
+		ev.Kind, ev.Failure = history.SubOrchestrationFailed, res.Failure
+	}
+	id := fmt.Sprintf("%s/%s/done", ec.instanceID, ec.executionID)
+	return controlMessage(id, p.InstanceID, p.ExecutionID, ev)
+}
+
+// continueAsNewMessages start the next execution: its ExecutionStarted followed by the
+// events it keeps, all on the instance's own control queue, in order.
+func continueAsNewMessages(ec episodeContext, res *durable.Result, newSpanID func() string) ([]history.OutboxMessage, error) {
+	exec := newExecutionID()
+	start := ec.started
+	start.Input = res.ContinueAsNewInput
+	start.ExecutionID = exec
+	start.MessageID = ""
+	start.Timestamp = timeZero
+	if start.Trace != nil {
+		// The next execution gets a span of its own under the same caller.
+		tc := *start.Trace
+		tc.SpanID = newSpanID()
+		start.Trace = &tc
+	}
+	base := fmt.Sprintf("%s/%s/next", ec.instanceID, ec.executionID)
+	m, err := controlMessage(base, ec.instanceID, exec, start)
+	if err != nil {
+		return nil, err
+	}
+	out := []history.OutboxMessage{m}
+	for i, ev := range res.Carried {
+		ev.MessageID = ""
+		m, err := controlMessage(fmt.Sprintf("%s/%d", base, i), ec.instanceID, exec, ev)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func controlMessage(id, target, executionID string, ev history.Event) (history.OutboxMessage, error) {
+	body, err := json.Marshal(history.ControlMessage{InstanceID: target, ExecutionID: executionID, Event: ev})
+	return history.OutboxMessage{ID: id, Kind: string(ev.Kind), InstanceID: target, Body: body, Trace: ev.Trace}, err
+}
+
+// childTrace is the trace context a child's ExecutionStarted carries: the parent's
+// orchestration span as the caller, and a fresh span id for the child's own span.
+func childTrace(parent *history.TraceContext, newSpanID func() string) *history.TraceContext {
+	tc := &history.TraceContext{SpanID: newSpanID()}
+	if parent != nil {
+		tc.TraceParent, tc.TraceState = parent.TraceParent, parent.TraceState
+	}
+	return tc
+}

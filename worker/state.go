@@ -1,0 +1,132 @@
+package worker
+
+import (
+	"container/list"
+	"sync"
+	"time"
+
+	"github.com/warrenhq/warren/history"
+)
+
+var timeZero time.Time
+
+// instanceState is what a worker knows of one instance's current execution: enough to run
+// the next episode without touching the store.
+type instanceState struct {
+	inst    history.Instance
+	past    []history.Event // the execution's committed events, in order
+	started history.Event
+	// episodes is the number of committed episodes; the next one is episodes+1.
+	episodes int64
+	// consumed maps the id of every message a committed episode consumed to that episode,
+	// so a redelivery can be recognised and its episode's outbox published again.
+	consumed map[string]int64
+	outboxes map[int64][]history.OutboxMessage
+	status   history.Status
+	// fresh marks a new execution whose instance document has not been written yet.
+	fresh bool
+}
+
+func newState(inst history.Instance, episodes []history.Episode) *instanceState {
+	s := &instanceState{inst: inst, status: inst.Status, consumed: map[string]int64{}, outboxes: map[int64][]history.OutboxMessage{}}
+	for i := range episodes {
+		s.apply(&episodes[i])
+	}
+	return s
+}
+
+// apply adds a committed episode to the state.
+func (s *instanceState) apply(ep *history.Episode) {
+	s.past = append(s.past, ep.Events...)
+	s.episodes = ep.Number
+	for _, id := range ep.Consumed {
+		s.consumed[id] = ep.Number
+	}
+	if len(ep.Outbox) > 0 {
+		s.outboxes[ep.Number] = ep.Outbox
+	}
+	for _, ev := range ep.Events {
+		switch ev.Kind {
+		case history.ExecutionStarted:
+			s.started = ev
+			s.status = history.StatusRunning
+		case history.ExecutionCompleted:
+			s.status = history.StatusCompleted
+		case history.ExecutionFailed:
+			s.status = history.StatusFailed
+		case history.ExecutionTerminated:
+			s.status = history.StatusTerminated
+		case history.ContinuedAsNew:
+			s.status = history.StatusContinuedAsNew
+		}
+	}
+}
+
+// finished reports whether the current execution will take no more events.
+func (s *instanceState) finished() bool {
+	return s.status.Terminal() || s.status == history.StatusContinuedAsNew
+}
+
+// stateCache keeps recently used instance states, least recently used first out.
+type stateCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List
+	items map[string]*list.Element
+}
+
+type cacheEntry struct {
+	id    string
+	state *instanceState
+}
+
+func newStateCache(max int) *stateCache {
+	return &stateCache{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *stateCache) get(id string) *instanceState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cacheEntry).state
+	}
+	return nil
+}
+
+func (c *stateCache) put(id string, s *instanceState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		e.Value.(*cacheEntry).state = s
+		c.order.MoveToFront(e)
+		return
+	}
+	c.items[id] = c.order.PushFront(&cacheEntry{id: id, state: s})
+	for c.order.Len() > c.max {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*cacheEntry).id)
+	}
+}
+
+func (c *stateCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		c.order.Remove(e)
+		delete(c.items, id)
+	}
+}
+
+// dropWhere forgets every instance for which match is true (a partition given away).
+func (c *stateCache) dropWhere(match func(id string) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.items {
+		if match(id) {
+			c.order.Remove(e)
+			delete(c.items, id)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package worker
+
+import (
+	"context"
+
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/tracing"
+)
+
+// orchestrationTrace is the context that an orchestration's activities and children are
+// parented to: its trace, and the span id fixed for it when the instance was created.
+func orchestrationTrace(started history.Event) *history.TraceContext {
+	sc := tracing.OrchestrationSpanContext(started)
+	if !sc.IsValid() {
+		return nil
+	}
+	return tracing.TraceContextOf(sc)
+}
+
+func traceIDOf(tc *history.TraceContext) string {
+	if tc == nil {
+		return ""
+	}
+	sc := tracing.SpanContextOf(tc)
+	if !sc.TraceID().IsValid() {
+		return ""
+	}
+	return sc.TraceID().String()
+}
+
+func (w *Worker) newSpanID() string { return tracing.NewSpanID() }
+
+// startActivitySpan opens the span of one activity attempt; end closes it with the outcome.
+func (w *Worker) startActivitySpan(ctx context.Context, req history.ActivityRequest) (context.Context, func(*history.Failure)) {
+	if w.cfg.Tracer == nil {
+		return ctx, func(*history.Failure) {}
+	}
+	return tracing.StartActivity(ctx, w.cfg.Tracer, req)
+}
+
+// traceEpisode exports the spans that a committed episode ended: its timers and event
+// waits, and the orchestration span itself when the execution is over. Replayed parts of
+// history are never exported again: the executor reports only what ended in this episode.
+func (w *Worker) traceEpisode(p *episodePlan) {
+	if w.cfg.Tracer == nil {
+		return
+	}
+	o := p.result
+	parent := tracing.OrchestrationSpanContext(o.started)
+	if !parent.IsValid() {
+		return
+	}
+	for _, f := range o.res.Finished {
+		tracing.ExportWait(w.cfg.Tracer, parent, p.id, p.episode.ExecutionID, tracing.Wait(f))
+	}
+	switch o.res.Status {
+	case history.StatusCompleted, history.StatusFailed, history.StatusTerminated, history.StatusContinuedAsNew:
+		tracing.ExportOrchestration(w.cfg.Tracer, p.id, o.started, o.now, o.res.Status, o.res.Failure)
+	}
+}
