@@ -1,0 +1,117 @@
+package durable
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// The errors an orchestration sees, all in one place:
+//
+//   - *TaskFailedError: an activity or sub-orchestration it awaited failed (after its
+//     retries). It carries the failure's type, message and stack; for a child
+//     orchestration, Cause is the child's own cause (a *history.Failure), so a chain of
+//     failures across orchestrations stays inspectable with errors.As.
+//   - ErrTimeout: WaitForExternalEvent gave up waiting (errors.Is-able).
+//   - *NonDeterminismError: replay found the code asking for something other than what
+//     history recorded. The executor fails the orchestration with it; the orchestrator
+//     never sees it.
+//
+// When an orchestration or activity fails, its error crosses into history as a
+// *history.Failure whose Type is the error's ErrorType() if it has such a method, else a
+// name derived from its Go type ("Error" for plain errors.New/fmt.Errorf errors).
+
+// ErrTimeout is the error of a WaitForExternalEvent whose timeout expired first.
+var ErrTimeout = errors.New("timed out")
+
+// TaskFailedError is the error of an awaited activity or sub-orchestration that failed.
+type TaskFailedError struct {
+	// TaskKind is "activity" or "sub-orchestration".
+	TaskKind string
+	TaskName string
+	TaskID   int64
+	// ErrorType, Message and Stack describe the task's failure.
+	ErrorType string
+	Message   string
+	Stack     string
+	// Cause is the failure's own cause, if it has one (a failed child orchestration's
+	// cause, for example); nil otherwise.
+	Cause error
+}
+
+func (e *TaskFailedError) Error() string {
+	return fmt.Sprintf("%s %q (task %d) failed: %s: %s", e.TaskKind, e.TaskName, e.TaskID, e.ErrorType, e.Message)
+}
+
+func (e *TaskFailedError) Unwrap() error { return e.Cause }
+
+func newTaskFailedError(kind, name string, id int64, f *history.Failure) *TaskFailedError {
+	e := &TaskFailedError{TaskKind: kind, TaskName: name, TaskID: id}
+	if f == nil {
+		e.ErrorType, e.Message = "Unknown", "the task failed without saying why"
+		return e
+	}
+	e.ErrorType, e.Message, e.Stack = f.Type, f.Message, f.Stack
+	if f.Cause != nil {
+		e.Cause = f.Cause
+	}
+	return e
+}
+
+// NonDeterminismError says that replay found the orchestrator code asking for something
+// other than what its history recorded: another activity, another kind of call, or no call
+// at all where history has one. The orchestration fails with it (Status Failed, the error
+// as its Failure), because continuing would act on decisions that do not match the past.
+type NonDeterminismError struct {
+	TaskID int64
+	// Recorded is what history holds at TaskID, e.g. `activity "A"`; Requested is what the
+	// code asked for, e.g. `activity "B"`, or "no call".
+	Recorded  string
+	Requested string
+}
+
+func (e *NonDeterminismError) Error() string {
+	return fmt.Sprintf("non-deterministic orchestration: history recorded %s as task %d, but the code asked for %s",
+		e.Recorded, e.TaskID, e.Requested)
+}
+
+// ErrorType names the error in history.
+func (e *NonDeterminismError) ErrorType() string { return "NonDeterminismError" }
+
+// failureOf turns an error into the Failure that history keeps.
+func failureOf(err error) *history.Failure {
+	if err == nil {
+		return nil
+	}
+	f := &history.Failure{Type: errorTypeName(err), Message: err.Error()}
+	var tf *TaskFailedError
+	if errors.As(err, &tf) {
+		f.Cause = &history.Failure{Type: tf.ErrorType, Message: tf.Message, Stack: tf.Stack}
+		var cause *history.Failure
+		if errors.As(tf.Cause, &cause) {
+			f.Cause.Cause = cause
+		}
+	}
+	return f
+}
+
+func errorTypeName(err error) string {
+	if t, ok := err.(interface{ ErrorType() string }); ok {
+		return t.ErrorType()
+	}
+	var tf *TaskFailedError
+	switch {
+	case errors.As(err, &tf):
+		return "TaskFailedError"
+	case errors.Is(err, ErrTimeout):
+		return "Timeout"
+	}
+	switch name := fmt.Sprintf("%T", err); name {
+	case "*errors.errorString", "*fmt.wrapError", "*fmt.wrapErrors", "*errors.joinError":
+		return "Error"
+	default:
+		return strings.TrimPrefix(name, "*")
+	}
+}

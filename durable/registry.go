@@ -1,0 +1,182 @@
+package durable
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// orchestratorFunc is a registered orchestrator with its input and output in JSON.
+type orchestratorFunc func(ctx *OrchestrationContext, input json.RawMessage) (json.RawMessage, error)
+
+// activityFunc is a registered activity with its input and output in JSON.
+type activityFunc func(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
+
+// Registry holds the orchestrators and activities a worker (or a durabletest harness) can
+// run, by name. Register everything before the registry is used; lookups are safe from many
+// goroutines.
+type Registry struct {
+	mu            sync.RWMutex
+	orchestrators map[string]orchestratorFunc
+	activities    map[string]activityFunc
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{orchestrators: map[string]orchestratorFunc{}, activities: map[string]activityFunc{}}
+}
+
+// AddOrchestrator registers fn under name. The input is decoded from JSON into I (a missing
+// or null input gives I's zero value) and the output encoded to JSON. Registering a name
+// twice is an error.
+func AddOrchestrator[I, O any](r *Registry, name string, fn func(*OrchestrationContext, I) (O, error)) error {
+	if fn == nil {
+		return fmt.Errorf("orchestrator %q: nil function", name)
+	}
+	return r.addOrchestrator(name, func(ctx *OrchestrationContext, input json.RawMessage) (json.RawMessage, error) {
+		var in I
+		if err := decodeInput(input, &in); err != nil {
+			return nil, fmt.Errorf("decoding the input of orchestrator %q: %w", name, err)
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	})
+}
+
+// AddActivity registers fn under name, with JSON input and output like AddOrchestrator.
+// Registering a name twice is an error.
+func AddActivity[I, O any](r *Registry, name string, fn func(context.Context, I) (O, error)) error {
+	if fn == nil {
+		return fmt.Errorf("activity %q: nil function", name)
+	}
+	return r.addActivity(name, func(ctx context.Context, input json.RawMessage) (json.RawMessage, error) {
+		var in I
+		if err := decodeInput(input, &in); err != nil {
+			return nil, fmt.Errorf("decoding the input of activity %q: %w", name, err)
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	})
+}
+
+func (r *Registry) addOrchestrator(name string, fn orchestratorFunc) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("orchestrator name must not be empty")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.orchestrators[name]; dup {
+		return fmt.Errorf("orchestrator %q is already registered", name)
+	}
+	r.orchestrators[name] = fn
+	return nil
+}
+
+func (r *Registry) addActivity(name string, fn activityFunc) error {
+	if strings.TrimSpace(name) == "" {
+		return errors.New("activity name must not be empty")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.activities[name]; dup {
+		return fmt.Errorf("activity %q is already registered", name)
+	}
+	r.activities[name] = fn
+	return nil
+}
+
+// Orchestrators returns the registered orchestrator names, sorted.
+func (r *Registry) Orchestrators() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return sortedKeys(r.orchestrators)
+}
+
+// Activities returns the registered activity names, sorted.
+func (r *Registry) Activities() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return sortedKeys(r.activities)
+}
+
+func (r *Registry) orchestrator(name string) orchestratorFunc {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.orchestrators[name]
+}
+
+func (r *Registry) activity(name string) activityFunc {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.activities[name]
+}
+
+// ActivityInfo describes the activity attempt that is running.
+type ActivityInfo struct {
+	InstanceID  string // the orchestration that scheduled the activity
+	ExecutionID string
+	Name        string
+	TaskID      int64
+	Attempt     int // from 1
+}
+
+type activityInfoKey struct{}
+
+// GetActivityInfo returns the ActivityInfo that RunActivity put into ctx (the zero value
+// outside an activity).
+func GetActivityInfo(ctx context.Context) ActivityInfo {
+	info, _ := ctx.Value(activityInfoKey{}).(ActivityInfo)
+	return info
+}
+
+// RunActivity runs one attempt of the activity name. Its error, a panic (with the panic
+// value and stack) or an unknown name all come back as a Failure, never as a Go panic.
+// Inside the activity, GetActivityInfo(ctx) returns info.
+func (r *Registry) RunActivity(ctx context.Context, info ActivityInfo, name string, input json.RawMessage) (out json.RawMessage, failure *history.Failure) {
+	fn := r.activity(name)
+	if fn == nil {
+		return nil, &history.Failure{Type: "ActivityNotRegistered",
+			Message: fmt.Sprintf("activity %q is not registered (registered: %s)", name, strings.Join(r.Activities(), ", "))}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			out, failure = nil, &history.Failure{Type: "Panic", Message: fmt.Sprint(p), Stack: string(debug.Stack())}
+		}
+	}()
+	info.Name = name
+	out, err := fn(context.WithValue(ctx, activityInfoKey{}, info), input)
+	if err != nil {
+		return nil, failureOf(err)
+	}
+	return out, nil
+}
+
+// decodeInput decodes a JSON input into v; nothing or null leaves v at its zero value.
+func decodeInput(input json.RawMessage, v any) error {
+	if len(input) == 0 || string(input) == "null" {
+		return nil
+	}
+	return json.Unmarshal(input, v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
