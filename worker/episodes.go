@@ -22,15 +22,15 @@ type inbound struct {
 // episodePlan is one instance's share of a batch: the episode to commit (if any), what to
 // publish and write afterwards, and how to settle each input message.
 type episodePlan struct {
-	id       string
-	state    *instanceState // the state the episode was computed from
-	episode  *history.Episode
-	result   *episodeOutcome
-	inputs   []*queues.Delivery          // consumed by the episode: acked after commit
-	done     []*queues.Delivery          // redeliveries and stale messages: acked now
-	requeue  []*queues.Delivery          // for a later episode (another execution)
-	dead     map[*queues.Delivery]string // dead-lettered with a reason
-	republish []history.OutboxMessage    // outboxes of episodes already committed
+	id        string
+	state     *instanceState // the state the episode was computed from
+	episode   *history.Episode
+	result    *episodeOutcome
+	inputs    []*queues.Delivery          // consumed by the episode: acked after commit
+	done      []*queues.Delivery          // redeliveries and stale messages: acked now
+	requeue   []*queues.Delivery          // for a later episode (another execution)
+	dead      map[*queues.Delivery]string // dead-lettered with a reason
+	republish []history.OutboxMessage     // outboxes of episodes already committed
 }
 
 // processBatch runs one episode per instance over a batch of control messages, commits them
@@ -165,7 +165,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	now := time.Now().UTC()
 	var incoming []history.Event
 	var consumed []string
-	for _, m := range msgs {
+	for i, m := range msgs {
 		ev := m.msg.Event
 		if n, ok := st.consumedBy(m.d.ID); ok {
 			p.republish = append(p.republish, st.outboxes[n]...)
@@ -178,12 +178,17 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 				p.requeue = append(p.requeue, m.d) // start a new execution in a later episode
 				continue
 			case st == nil || st.acceptsStart(ev.ExecutionID):
+				// The dispatcher has written the document of the execution it started.
+				recorded := st != nil && st.started.Kind == "" && st.inst.ExecutionID == ev.ExecutionID
 				st = freshState(id, st, ev)
-				if err := w.writeExecutionDoc(ctx, st); err != nil {
-					w.log.Warn("recording new execution failed", "instance", id, "err", err)
-					p.requeue = append(p.requeue, m.d)
-					st = nil
-					continue
+				if !recorded {
+					if err := w.writeExecutionDoc(ctx, st); err != nil {
+						w.log.Warn("recording new execution failed", "instance", id, "err", err)
+						for _, rest := range msgs[i:] {
+							p.requeue = append(p.requeue, rest.d)
+						}
+						return p
+					}
 				}
 			default:
 				w.rejectStart(p, st, m, ev)

@@ -70,10 +70,10 @@ func New(ctx context.Context, cfg Config, r *durable.Registry) (*Worker, error) 
 	w := &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID), registry: r,
 		exec: durable.NewExecutor(r), store: store, conn: conn,
-		cache: newStateCache(cfg.CacheSize),
+		cache:    newStateCache(cfg.CacheSize),
 		inbox:    make(chan *queues.Delivery, cfg.ControlPrefetch),
 		stopping: make(chan struct{}),
-		owned: map[int]*queues.Consumer{},
+		owned:    map[int]*queues.Consumer{},
 	}
 	w.closeAll = func() {
 		conn.Close()
@@ -170,4 +170,3 @@ func (w *Worker) processLoop(ctx context.Context) {
 		w.processBatch(ctx, batch)
 	}
 }
-
