@@ -1,0 +1,83 @@
+// Command worker joins a Warren fleet and runs the example orchestrations and activities
+// (examples/provisioning, examples/hello, examples/fanout, examples/resilience). Start as
+// many replicas as you like; they share the partitions between them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/examples/fanout"
+	"github.com/warrenhq/warren/examples/hello"
+	"github.com/warrenhq/warren/examples/provisioning"
+	"github.com/warrenhq/warren/examples/resilience"
+	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/tracing"
+	"github.com/warrenhq/warren/worker"
+)
+
+func main() {
+	if err := run(); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var cfg worker.Config
+	var logLevel string
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.Usage = config.Usage(fs, "worker [flags]", "Joins the fleet of a Warren hub and runs orchestrations and activities until SIGTERM, then drains and leaves.")
+	config.String(fs, &cfg.AMQPURL, "amqp-url", "WARREN_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL (several, comma-separated, for a cluster)")
+	config.String(fs, &cfg.MongoURI, "mongo-uri", "WARREN_MONGO_URI", "mongodb://127.0.0.1:27017", "MongoDB URI")
+	config.String(fs, &cfg.Hub, "hub", "WARREN_HUB", "warren", "task hub name (queue prefix and database name)")
+	config.Int(fs, &cfg.Partitions, "partitions", "WARREN_PARTITIONS", 16, "control queue partitions (fixed per hub)")
+	config.String(fs, &cfg.WorkerID, "worker-id", "WARREN_WORKER_ID", "", "this worker's id (default host-pid-random)")
+	config.Int(fs, &cfg.ActivityConcurrency, "activity-concurrency", "WARREN_ACTIVITY_CONCURRENCY", 16, "activities run at once")
+	config.Duration(fs, &cfg.HeartbeatInterval, "heartbeat", "WARREN_HEARTBEAT", 1e9, "heartbeat interval")
+	config.Duration(fs, &cfg.DeadAfter, "dead-after", "WARREN_DEAD_AFTER", 5e9, "a worker whose heartbeat is older than this counts as gone")
+	config.Duration(fs, &cfg.DrainTimeout, "drain-timeout", "WARREN_DRAIN_TIMEOUT", 30e9, "how long SIGTERM waits for in-flight work")
+	config.Int(fs, &cfg.CacheSize, "cache-size", "WARREN_CACHE_SIZE", 10000, "instances whose history is kept in memory")
+	config.String(fs, &logLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
+	if err := config.Parse(fs, os.Args[1:]); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	tp, shutdown, err := tracing.Setup(ctx, "warren-worker")
+	if err != nil {
+		return err
+	}
+	defer shutdown(context.Background())
+	cfg.Tracer = tp.Tracer("github.com/warrenhq/warren/worker")
+
+	r := durable.NewRegistry()
+	for _, register := range []func(*durable.Registry) error{provisioning.Register, hello.Register, fanout.Register, resilience.Register} {
+		if err := register(r); err != nil {
+			return err
+		}
+	}
+	cfg.Logger.Info("worker starting", "amqp", config.Redact(cfg.AMQPURL), "mongo", config.Redact(cfg.MongoURI), "hub", cfg.Hub)
+	w, err := worker.New(ctx, cfg, r)
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
