@@ -23,7 +23,7 @@ func TestFaultScenarios(t *testing.T) {
 		if code != 0 || st.Status != history.StatusCompleted {
 			t.Fatalf("ended %s (exit %d): %v", st.Status, code, st.Failure)
 		}
-		if got := string(st.Output); got != `"succeeded on attempt 3"` {
+		if got := compact(t, st.Output); got != `"succeeded on attempt 3"` {
 			t.Fatalf("output = %s", got)
 		}
 		evs := events(t, f, id)

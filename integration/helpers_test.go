@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -75,4 +76,14 @@ func list(t *testing.T, f *fleettest.Fleet, args ...string) []client.Status {
 		t.Fatalf("client list --json printed %q: %v", out, err)
 	}
 	return sts
+}
+
+// compact is raw JSON without insignificant spaces, for comparing outputs.
+func compact(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatalf("output %q is not JSON: %v", raw, err)
+	}
+	return b.String()
 }

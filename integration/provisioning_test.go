@@ -32,12 +32,12 @@ func TestSeedScenarioFiftyDevicesThreeWorkers(t *testing.T) {
 	if code != 0 || st.Status != history.StatusCompleted {
 		t.Fatalf("parent ended %s (exit %d), failure %v", st.Status, code, st.Failure)
 	}
-	if got := string(st.Output); got != `{"provisioned":50}` {
+	if got := compact(t, st.Output); got != `{"provisioned":50}` {
 		t.Fatalf("output = %s, want {\"provisioned\":50}", got)
 	}
 	for _, c := range children {
 		cs, ok := status(t, f, c)
-		if !ok || cs.Status != history.StatusCompleted || string(cs.Output) != "true" {
+		if !ok || cs.Status != history.StatusCompleted || compact(t, cs.Output) != "true" {
 			t.Fatalf("child %s: %+v", c, cs)
 		}
 		evs := events(t, f, c)
