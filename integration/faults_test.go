@@ -77,6 +77,7 @@ func TestFaultScenarios(t *testing.T) {
 				fired = e.Timestamp
 			}
 		}
+		t.Logf("timer created %v fired %v (%v)", created, fired, fired.Sub(created))
 		if created.IsZero() || fired.Sub(created) < 1500*time.Millisecond {
 			t.Fatalf("timer created %v fired %v", created, fired)
 		}
