@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The seed scenario on a local fleet: a dispatcher and three workers from bin/, against the
+# services that answer on 127.0.0.1 (make demo brings them up first). It runs
+# ProvisionNewDevices for DEMO_DEVICES devices through the client binary, acknowledges every
+# device with `client raise`, prints the result and the trace id, and stops what it started.
+#
+# Environment: DEMO_DEVICES (default 10), DEMO_WORKERS (3), DEMO_PORT (8089),
+# WARREN_HUB (warren-demo), OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:4318, Jaeger).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+DEVICES=${DEMO_DEVICES:-10}
+WORKERS=${DEMO_WORKERS:-3}
+export WARREN_HUB=${WARREN_HUB:-warren-demo}
+export WARREN_HTTP_ADDR=127.0.0.1:${DEMO_PORT:-8089}
+export WARREN_DISPATCHER=http://$WARREN_HTTP_ADDR
+export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}
+LOGS=$ROOT/.services/demo
+mkdir -p "$LOGS" bin
+
+say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
+client() { bin/client "$@"; }
+
+# wait_until SECONDS WHAT CMD...: poll CMD every 200 ms until it succeeds.
+wait_until() {
+	local deadline=$(($(date +%s) + $1)) what=$2
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			say "timed out waiting for $what (logs in $LOGS)"
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+
+say "building the binaries"
+go build -o bin/ ./cmd/dispatcher ./cmd/worker ./cmd/client
+
+pids=()
+stop_fleet() {
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_fleet EXIT
+
+OTEL_SERVICE_NAME=warren-dispatcher bin/dispatcher >"$LOGS/dispatcher.log" 2>&1 &
+pids+=($!)
+wait_until 60 "the dispatcher" curl -fsS "$WARREN_DISPATCHER/readyz"
+for i in $(seq 1 "$WORKERS"); do
+	OTEL_SERVICE_NAME=warren-worker bin/worker >"$LOGS/worker-$i.log" 2>&1 &
+	pids+=($!)
+done
+live_workers() { [ "$(client workers --json | grep -o '"workerId"' | wc -l)" -ge "$WORKERS" ]; }
+wait_until 60 "$WORKERS workers" live_workers
+say "dispatcher on $WARREN_DISPATCHER, $WORKERS workers on hub $WARREN_HUB"
+client workers
+
+id=devices-$(date +%Y%m%d-%H%M%S)
+say "client start ProvisionNewDevices --input '{\"devices\": $DEVICES}' --id $id"
+client start ProvisionNewDevices --input "{\"devices\": $DEVICES}" --id "$id" --json >"$LOGS/start.json"
+trace=$(grep -o '"traceId": *"[0-9a-f]*"' "$LOGS/start.json" | grep -o '[0-9a-f]\{32\}' || true)
+
+children_started() { [ "$(client list --parent "$id" --json | grep -o '"instanceId"' | wc -l)" -ge "$DEVICES" ]; }
+wait_until 120 "$DEVICES device orchestrations" children_started
+for child in $(client list --parent "$id" --json | grep -o '"instanceId": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'); do
+	client raise "$child" DownloadCompletedAck --data true >/dev/null
+	say "client raise $child DownloadCompletedAck --data true"
+done
+
+say "client wait $id"
+client wait "$id" --timeout 2m
+if [ -n "$trace" ]; then
+	say "trace id: $trace"
+	say "  Jaeger API: curl -s http://127.0.0.1:16686/api/v3/traces/$trace"
+	say "  Jaeger UI (docker compose): http://localhost:16686/trace/$trace"
+fi
