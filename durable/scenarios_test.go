@@ -161,7 +161,7 @@ func TestSubOrchestrations(t *testing.T) {
 				wantStatus(t, h, "p:1", history.StatusFailed) // not retried before its time
 				must(t, h.Advance(time.Second))
 				wantStatus(t, h, "p:1", history.StatusFailed) // the second attempt failed too
-				must(t, h.Advance(2 * time.Minute))
+				must(t, h.Advance(2*time.Minute))
 				wantOutput(t, h, "p", "ok")
 				evs := h.History("p")
 				var got []string
