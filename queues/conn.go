@@ -42,6 +42,11 @@ func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, u := range cfg.urls() {
+		if _, err := amqp.ParseURI(u); err != nil {
+			return nil, fmt.Errorf("queues: bad broker URL %s: %w", redact(u), err)
+		}
+	}
 	c := &Conn{cfg: cfg, urls: cfg.urls(), done: make(chan struct{}), up: make(chan struct{}), down: make(chan struct{}, 1)}
 	conn, err := c.connect(ctx, false)
 	if err != nil {
@@ -214,6 +219,14 @@ func (c *Conn) connect(ctx context.Context, redeclare bool) (*amqp.Connection, e
 			return conn, nil
 		}
 		lastErr = err
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.AccessRefused && !redeclare {
+			return nil, fmt.Errorf("queues: %s refused the credentials: %w", redact(u), err)
+		}
+		var mismatch *TopologyMismatchError
+		if errors.As(err, &mismatch) {
+			c.cfg.Logger.Error("queues: cannot declare the topology again after reconnecting", "err", err)
+		}
 		if attempt%len(c.urls) == len(c.urls)-1 || attempt == 0 {
 			c.cfg.Logger.Debug("queues: broker not reachable yet", "url", redact(u), "err", err)
 		}
