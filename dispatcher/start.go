@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
@@ -39,9 +40,15 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 		return ae
 	}
 
+	// A caller that traces (the client binary) has opened the create_orchestration span
+	// itself and sent it along: that span is the orchestration's parent. For a caller that
+	// does not (curl), the dispatcher opens it, so every trace starts with one.
 	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
-	ctx, span := tracing.StartCreateOrchestration(ctx, d.cfg.Tracer, req.Name, req.InstanceID)
-	defer span.End()
+	span := trace.SpanFromContext(ctx)
+	if !span.SpanContext().IsValid() {
+		ctx, span = tracing.StartCreateOrchestration(ctx, d.cfg.Tracer, req.Name, req.InstanceID)
+		defer span.End()
+	}
 	now := time.Now().UTC()
 	started := history.Event{
 		Version:     history.SchemaVersion,
