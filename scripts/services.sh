@@ -380,8 +380,14 @@ run() {
 	# Tests find the services through these (internal/testenv).
 	export WARREN_TEST_AMQP_URL=${WARREN_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:$AMQP_PORT/}
 	export WARREN_TEST_MONGO_URI=${WARREN_TEST_MONGO_URI:-mongodb://$MONGO_ADDR/}
-	local status=0
-	"$@" || status=$?
+	# CMD runs in the background so that a signal to this script is handled at once (bash
+	# defers traps while a foreground child runs); the trap passes it on to CMD, waits for
+	# it, and the EXIT trap stops the services. `<&0` keeps CMD's standard input.
+	"$@" <&0 &
+	local child=$! status=0
+	trap 'kill -INT $child 2>/dev/null; wait $child; exit 130' INT
+	trap 'kill -TERM $child 2>/dev/null; wait $child; exit 143' TERM
+	wait "$child" || status=$?
 	exit "$status"
 }
 
