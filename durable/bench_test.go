@@ -23,7 +23,9 @@ func sequentialHistory(calls int) (past []history.Event, last history.Event) {
 	}
 	past = append(past,
 		e(history.OrchestratorStarted, func(*history.Event) {}),
-		e(history.ExecutionStarted, func(ev *history.Event) { ev.Name, ev.ExecutionID, ev.Input = "Steps", "x", json.RawMessage(strconv.Itoa(calls+1)) }))
+		e(history.ExecutionStarted, func(ev *history.Event) {
+			ev.Name, ev.ExecutionID, ev.Input = "Steps", "x", json.RawMessage(strconv.Itoa(calls+1))
+		}))
 	for i := 1; i <= calls; i++ {
 		id := int64(i)
 		past = append(past, e(history.TaskScheduled, func(ev *history.Event) {
