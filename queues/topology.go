@@ -170,6 +170,19 @@ func declare(ctx context.Context, conn *amqp.Connection, cfg Config) error {
 		return fmt.Errorf("queues: declare hub %q: %w", hub, err)
 	}
 	defer ch.Close()
+	// The ladder: level k's exchange keeps messages whose bit k is set in its queue and passes
+	// the others down; the queue dead-letters expired messages to the level below.
+	// The exchanges come first: a level queue whose dead-letter exchange is missing when it
+	// first expires a message makes the broker warn.
+	if err := ch.ExchangeDeclare(delayDeliver(hub), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("queues: declare exchange %q: %w", delayDeliver(hub), err)
+	}
+	for k := range cfg.TimerLevels {
+		x := delayLevel(hub, k)
+		if err := ch.ExchangeDeclare(x, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+			return fmt.Errorf("queues: declare exchange %q: %w", x, err)
+		}
+	}
 	for _, q := range queueSpecs(cfg) {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -182,16 +195,8 @@ func declare(ctx context.Context, conn *amqp.Connection, cfg Config) error {
 			return fmt.Errorf("queues: declare queue %q: %w", q.name, err)
 		}
 	}
-	// The ladder: level k's exchange keeps messages whose bit k is set in its queue and passes
-	// the others down; the queue dead-letters expired messages to the level below.
-	if err := ch.ExchangeDeclare(delayDeliver(hub), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("queues: declare exchange %q: %w", delayDeliver(hub), err)
-	}
 	for k := range cfg.TimerLevels {
 		x := delayLevel(hub, k)
-		if err := ch.ExchangeDeclare(x, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
-			return fmt.Errorf("queues: declare exchange %q: %w", x, err)
-		}
 		if err := ch.QueueBind(x, levelPattern(cfg.TimerLevels, k, true), x, false, nil); err != nil {
 			return fmt.Errorf("queues: bind queue %q: %w", x, err)
 		}
