@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/examples/fanout"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -89,4 +90,36 @@ func TestSequentialHistoryReplays(t *testing.T) {
 	if res.Status != history.StatusRunning || len(res.Actions) != 1 || res.Actions[0].TaskID != 51 {
 		t.Fatalf("%s %+v %v", res.Status, res.Actions, res.Failure)
 	}
+}
+
+// BenchmarkReplayFanOut1000 replays the history of FanOutFanIn over 1,000 activities whose
+// results have all but one arrived (2,003 events), then applies the last result.
+func BenchmarkReplayFanOut1000(b *testing.B) {
+	r := durable.NewRegistry()
+	if err := fanout.Register(r); err != nil {
+		b.Fatal(err)
+	}
+	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	past := []history.Event{
+		{Version: 1, Kind: history.OrchestratorStarted, Timestamp: ts},
+		{Version: 1, Kind: history.ExecutionStarted, Timestamp: ts, Name: "FanOutFanIn", Input: json.RawMessage(`{"count":1000}`)},
+	}
+	for i := 1; i <= 1000; i++ {
+		past = append(past, history.Event{Version: 1, Kind: history.TaskScheduled, Timestamp: ts, TaskID: int64(i), Name: "Square",
+			Input: json.RawMessage(strconv.Itoa(i)), Attempt: 1})
+	}
+	past = append(past, history.Event{Version: 1, Kind: history.OrchestratorStarted, Timestamp: ts.Add(time.Second)})
+	for i := 1; i < 1000; i++ {
+		past = append(past, history.Event{Version: 1, Kind: history.TaskCompleted, Timestamp: ts, TaskID: int64(i), Result: json.RawMessage(strconv.Itoa(i * i))})
+	}
+	incoming := []history.Event{{Version: 1, Kind: history.TaskCompleted, Timestamp: ts, TaskID: 1000, Result: json.RawMessage("1000000")}}
+	exec := durable.NewExecutor(r)
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := exec.Execute("fan", past, incoming, ts.Add(2*time.Second))
+		if err != nil || res.Status != history.StatusCompleted || string(res.Output) != "333833500" {
+			b.Fatalf("%v %+v", err, res)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(past)+1), "ns/event")
 }

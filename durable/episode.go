@@ -65,10 +65,10 @@ type episode struct {
 	can          *continueAsNew
 
 	// the outcome; status is empty while the execution goes on
-	status        history.Status
-	failure       *history.Failure
-	nondeterminis bool
-	rest          []history.Event // incoming events left once the execution ended
+	status                 history.Status
+	failure                *history.Failure
+	failedByNondeterminism bool
+	rest                   []history.Event // incoming events left once the execution ended
 }
 
 type pendingCall struct {
@@ -337,7 +337,7 @@ func (ep *episode) fail(f *history.Failure, nondeterminism bool) {
 	}
 	ep.status = history.StatusFailed
 	ep.failure = f
-	ep.nondeterminis = nondeterminism
+	ep.failedByNondeterminism = nondeterminism
 }
 
 // match checks a recorded scheduling event against the oldest pending call.
@@ -443,7 +443,7 @@ func (ep *episode) terminate(ev *history.Event) {
 // finish writes the calls made in this episode and the outcome into the Result.
 func (ep *episode) finish() {
 	res := ep.res
-	emitCalls := !ep.nondeterminis && ep.status != history.StatusTerminated
+	emitCalls := !ep.failedByNondeterminism && ep.status != history.StatusTerminated
 	if emitCalls {
 		for i := range ep.pending {
 			p := &ep.pending[i]
