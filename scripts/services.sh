@@ -294,7 +294,7 @@ jaeger_up() {
 		return 0
 	fi
 	rm -f "$STATE/jaeger.started"
-	build jaeger github.com/jaegertracing/jaeger/cmd/jaeger "the first build takes 5-7 minutes and ~3 GB of Go cache"
+	build jaeger github.com/jaegertracing/jaeger/cmd/jaeger "the first build takes 5-7 minutes and ~2 GB of Go build cache"
 	local pid
 	pid=$(start_daemon jaeger "$STATE/jaeger.log" "$BIN/jaeger" --config "$ROOT/tools/jaeger/config.yaml")
 	record jaeger "pid=$pid" "exe=$BIN/jaeger"
