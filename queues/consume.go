@@ -86,7 +86,7 @@ func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, handle f
 	if prefetch < 1 {
 		prefetch = 1
 	}
-	ch, deliveries, gen, err := c.subscribe(ctx, queue, prefetch)
+	ch, deliveries, err := c.subscribe(ctx, queue, prefetch)
 	if err != nil {
 		return nil, err
 	}
@@ -97,38 +97,38 @@ func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, handle f
 		defer c.wg.Done()
 		defer close(k.done)
 		defer cancel()
-		c.consume(cctx, queue, prefetch, handle, ch, deliveries, gen)
+		c.consume(cctx, queue, prefetch, handle, ch, deliveries)
 	}()
 	return k, nil
 }
 
-func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int) (*amqp.Channel, <-chan amqp.Delivery, uint64, error) {
+func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int) (*amqp.Channel, <-chan amqp.Delivery, error) {
 	conn, gen, err := c.connection(ctx)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
 	ch, err := conn.Channel()
 	if err != nil {
 		if conn.IsClosed() {
 			c.markDown(gen)
 		}
-		return nil, nil, gen, fmt.Errorf("queues: consume %q: open channel: %w", queue, err)
+		return nil, nil, fmt.Errorf("queues: consume %q: open channel: %w", queue, err)
 	}
 	if err := ch.Qos(prefetch, 0, false); err != nil {
 		_ = ch.Close()
-		return nil, nil, gen, fmt.Errorf("queues: consume %q: prefetch %d: %w", queue, prefetch, err)
+		return nil, nil, fmt.Errorf("queues: consume %q: prefetch %d: %w", queue, prefetch, err)
 	}
 	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
 	if err != nil {
 		_ = ch.Close()
-		return nil, nil, gen, fmt.Errorf("queues: consume %q: %w", queue, err)
+		return nil, nil, fmt.Errorf("queues: consume %q: %w", queue, err)
 	}
-	return ch, deliveries, gen, nil
+	return ch, deliveries, nil
 }
 
 // consume runs a consumer: it hands deliveries to handle and subscribes again when the
 // channel or connection goes away.
-func (c *Conn) consume(ctx context.Context, queue string, prefetch int, handle func(*Delivery), ch *amqp.Channel, deliveries <-chan amqp.Delivery, gen uint64) {
+func (c *Conn) consume(ctx context.Context, queue string, prefetch int, handle func(*Delivery), ch *amqp.Channel, deliveries <-chan amqp.Delivery) {
 	fromDLQ := queue == DeadLetterQueue(c.cfg.Hub)
 	defer func() {
 		if ch != nil {
@@ -150,16 +150,13 @@ func (c *Conn) consume(ctx context.Context, queue string, prefetch int, handle f
 		// The channel is gone: its unacked deliveries are back in the queue.
 		_ = ch.Close()
 		ch = nil
-		if conn, g, err := c.connection(ctx); err == nil && g == gen && conn.IsClosed() {
-			c.markDown(gen)
-		}
 		b := backoff.NewExponentialBackOff()
 		b.InitialInterval = 50 * time.Millisecond
 		b.MaxInterval = c.cfg.ReconnectMaxInterval
 		b.MaxElapsedTime = 0
 		for ch == nil {
 			var err error
-			ch, deliveries, gen, err = c.subscribe(ctx, queue, prefetch)
+			ch, deliveries, err = c.subscribe(ctx, queue, prefetch)
 			if err == nil {
 				c.cfg.Logger.Info("queues: consumer subscribed again", "queue", queue)
 				break

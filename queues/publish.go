@@ -191,9 +191,6 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 			if ctx.Err() != nil {
 				return all(ctx.Err())
 			}
-			if conn, gen, err := c.connection(ctx); err == nil && conn.IsClosed() {
-				c.markDown(gen)
-			}
 			select {
 			case <-time.After(min(time.Duration(attempt+1)*50*time.Millisecond, time.Second)):
 			case <-ctx.Done():
