@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warrenhq/warren/durable"
@@ -37,9 +38,10 @@ type Worker struct {
 	// stopping is closed when the worker drains: partition handlers stop feeding inbox.
 	stopping chan struct{}
 
-	mu     sync.Mutex
-	owned  map[int]*queues.Consumer
-	active sync.WaitGroup // activities in flight
+	mu       sync.Mutex
+	owned    map[int]*queues.Consumer
+	active   sync.WaitGroup // activities in flight
+	inFlight atomic.Int32   // the same, countable
 }
 
 // New connects to the broker and the store, checks the hub's partition count and declares
@@ -99,8 +101,10 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	activities, err := w.conn.Consume(work, queues.WorkItemQueue(w.cfg.Hub), w.cfg.ActivityConcurrency, func(d *queues.Delivery) {
 		w.active.Add(1)
+		w.inFlight.Add(1)
 		go func() {
 			defer w.active.Done()
+			defer w.inFlight.Add(-1)
 			w.runActivity(work, d)
 		}()
 	})
