@@ -267,3 +267,45 @@ func BenchmarkServicesStart(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "starts/s")
 }
+
+// Two dispatchers (or a dispatcher and workers) starting together on a new hub declare its
+// queues at the same moment; neither may mistake the other's half-declared hub for one with
+// another partition count.
+func TestServicesConcurrentOpenOfANewHub(t *testing.T) {
+	testenv.RequireRabbitMQ(t)
+	testenv.RequireMongo(t)
+	hub := testenv.UniqueName("dispnew")
+	const partitions = 16
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if conn, err := queues.Dial(ctx, queues.Config{URL: testenv.AMQPURL(), Hub: hub, Partitions: partitions}); err == nil {
+			if err := conn.DeleteTopology(ctx); err != nil {
+				t.Errorf("deleting the hub's queues: %v", err)
+			}
+			_ = conn.Close()
+		}
+		if s, err := mongostore.Open(ctx, mongostore.Options{URI: testenv.MongoURI(), Hub: hub}); err == nil {
+			_ = s.DropHub(ctx)
+			_ = s.Close(ctx)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			d, err := dispatcher.Open(ctx, dispatcher.Config{AMQPURL: testenv.AMQPURL(), MongoURI: testenv.MongoURI(), Hub: hub,
+				Partitions: partitions, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err == nil {
+				err = d.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
