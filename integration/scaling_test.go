@@ -36,7 +36,6 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 	wg.Wait()
 
 	fourth := f.StartWorker()
-	_ = fourth
 	fleettest.WaitUntil(t, 20*time.Second, "the new worker owns partitions", func() bool {
 		r := f.Client("workers", "--json")
 		if r.Code != 0 {
@@ -82,4 +81,12 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 			}
 		}
 	}
+
+	// SIGTERM drains: the worker exits 0 and leaves the live set at once.
+	if err := fourth.Stop(30 * time.Second); err != nil {
+		t.Fatalf("worker did not drain cleanly on SIGTERM: %v", err)
+	}
+	fleettest.WaitUntil(t, 3*time.Second, "the drained worker gone from the live set", func() bool {
+		return f.LiveWorkers() == 2
+	})
 }

@@ -17,7 +17,7 @@ import (
 // jaegerSpan is a span as Jaeger's /api/v3/traces/{id} returns it, with its process.
 type jaegerSpan struct {
 	SpanID, ParentSpanID, Name string
-	Service, Instance         string
+	Service, Instance          string
 }
 
 // readTrace reads one trace from Jaeger's v3 API.
