@@ -28,8 +28,11 @@ services-down:
 services-status:
 	@$(SERVICES) status
 
+# -p 1: one package at a time. Under CI, queues' broker-restart test stops the broker's app
+# (rabbitmqctl stop_app), which broke whichever other package was testing against it at the
+# same moment (dispatcher, integration) when packages ran side by side.
 test:
-	@$(SERVICES) run $(GO) test ./... -count=1 -timeout 25m
+	@$(SERVICES) run $(GO) test -p 1 ./... -count=1 -timeout 25m
 
 # DESIGN.md section 10: benchmarks run on FerretDB's PostgreSQL backend (set
 # WARREN_FERRETDB_BACKEND=sqlite on a machine without PostgreSQL).
