@@ -122,12 +122,18 @@ func (c *Conn) connection(ctx context.Context) (*amqp.Connection, uint64, error)
 	}
 }
 
-func (c *Conn) setUp(conn *amqp.Connection) {
+// setUp makes conn the live connection; it reports false (and closes conn) after Close.
+func (c *Conn) setUp(conn *amqp.Connection) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		_ = conn.Close()
+		return false
+	}
 	c.cur = conn
 	c.gen++
 	close(c.up)
+	return true
 }
 
 // markDown records that connection gen is gone (once), so that callers wait for the next.
@@ -184,7 +190,9 @@ func (c *Conn) supervise(conn *amqp.Connection) {
 			return
 		}
 		conn = next
-		c.setUp(conn)
+		if !c.setUp(conn) {
+			return
+		}
 		c.cfg.Logger.Info("queues: reconnected to the broker", "hub", c.cfg.Hub)
 	}
 }
