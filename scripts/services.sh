@@ -15,9 +15,12 @@
 #   WARREN_FERRETDB_ADDR     where FerretDB listens (default 127.0.0.1:27017)
 #   WARREN_FERRETDB_PG_URL   PostgreSQL URL for the postgresql backend
 #                            (default postgres://postgres@127.0.0.1:5432/ferretdb; created if missing)
-#   WARREN_SERVICES_TAG      a label recorded with every service this `up` starts; `down` with
-#                            the same tag stops only those (make test uses it so that it leaves
-#                            alone what an earlier `make services-up` started)
+#   WARREN_SERVICES_TAG      names the user of the services: `up` adds it to the users of every
+#                            service it started or found started by this script, `down` with the
+#                            same tag removes it and stops a service only when no user is left
+#                            (`run` tags itself, so make test leaves alone what `make
+#                            services-up` or a concurrent run still uses). `down` without a tag
+#                            stops everything this script started.
 #   RABBITMQ_NODE_PORT       the broker's AMQP port (default 5672); RabbitMQ's own variables
 #                            (RABBITMQ_NODENAME, ...) reach rabbitmq-server and rabbitmqctl
 #   WARREN_SERVICES_WAIT     seconds to wait for each service to answer (default 120)
@@ -94,16 +97,57 @@ wait_for() {
 }
 
 # --- records of what we started ---------------------------------------------------------
-# .services/NAME.started holds "pid=..", "tag=..", and service-specific lines; its presence
-# is what lets `down` stop NAME.
+# .services/NAME.started holds service-specific lines (pid=, exe=, data=...) and one
+# "user=TAG PROC" line per user (PROC is "-" or "pid:start-time" of a `run`, so that a run
+# killed with SIGKILL does not keep its services forever); its presence is what lets `down`
+# stop NAME.
+
+user_line() { printf 'user=%s %s\n' "${TAG:-manual}" "${RUN_PROC:--}"; }
+
+# proc_id PID prints "PID:START" (start time in clock ticks since boot), which no later
+# process with a reused pid shares; nothing for a zombie or a missing process.
+proc_id() {
+	local st
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1,20) || return 0
+	[ -n "$st" ] && [ "${st%% *}" != Z ] && echo "$1:${st#* }"
+}
 
 record() { # record NAME KEY=VALUE...
 	local name=$1
 	shift
 	{
-		printf 'tag=%s\n' "$TAG"
 		printf '%s\n' "$@"
+		user_line
 	} >"$STATE/$name.started"
+}
+
+# add_user NAME: this invocation uses NAME too.
+add_user() {
+	grep -qxF "$(user_line)" "$STATE/$1.started" || user_line >>"$STATE/$1.started"
+}
+
+# users NAME: the users of NAME still alive, one "TAG PROC" per line.
+users() {
+	local tag proc
+	sed -n 's/^user=//p' "$STATE/$1.started" 2>/dev/null | while read -r tag proc; do
+		if [ "$proc" = - ] || [ "$(proc_id "${proc%%:*}")" = "$proc" ]; then
+			printf '%s %s\n' "$tag" "$proc"
+		fi
+	done
+}
+
+# release NAME: drops this invocation's tag from NAME's users; succeeds when NAME should stop
+# now (no tag given, or no live user left) and says who still uses it otherwise.
+release() {
+	[ -n "$TAG" ] || return 0
+	local left
+	left=$(users "$1" | awk -v t="$TAG" '$1 != t { print $1 }' | sort -u | tr '\n' ' ')
+	if [ -z "$left" ]; then
+		return 0
+	fi
+	sed -i "/^user=$(sed 's/[]\/$*.^[]/\\&/g' <<<"$TAG") /d" "$STATE/$1.started"
+	log "$1: left running, still used by: ${left% }"
+	return 1
 }
 
 field() { # field NAME KEY
@@ -127,7 +171,7 @@ our_process() {
 start_daemon() {
 	local name=$1 logfile=$2
 	shift 2
-	setsid nohup "$@" </dev/null >"$logfile" 2>&1 &
+	setsid nohup "$@" </dev/null >"$logfile" 2>&1 9>&- &
 	echo $!
 }
 
@@ -156,31 +200,45 @@ rabbitmq_up() {
 	t0=$(now_ms)
 	if amqp_answers; then
 		if started_by_us rabbitmq; then
+			add_user rabbitmq
 			log "rabbitmq: running (started earlier by this script) ($(took "$t0"))"
 		else
 			log "rabbitmq: reusing the broker on 127.0.0.1:$AMQP_PORT ($(took "$t0"))"
 		fi
 		return 0
 	fi
-	rm -f "$STATE/rabbitmq.started"
 	if ! command -v rabbitmq-server >/dev/null 2>&1; then
 		if [ "$(id -u)" -ne 0 ] || [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
 			die "rabbitmq: nothing answers on 127.0.0.1:$AMQP_PORT and rabbitmq-server is not installed; install it (apt-get install rabbitmq-server) or start a broker (docker compose up rabbitmq)"
 		fi
 		log "rabbitmq: installing rabbitmq-server with apt-get"
-		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; } >"$STATE/rabbitmq-install.log" 2>&1; then
+		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; } >"$STATE/rabbitmq-install.log" 2>&1 9>&-; then
 			tail -n 20 "$STATE/rabbitmq-install.log" >&2
 			die "rabbitmq: apt-get install rabbitmq-server failed (log: $STATE/rabbitmq-install.log)"
 		fi
 		log "rabbitmq: installed ($(took "$t0"))"
 	fi
+	# A node that is running but does not answer AMQP right now (its app stopped for a moment,
+	# still booting, or just slow) belongs to someone else: wait for it, never record it as
+	# ours, so that `down` can never stop it.
+	if rabbitmq-diagnostics -q ping >/dev/null 2>&1 9>&-; then
+		log "rabbitmq: a node is running but AMQP does not answer yet; waiting for it"
+		wait_for rabbitmq amqp_answers ||
+			die "rabbitmq: the running node does not answer AMQP on 127.0.0.1:$AMQP_PORT (rabbitmqctl status)"
+		if started_by_us rabbitmq; then
+			add_user rabbitmq
+		fi
+		log "rabbitmq: reusing the broker on 127.0.0.1:$AMQP_PORT ($(took "$t0"))"
+		return 0
+	fi
+	rm -f "$STATE/rabbitmq.started"
 	# The package's post-install step may have started the broker already.
 	if ! amqp_answers; then
 		log "rabbitmq: starting rabbitmq-server"
-		rabbitmq-server -detached >"$STATE/rabbitmq.log" 2>&1 ||
+		rabbitmq-server -detached >"$STATE/rabbitmq.log" 2>&1 9>&- ||
 			die "rabbitmq: rabbitmq-server -detached failed: $(tail -n 5 "$STATE/rabbitmq.log")"
 	fi
-	# Record before waiting, so that `down` stops a broker that started but never got ready.
+	# Record before waiting, so that `status` shows it; without a pid `down` will not stop it.
 	record rabbitmq "how=rabbitmq-server"
 	local deadline=$((SECONDS + WAIT))
 	until rabbitmq-diagnostics -q ping >/dev/null 2>&1; do
@@ -190,16 +248,28 @@ rabbitmq_up() {
 	rabbitmqctl -q await_startup --timeout "$WAIT" >/dev/null 2>&1 ||
 		die "rabbitmq: rabbitmqctl await_startup failed (see /var/log/rabbitmq/)"
 	wait_for rabbitmq amqp_answers || die "rabbitmq: the node runs but nothing answers AMQP on 127.0.0.1:$AMQP_PORT"
-	log "rabbitmq: started ($(took "$t0"))"
+	# The node's OS pid lets `down` check that it still stops the node it started.
+	local pid
+	pid=$(rabbitmq_pid)
+	record rabbitmq "how=rabbitmq-server" "pid=$pid"
+	log "rabbitmq: started, pid $pid ($(took "$t0"))"
 }
+
+rabbitmq_pid() { rabbitmqctl -q eval 'list_to_integer(os:getpid()).' 2>/dev/null 9>&- | tr -dc 0-9; }
 
 rabbitmq_down() {
 	started_by_us rabbitmq || return 0
-	[ -z "$TAG" ] || [ "$(field rabbitmq tag)" = "$TAG" ] || return 0
-	local t0
+	release rabbitmq || return 0
+	local t0 want now
 	t0=$(now_ms)
-	rabbitmqctl -q shutdown >/dev/null 2>&1 || rabbitmqctl -q stop >/dev/null 2>&1 || true
+	want=$(field rabbitmq pid)
+	now=$(rabbitmq_pid)
 	rm -f "$STATE/rabbitmq.started"
+	if [ -z "$want" ] || [ "$now" != "$want" ]; then
+		log "rabbitmq: the running node (pid ${now:-none}) is not the one this script started (pid ${want:-unknown}); leaving it alone"
+		return 0
+	fi
+	rabbitmqctl -q shutdown >/dev/null 2>&1 || true
 	log "rabbitmq: stopped ($(took "$t0"))"
 }
 
@@ -211,12 +281,16 @@ ferretdb_up() {
 	build ferretdb .
 	if mongo_answers; then
 		if started_by_us ferretdb; then
+			add_user ferretdb
 			log "ferretdb: running (started earlier by this script, $(field ferretdb backend)) ($(took "$t0"))"
 		else
 			log "ferretdb: reusing the MongoDB-protocol server on $MONGO_ADDR ($(took "$t0"))"
 		fi
 		return 0
 	fi
+	# One FerretDB of ours at a time: one recorded but not answering here (hung, or started
+	# for another address) goes first.
+	stop_process ferretdb
 	ferretdb_cleanup
 	if port_open "${MONGO_ADDR%:*}" "${MONGO_ADDR##*:}"; then
 		die "ferretdb: something listens on $MONGO_ADDR but does not answer the MongoDB ping; stop it first"
@@ -261,7 +335,7 @@ postgres_database() {
 # redact URL hides the password in URL.
 redact() { sed -E 's#(//[^:/@]*):[^@/]*@#\1:xxxxx@#' <<<"$1"; }
 
-# ferretdb_cleanup forgets a recorded FerretDB that is no longer running, removing its data.
+# ferretdb_cleanup forgets the recorded FerretDB, removing its data (call it once stopped).
 ferretdb_cleanup() {
 	started_by_us ferretdb || return 0
 	local data
@@ -272,7 +346,7 @@ ferretdb_cleanup() {
 
 ferretdb_down() {
 	started_by_us ferretdb || return 0
-	[ -z "$TAG" ] || [ "$(field ferretdb tag)" = "$TAG" ] || return 0
+	release ferretdb || return 0
 	local t0
 	t0=$(now_ms)
 	stop_process ferretdb
@@ -287,12 +361,14 @@ jaeger_up() {
 	t0=$(now_ms)
 	if jaeger_answers; then
 		if started_by_us jaeger; then
+			add_user jaeger
 			log "jaeger: running (started earlier by this script) ($(took "$t0"))"
 		else
 			log "jaeger: reusing the Jaeger that answers on 127.0.0.1:16686 ($(took "$t0"))"
 		fi
 		return 0
 	fi
+	stop_process jaeger
 	rm -f "$STATE/jaeger.started"
 	build jaeger github.com/jaegertracing/jaeger/cmd/jaeger "the first build takes 5-7 minutes and ~2 GB of Go build cache"
 	local pid
@@ -305,7 +381,7 @@ jaeger_up() {
 
 jaeger_down() {
 	started_by_us jaeger || return 0
-	[ -z "$TAG" ] || [ "$(field jaeger tag)" = "$TAG" ] || return 0
+	release jaeger || return 0
 	local t0
 	t0=$(now_ms)
 	stop_process jaeger
@@ -357,7 +433,8 @@ status() {
 		if started_by_us "$svc"; then
 			who="started by this script"
 			[ -z "$(field "$svc" pid)" ] || who="$who, pid $(field "$svc" pid)"
-			[ -z "$(field "$svc" tag)" ] || who="$who, tag $(field "$svc" tag)"
+			who="$who, users: $(users "$svc" | awk '{ print $1 }' | sort -u | tr '\n' ' ')"
+			who=${who% }
 		fi
 		if $probe; then
 			printf '%-9s up    %s (%s)\n' "$svc" "$where" "$who"
@@ -373,10 +450,11 @@ status() {
 run() {
 	[ $# -gt 0 ] || die "run: no command given"
 	TAG=${TAG:-run-$$}
-	trap down EXIT
+	RUN_PROC=$(proc_id $$)
+	trap 'locked down' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	up
+	locked up
 	# Tests find the services through these (internal/testenv).
 	export WARREN_TEST_AMQP_URL=${WARREN_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:$AMQP_PORT/}
 	export WARREN_TEST_MONGO_URI=${WARREN_TEST_MONGO_URI:-mongodb://$MONGO_ADDR/}
@@ -391,10 +469,28 @@ run() {
 	exit "$status"
 }
 
+# locked CMD: runs CMD holding .services/lock, so that concurrent ups and downs (several
+# engineers' make test in one work tree) see each other's records. Daemons do not inherit
+# the lock's descriptor (start_daemon closes it).
+# A nested call (the EXIT trap after a failed up) already holds it.
+LOCKED=
+locked() {
+	if [ -n "$LOCKED" ]; then
+		"$@"
+		return
+	fi
+	exec 9>>"$STATE/lock"
+	flock -w 900 9 || die "could not take $STATE/lock within 15 minutes"
+	LOCKED=1
+	"$@"
+	LOCKED=
+	exec 9>&-
+}
+
 mkdir -p "$STATE"
 case ${1:-} in
-up) up ;;
-down) down ;;
+up) locked up ;;
+down) locked down ;;
 status) status ;;
 run)
 	shift
