@@ -128,8 +128,13 @@ add_user() {
 
 # users NAME: the users of NAME still alive, one "TAG PROC" per line.
 users() {
-	local tag proc
-	sed -n 's/^user=//p' "$STATE/$1.started" 2>/dev/null | while read -r tag proc; do
+	local f="$STATE/$1.started" tag proc
+	[ -f "$f" ] || return 0
+	{
+		sed -n 's/^user=//p' "$f"
+		# A record written before users were counted belongs to a manual `up`.
+		grep -q '^user=' "$f" || echo 'manual -'
+	} | while read -r tag proc; do
 		if [ "$proc" = - ] || [ "$(proc_id "${proc%%:*}")" = "$proc" ]; then
 			printf '%s %s\n' "$tag" "$proc"
 		fi
