@@ -162,13 +162,14 @@ field() { # field NAME KEY
 started_by_us() { [ -f "$STATE/$1.started" ]; }
 
 # our_process NAME: the recorded pid is alive and still runs the binary we started (a pid
-# may have been reused since).
+# may have been reused since; the binary may have been rebuilt under it, "(deleted)").
 our_process() {
-	local pid exe
+	local pid exe now
 	pid=$(field "$1" pid)
 	exe=$(field "$1" exe)
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-		[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+	now=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+	[ "$now" = "$exe" ] || [ "$now" = "$exe (deleted)" ]
 }
 
 # start_daemon NAME LOGFILE CMD...: runs CMD in its own session, detached from this shell,
