@@ -84,3 +84,30 @@ func TestTopologyMismatch(t *testing.T) {
 		t.Fatalf("DeclareTopology with the hub's own settings after the mismatches: %v", err)
 	}
 }
+
+func TestDeleteTopologyTwiceAndOnAMissingHub(t *testing.T) {
+	c := newHub(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.DeleteTopology(ctx); err != nil {
+		t.Fatalf("DeleteTopology: %v", err)
+	}
+	if ok, err := queueExistsOn(t, c, WorkItemQueue(c.cfg.Hub)); err != nil || ok {
+		t.Fatalf("the work-item queue still exists after DeleteTopology (err %v)", err)
+	}
+	if err := c.DeleteTopology(ctx); err != nil {
+		t.Fatalf("DeleteTopology of a deleted hub: %v", err)
+	}
+	// Publishing to the deleted hub is unroutable, not silently dropped.
+	if err := c.Publish(ctx, WorkItemQueue(c.cfg.Hub), Message{ID: "x"}); !errors.Is(err, ErrUnroutable) {
+		t.Fatalf("Publish to a deleted hub = %v, want ErrUnroutable", err)
+	}
+}
+
+func queueExistsOn(t *testing.T, c *Conn, q string) (bool, error) {
+	conn, _, err := c.connection(context.Background())
+	if err != nil {
+		return false, err
+	}
+	return queueExists(conn, q)
+}
