@@ -87,7 +87,25 @@ func (p *publisher) close() {
 	_ = p.ch.Close()
 }
 
-const maxIdlePublishers = 16
+// drainReturns records the returns waiting in the channel without blocking.
+func (p *publisher) drainReturns(returned map[string]bool) {
+	for {
+		select {
+		case r, ok := <-p.returns:
+			if !ok {
+				return
+			}
+			returned[r.MessageId] = true
+		default:
+			return
+		}
+	}
+}
+
+const (
+	maxIdlePublishers = 16
+	returnsBuffer     = 256
+)
 
 func (c *Conn) getPublisher(ctx context.Context) (*publisher, error) {
 	for {
@@ -121,7 +139,7 @@ func (c *Conn) getPublisher(ctx context.Context) (*publisher, error) {
 			}
 			return nil, fmt.Errorf("queues: open a publishing channel: %w", err)
 		}
-		return &publisher{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, 16)), gen: gen}, nil
+		return &publisher{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, returnsBuffer)), gen: gen}, nil
 	}
 }
 
@@ -176,6 +194,7 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 			return all(err)
 		}
 		dcs := make([]*amqp.DeferredConfirmation, 0, len(pubs))
+		returned := map[string]bool{}
 		var sendErr error
 		for i := range pubs {
 			dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, pubs[i])
@@ -184,6 +203,9 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 				break
 			}
 			dcs = append(dcs, dc)
+			// Take the returns as they come, so that the client never waits on a full
+			// returns channel (it gives up after a while and drops the return).
+			p.drainReturns(returned)
 		}
 		if len(dcs) == 0 {
 			// Nothing left this process: safe to try again on a fresh channel.
@@ -198,14 +220,13 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 			}
 			continue
 		}
-		return c.awaitConfirms(ctx, p, queue, ids, dcs, sendErr)
+		return c.awaitConfirms(ctx, p, queue, ids, dcs, returned, sendErr)
 	}
 }
 
 // awaitConfirms waits for the confirms of the first len(dcs) messages (the rest were not
 // sent because of sendErr) and collects the returns that precede them.
-func (c *Conn) awaitConfirms(ctx context.Context, p *publisher, queue string, ids []string, dcs []*amqp.DeferredConfirmation, sendErr error) error {
-	returned := map[string]bool{}
+func (c *Conn) awaitConfirms(ctx context.Context, p *publisher, queue string, ids []string, dcs []*amqp.DeferredConfirmation, returned map[string]bool, sendErr error) error {
 	returns := p.returns
 	aborted := false
 	// The broker sends basic.return before the ack of the same message, and the client
@@ -229,18 +250,7 @@ wait:
 			}
 		}
 	}
-	for drained := false; !drained && returns != nil; {
-		select {
-		case r, ok := <-returns:
-			if !ok {
-				returns = nil
-				break
-			}
-			returned[r.MessageId] = true
-		default:
-			drained = true
-		}
-	}
+	p.drainReturns(returned)
 	perr := &PublishError{Queue: queue, IDs: ids, Err: sendErr}
 	for i := range ids {
 		switch {

@@ -131,3 +131,21 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		t.Fatal("no second delivery")
 	}
 }
+
+func TestPublishManyUnroutableInOneBatch(t *testing.T) {
+	c := newHub(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 5000
+	msgs := make([]Message, n)
+	for i := range msgs {
+		msgs[i] = Message{ID: fmt.Sprintf("u-%d", i)}
+	}
+	start := time.Now()
+	err := c.Publish(ctx, c.cfg.Hub+".no-such-queue", msgs...)
+	var pe *PublishError
+	if !errors.As(err, &pe) || len(pe.Unroutable) != n || len(pe.Unconfirmed) != 0 {
+		t.Fatalf("Publish of %d unroutable messages = %v", n, err)
+	}
+	t.Logf("%d unroutable messages reported in %v", n, time.Since(start))
+}
