@@ -12,6 +12,9 @@
 // Activities run inline, in the order they were scheduled. Timers fire only when the clock
 // moves: Advance(d) moves it by d, Run moves it to each due timer in turn; RunUntilIdle
 // never moves it.
+//
+// With SetTracer the harness also exports the spans a worker would, on the virtual clock:
+// StartContext under a caller's span, then one trace per orchestration tree.
 package durabletest
 
 import (
@@ -21,6 +24,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
@@ -43,6 +48,7 @@ type Harness struct {
 	timers    []timer
 	seq       int
 	onEpisode func(instanceID string, past []history.Event, res *durable.Result)
+	tracer    trace.Tracer // nil: no spans (SetTracer)
 }
 
 type instance struct {
@@ -83,6 +89,10 @@ func (h *Harness) Now() time.Time { return h.now }
 // Start queues the start of orchestration name as instanceID with input (encoded to JSON).
 // An instance id that is running already is an error; one that has ended starts over.
 func (h *Harness) Start(name, instanceID string, input any) error {
+	return h.start(context.Background(), name, instanceID, input)
+}
+
+func (h *Harness) start(ctx context.Context, name, instanceID string, input any) error {
 	if h.reg == nil || !slices.Contains(h.reg.Orchestrators(), name) {
 		return fmt.Errorf("orchestrator %q is not registered", name)
 	}
@@ -93,7 +103,7 @@ func (h *Harness) Start(name, instanceID string, input any) error {
 	if inst := h.instances[instanceID]; inst != nil && !finished(inst.status) {
 		return fmt.Errorf("instance %q is already %s", instanceID, inst.status)
 	}
-	h.begin(instanceID, history.Event{Kind: history.ExecutionStarted, Name: name, Input: raw})
+	h.begin(instanceID, history.Event{Kind: history.ExecutionStarted, Name: name, Input: raw, Trace: h.newTrace(ctx)})
 	return nil
 }
 
@@ -266,6 +276,7 @@ func (h *Harness) episode(inst *instance) error {
 	inst.past = append(inst.past, res.NewEvents...)
 	inst.status, inst.customStatus = res.Status, res.CustomStatus
 	inst.output, inst.failure = res.Output, res.Failure
+	h.traceEpisode(inst.id, inst.started, res) // the episode is "committed"
 	for _, a := range res.Actions {
 		h.act(inst, a)
 	}
@@ -275,6 +286,7 @@ func (h *Harness) episode(inst *instance) error {
 	if res.Status == history.StatusContinuedAsNew {
 		start := inst.started
 		start.Input = res.ContinueAsNewInput
+		start.Trace = nextTrace(start.Trace)
 		h.begin(inst.id, start, res.Carried...)
 	}
 	return nil
@@ -283,9 +295,7 @@ func (h *Harness) episode(inst *instance) error {
 func (h *Harness) act(inst *instance, a durable.Action) {
 	switch a.Kind {
 	case durable.ScheduleActivity:
-		out, failure := h.reg.RunActivity(context.Background(), durable.ActivityInfo{
-			InstanceID: inst.id, ExecutionID: inst.executionID, TaskID: a.TaskID, Attempt: a.Attempt,
-		}, a.Name, a.Input)
+		out, failure := h.runActivity(inst, a)
 		ev := history.Event{Version: history.SchemaVersion, Kind: history.TaskCompleted, TaskID: a.TaskID, Result: out}
 		if failure != nil {
 			ev.Kind, ev.Result, ev.Failure = history.TaskFailed, nil, failure
@@ -299,7 +309,8 @@ func (h *Harness) act(inst *instance, a durable.Action) {
 			return
 		}
 		h.begin(a.InstanceID, history.Event{Kind: history.ExecutionStarted, Name: a.Name, Input: a.Input, Attempt: a.Attempt,
-			Parent: &history.ParentRef{InstanceID: inst.id, ExecutionID: inst.executionID, TaskID: a.TaskID, Name: inst.started.Name}})
+			Parent: &history.ParentRef{InstanceID: inst.id, ExecutionID: inst.executionID, TaskID: a.TaskID, Name: inst.started.Name},
+			Trace:  h.childTrace(inst.started)})
 	case durable.CreateTimer:
 		h.seq++
 		h.timers = append(h.timers, timer{at: a.FireAt, seq: h.seq, instanceID: inst.id, executionID: inst.executionID,

@@ -83,11 +83,19 @@ func ExportOrchestration(tracer trace.Tracer, instanceID string, started history
 // orchestration span named by req.Trace. The returned function ends it, with error status
 // when the attempt failed (non-nil failure).
 func StartActivity(ctx context.Context, tracer trace.Tracer, req history.ActivityRequest) (context.Context, func(*history.Failure)) {
+	ctx, end := StartActivityAt(ctx, tracer, req, time.Now())
+	return ctx, func(failure *history.Failure) { end(failure, time.Now()) }
+}
+
+// StartActivityAt is StartActivity on a clock of the caller's (durabletest's virtual one):
+// the span starts at start and ends when the returned function says.
+func StartActivityAt(ctx context.Context, tracer trace.Tracer, req history.ActivityRequest, start time.Time) (context.Context, func(failure *history.Failure, end time.Time)) {
 	if parent := SpanContextOf(req.Trace); parent.IsValid() {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, parent)
 	}
 	ctx, span := tracer.Start(ctx, "activity "+req.Name,
 		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithTimestamp(start),
 		trace.WithAttributes(
 			AttrActivityName.String(req.Name),
 			AttrOrchestrationName.String(req.OrchestrationName),
@@ -96,12 +104,11 @@ func StartActivity(ctx context.Context, tracer trace.Tracer, req history.Activit
 			AttrTaskID.Int64(req.TaskID),
 			AttrAttempt.Int(req.Attempt),
 		))
-	return ctx, func(failure *history.Failure) {
-		now := time.Now()
+	return ctx, func(failure *history.Failure, end time.Time) {
 		if failure != nil {
-			fail(span, failure, now)
+			fail(span, failure, end)
 		}
-		span.End(trace.WithTimestamp(now))
+		span.End(trace.WithTimestamp(end))
 	}
 }
 

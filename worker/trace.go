@@ -38,23 +38,18 @@ func (w *Worker) startActivitySpan(ctx context.Context, req history.ActivityRequ
 	return tracing.StartActivity(ctx, w.cfg.Tracer, req)
 }
 
-// traceEpisode exports the spans that a committed episode ended: its timers and event
-// waits, and the orchestration span itself when the execution is over. Replayed parts of
-// history are never exported again: the executor reports only what ended in this episode.
+// traceEpisode exports the spans that a committed episode ended (tracing.ExportEpisode):
+// its timers and event waits, and the orchestration span itself when the execution is over.
+// Replayed parts of history are never exported again: the executor reports only what ended
+// in this episode.
 func (w *Worker) traceEpisode(p *episodePlan) {
 	if w.cfg.Tracer == nil {
 		return
 	}
 	o := p.result
-	parent := tracing.OrchestrationSpanContext(o.started)
-	if !parent.IsValid() {
-		return
+	waits := make([]tracing.Wait, len(o.res.Finished))
+	for i, f := range o.res.Finished {
+		waits[i] = tracing.Wait(f)
 	}
-	for _, f := range o.res.Finished {
-		tracing.ExportWait(w.cfg.Tracer, parent, p.id, p.episode.ExecutionID, tracing.Wait(f))
-	}
-	switch o.res.Status {
-	case history.StatusCompleted, history.StatusFailed, history.StatusTerminated, history.StatusContinuedAsNew:
-		tracing.ExportOrchestration(w.cfg.Tracer, p.id, o.started, o.now, o.res.Status, o.res.Failure)
-	}
+	tracing.ExportEpisode(w.cfg.Tracer, p.id, o.started, waits, o.res.Status, o.res.Failure, o.now)
 }
