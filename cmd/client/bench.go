@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warrenhq/warren/client"
@@ -31,6 +32,7 @@ type benchResult struct {
 	LatencyP99Ms   float64 `json:"latencyP99Ms"` //
 	LatencyMaxMs   float64 `json:"latencyMaxMs"` //
 	FirstFailure   string  `json:"firstFailure,omitempty"`
+	PurgeFailures  int     `json:"purgeFailures,omitempty"`
 	InstancePrefix string  `json:"instancePrefix"`
 }
 
@@ -101,7 +103,17 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	res := summarize(name, prefix, statuses)
 	res.StartSeconds = startSecs
 	if o.purge {
-		_ = forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error { return c.client.Purge(ctx, id) })
+		// A purge that fails is reported, and does not stop the others.
+		var failed atomic.Int64
+		_ = forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error {
+			if err := c.client.Purge(ctx, id); err != nil {
+				if failed.Add(1) == 1 {
+					fmt.Fprintf(c.stderr, "client bench: purging %s: %s\n", id, oneLine(err.Error()))
+				}
+			}
+			return nil
+		})
+		res.PurgeFailures = int(failed.Load())
 	}
 	if c.cfg.JSON {
 		c.printJSON(res)
