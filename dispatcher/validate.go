@@ -1,12 +1,12 @@
 package dispatcher
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -84,13 +84,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 	if ae != nil {
 		return ae
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
+	if len(bytes.TrimSpace(b)) == 0 {
 		if optional {
 			return nil
 		}
 		return errorf(http.StatusBadRequest, client.CodeBadJSON, "request body is empty; want a JSON object")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return errorf(http.StatusBadRequest, client.CodeBadJSON, "malformed JSON in the request body: "+err.Error())
@@ -103,7 +103,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 
 // jsonValue checks that b is one JSON value; empty means none (nil).
 func jsonValue(what string, b []byte) (json.RawMessage, *apiError) {
-	if len(strings.TrimSpace(string(b))) == 0 {
+	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, nil
 	}
 	if !json.Valid(b) {
