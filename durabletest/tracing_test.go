@@ -466,3 +466,38 @@ func TestTraceAcrossTwoWorkers(t *testing.T) {
 	checkOneTrace(t, spans)
 	wantTree(t, spans, seedTree)
 }
+
+// TestTraceOfContinueAsNew: every execution of an instance that continues as new has a
+// span of its own, under the same caller, from its own start to its own end.
+func TestTraceOfContinueAsNew(t *testing.T) {
+	r := durable.NewRegistry()
+	ok(t, durable.AddOrchestrator(r, "Rounds", func(ctx *durable.OrchestrationContext, n int) (int, error) {
+		if err := ctx.CreateTimer(time.Minute).Await(nil); err != nil {
+			return 0, err
+		}
+		if n < 3 {
+			ctx.ContinueAsNew(n+1, false)
+		}
+		return n, nil
+	}))
+	client, clientRec := recording(t)
+	worker, rec := recording(t)
+	h := New(r)
+	h.SetTracer(worker)
+	startTraced(t, h, client, "Rounds", "r", 1)
+	ok(t, h.Run())
+	if s := h.Status("r"); s != history.StatusCompleted {
+		t.Fatalf("r is %s, want Completed", s)
+	}
+	spans := append(clientRec.Ended(), rec.Ended()...)
+	checkOneTrace(t, spans)
+	wantTree(t, spans, `
+create_orchestration Rounds [0s, 0s]
+  orchestration Rounds r [0s, 1m0s] ContinuedAsNew
+    timer [0s, 1m0s]
+  orchestration Rounds r [1m0s, 2m0s] ContinuedAsNew
+    timer [1m0s, 2m0s]
+  orchestration Rounds r [2m0s, 3m0s] Completed
+    timer [2m0s, 3m0s]
+`)
+}
