@@ -10,7 +10,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: all build services-up services-down services-status test bench fuzz demo clean
+.PHONY: all build services-up services-down services-status test bench bench-fleet fuzz demo clean
 
 all: build
 
@@ -39,6 +39,10 @@ test:
 bench:
 	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} \
 		$(SERVICES) run $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# Fleet throughput of HelloSequence with and without tracing (scripts/bench-fleet.sh).
+bench-fleet:
+	@$(SERVICES) run scripts/bench-fleet.sh
 
 # Runs every Fuzz function of the main module for FUZZTIME each (go test -fuzz takes one
 # function of one package at a time).

@@ -17,43 +17,14 @@ export WARREN_HTTP_ADDR=127.0.0.1:${DEMO_PORT:-8089}
 export WARREN_DISPATCHER=http://$WARREN_HTTP_ADDR
 export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}
 LOGS=$ROOT/.services/demo
-mkdir -p "$LOGS" bin
 
-say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
-client() { bin/client "$@"; }
+SCRIPT_NAME=demo
+# shellcheck source=scripts/lib/fleet.sh
+. "$ROOT/scripts/lib/fleet.sh"
 
-# wait_until SECONDS WHAT CMD...: poll CMD every 200 ms until it succeeds.
-wait_until() {
-	local deadline=$(($(date +%s) + $1)) what=$2
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			say "timed out waiting for $what (logs in $LOGS)"
-			exit 1
-		fi
-		sleep 0.2
-	done
-}
-
-say "building the binaries"
-go build -o bin/ ./cmd/dispatcher ./cmd/worker ./cmd/client
-
-pids=()
-stop_fleet() {
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
+build_fleet
 trap stop_fleet EXIT
-
-OTEL_SERVICE_NAME=warren-dispatcher bin/dispatcher >"$LOGS/dispatcher.log" 2>&1 &
-pids+=($!)
-wait_until 60 "the dispatcher" curl -fsS "$WARREN_DISPATCHER/readyz"
-for i in $(seq 1 "$WORKERS"); do
-	OTEL_SERVICE_NAME=warren-worker bin/worker >"$LOGS/worker-$i.log" 2>&1 &
-	pids+=($!)
-done
-live_workers() { [ "$(client workers --json | grep -o '"workerId"' | wc -l)" -ge "$WORKERS" ]; }
-wait_until 60 "$WORKERS workers" live_workers
+start_fleet "$WORKERS"
 say "dispatcher on $WARREN_DISPATCHER, $WORKERS workers on hub $WARREN_HUB"
 client workers
 

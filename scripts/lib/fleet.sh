@@ -1,0 +1,49 @@
+# Shell functions that run a local Warren fleet from bin/: sourced by scripts/demo.sh and
+# scripts/bench-fleet.sh. Expects WARREN_HUB, WARREN_HTTP_ADDR and WARREN_DISPATCHER set,
+# and LOGS naming a folder for the processes' output.
+
+say() { printf '\033[1m%s:\033[0m %s\n' "${SCRIPT_NAME:-fleet}" "$*"; }
+client() { bin/client "$@"; }
+
+# wait_until SECONDS WHAT CMD...: poll CMD every 200 ms until it succeeds, or fail.
+wait_until() {
+	local deadline=$(($(date +%s) + $1)) what=$2
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			say "timed out waiting for $what (logs in $LOGS)"
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+
+build_fleet() {
+	say "building the binaries"
+	mkdir -p bin "$LOGS"
+	go build -o bin/ ./cmd/dispatcher ./cmd/worker ./cmd/client
+}
+
+FLEET_PIDS=()
+# start_fleet WORKERS: a dispatcher and WORKERS workers, ready and joined.
+start_fleet() {
+	local workers=$1
+	OTEL_SERVICE_NAME=warren-dispatcher bin/dispatcher >"$LOGS/dispatcher.log" 2>&1 &
+	FLEET_PIDS+=($!)
+	wait_until 60 "the dispatcher" curl -fsS "$WARREN_DISPATCHER/readyz"
+	for i in $(seq 1 "$workers"); do
+		OTEL_SERVICE_NAME=warren-worker bin/worker >"$LOGS/worker-$i.log" 2>&1 &
+		FLEET_PIDS+=($!)
+	done
+	FLEET_WORKERS=$workers
+	wait_until 60 "$workers workers" fleet_joined
+}
+
+fleet_joined() { [ "$(client workers --json | grep -o '"workerId"' | wc -l)" -ge "$FLEET_WORKERS" ]; }
+
+# stop_fleet: SIGTERM every process (they drain) and wait for them.
+stop_fleet() {
+	for pid in "${FLEET_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${FLEET_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	FLEET_PIDS=()
+}
