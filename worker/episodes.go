@@ -37,6 +37,7 @@ type episodePlan struct {
 // all in one round trip, publishes their outboxes, updates what readers see, and only then
 // acks the inputs (DESIGN.md section 4).
 func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
+	t0 := time.Now()
 	groups, order := w.group(batch)
 	plans := make([]*episodePlan, len(order))
 	var wg sync.WaitGroup
@@ -50,6 +51,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
 		}()
 	}
 	wg.Wait()
+	t1 := time.Now()
 
 	// Commit every planned episode in one insertMany.
 	var eps []*history.Episode
@@ -78,6 +80,8 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
 		}
 	}
 
+	t2 := time.Now()
+
 	// Publish outboxes (new and replayed) with confirms.
 	var out []history.OutboxMessage
 	for _, p := range plans {
@@ -99,7 +103,9 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
 		}
 	}
 
+	t3 := time.Now()
 	w.updateInstances(ctx, plans)
+	t4 := time.Now()
 
 	for _, p := range plans {
 		if p.episode != nil && p.result != nil {
@@ -118,6 +124,8 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
 			_ = d.Nack(true)
 		}
 	}
+	w.log.Debug("batch", "messages", len(batch), "instances", len(order), "episodes", len(eps),
+		"plan", t1.Sub(t0), "commit", t2.Sub(t1), "publish", t3.Sub(t2), "update", t4.Sub(t3), "ack", time.Since(t4))
 }
 
 // group decodes the batch and splits it by instance, keeping arrival order.

@@ -53,6 +53,10 @@ type Options struct {
 	ServerSelectionTimeout time.Duration
 	// AppName is reported to the server (default "warren").
 	AppName string
+	// MaxPoolSize bounds the connections to the server (default 16, unless the URI sets
+	// maxPoolSize). FerretDB on PostgreSQL stalls when a few processes each open the
+	// driver's default of 100 and use them at once: its own pool to PostgreSQL is smaller.
+	MaxPoolSize uint64
 }
 
 // Collection names inside the hub's database.
@@ -100,6 +104,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		SetAppName(opts.AppName)
 	if opts.WriteConcernMajority {
 		co.SetWriteConcern(writeconcern.Majority())
+	}
+	if opts.MaxPoolSize > 0 {
+		co.SetMaxPoolSize(opts.MaxPoolSize)
+	} else if !strings.Contains(strings.ToLower(opts.URI), "maxpoolsize=") {
+		co.SetMaxPoolSize(16)
 	}
 	if err := co.Validate(); err != nil {
 		// The driver's message may quote the URI; say only that it is malformed.
