@@ -105,7 +105,7 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		_ = closeStore()
 		return nil, fmt.Errorf("dispatcher: connecting to the broker at %s: %w", config.Redact(cfg.AMQPURL), err)
 	}
-	if err := declareTopology(ctx, conn, log); err != nil {
+	if err := conn.DeclareTopology(ctx); err != nil {
 		_ = conn.Close()
 		_ = closeStore()
 		return nil, fmt.Errorf("dispatcher: declaring the queues of hub %q: %w", cfg.Hub, err)
@@ -118,25 +118,6 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 	}
 	d.closers = []func() error{conn.Close, closeStore}
 	return d, nil
-}
-
-// declareTopology declares the hub's queues. A mismatch may be a worker declaring the same
-// hub at the same moment (the check counts queues that are still being created), so it is
-// tried again for a few seconds before it counts as real.
-func declareTopology(ctx context.Context, conn *queues.Conn, log *slog.Logger) error {
-	var err error
-	for attempt := 0; attempt < 6; attempt++ {
-		if err = conn.DeclareTopology(ctx); err == nil || !errors.Is(err, queues.ErrTopologyMismatch) {
-			return err
-		}
-		log.Debug("queue topology mismatch; trying again in case another process is declaring it", "err", err)
-		select {
-		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
-		case <-ctx.Done():
-			return err
-		}
-	}
-	return err
 }
 
 // Close closes what Open opened.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -28,13 +29,27 @@ func (e *TopologyMismatchError) Is(target error) bool { return target == ErrTopo
 
 // DeclareTopology declares the hub's queues, exchanges and bindings; it is idempotent and
 // is repeated after every reconnect. A hub that exists with other arguments, another
-// partition count or another ladder fails with a *TopologyMismatchError.
+// partition count or another ladder fails with a *TopologyMismatchError. Because the count
+// check sees queues that another process (a worker, a dispatcher) is declaring at the same
+// moment, a mismatch is tried again for a few seconds before it counts as real.
 func (c *Conn) DeclareTopology(ctx context.Context) error {
 	conn, _, err := c.connection(ctx)
 	if err != nil {
 		return err
 	}
-	if err := declare(ctx, conn, c.cfg); err != nil {
+	for attempt := 1; ; attempt++ {
+		err = declare(ctx, conn, c.cfg)
+		if err == nil || !errors.Is(err, ErrTopologyMismatch) || attempt == 6 {
+			break
+		}
+		c.cfg.Logger.Debug("queue topology mismatch; trying again in case another process is declaring it", "err", err)
+		select {
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()
