@@ -37,7 +37,7 @@ func run() error {
 	var cfg worker.Config
 	var logLevel string
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.Usage = config.Usage(fs, "worker [flags]", "Joins the fleet of a Warren hub and runs orchestrations and activities until SIGTERM, then drains and leaves.")
+	fs.Usage = config.Usage(fs, "worker [flags]", "Joins the fleet of a Warren hub and runs orchestrations and activities until SIGTERM, then drains and leaves.\nFlags fall back to the WARREN_* environment variables named below; tracing follows OTEL_*.")
 	config.String(fs, &cfg.AMQPURL, "amqp-url", "WARREN_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL (several, comma-separated, for a cluster)")
 	config.String(fs, &cfg.MongoURI, "mongo-uri", "WARREN_MONGO_URI", "mongodb://127.0.0.1:27017", "MongoDB URI")
 	config.String(fs, &cfg.Hub, "hub", "WARREN_HUB", "warren", "task hub name (queue prefix and database name)")
