@@ -29,6 +29,9 @@ type Config struct {
 	DrainTimeout time.Duration // default 30s
 	// CacheSize is how many instances' histories are kept in memory.
 	CacheSize int // default 10000
+	// TimerGrace is how long past its due time a durable timer of a cached instance may be
+	// missing before the worker sends it again itself.
+	TimerGrace time.Duration // default 30s
 
 	Logger *slog.Logger
 	// Tracer records activity, timer, event and orchestration spans; nil disables tracing.
@@ -69,6 +72,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 10000
+	}
+	if c.TimerGrace == 0 {
+		c.TimerGrace = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

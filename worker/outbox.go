@@ -69,7 +69,7 @@ func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string)
 		return controlMessage(base+"/start", a.InstanceID, exec, ev)
 	case durable.CreateTimer:
 		ev := history.Event{Version: history.SchemaVersion, Kind: history.TimerFired, TaskID: a.TaskID, FireAt: a.FireAt}
-		m, err := controlMessage(base+"/timer", ec.instanceID, ec.executionID, ev)
+		m, err := controlMessage(timerMessageID(ec.instanceID, ec.executionID, a.TaskID), ec.instanceID, ec.executionID, ev)
 		m.DueAt = a.FireAt
 		return m, err
 	case durable.SendEvent:
@@ -147,4 +147,10 @@ func childTrace(parent *history.TraceContext, newSpanID func() string) *history.
 		tc.TraceParent, tc.TraceState = parent.TraceParent, parent.TraceState
 	}
 	return tc
+}
+
+// timerMessageID is the id of the message that fires a durable timer; the timer watch sends
+// a lost timer again under the same id.
+func timerMessageID(instanceID, executionID string, taskID int64) string {
+	return fmt.Sprintf("%s/%s/%d/timer", instanceID, executionID, taskID)
 }

@@ -115,3 +115,11 @@ func hostname() string {
 	h, _ := os.Hostname()
 	return h
 }
+
+// ownsInstance reports whether this worker consumes the instance's partition now.
+func (w *Worker) ownsInstance(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.owned[queues.PartitionOf(id, w.cfg.Partitions)]
+	return ok
+}

@@ -130,3 +130,14 @@ func (c *stateCache) dropWhere(match func(id string) bool) {
 		}
 	}
 }
+
+// snapshot returns the cached states, for periodic sweeps.
+func (c *stateCache) snapshot() []*instanceState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*instanceState, 0, len(c.items))
+	for _, e := range c.items {
+		out = append(out, e.Value.(*cacheEntry).state)
+	}
+	return out
+}

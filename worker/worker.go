@@ -152,11 +152,16 @@ func (w *Worker) Run(ctx context.Context) error {
 // arrived while the previous batch was being processed forms the next one.
 func (w *Worker) processLoop(ctx context.Context) {
 	const maxBatch = 512
+	sweep := time.NewTicker(w.cfg.TimerGrace / 3)
+	defer sweep.Stop()
 	for {
 		var batch []*queues.Delivery
 		select {
 		case d := <-w.inbox:
 			batch = append(batch, d)
+		case <-sweep.C:
+			w.sendOverdueTimers(ctx)
+			continue
 		case <-w.stopping:
 		}
 	fill:

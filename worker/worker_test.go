@@ -3,9 +3,12 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
@@ -26,7 +29,7 @@ type rig struct {
 	w     *Worker
 }
 
-func startRig(t *testing.T, r *durable.Registry) *rig {
+func startRig(t *testing.T, r *durable.Registry, tune ...func(*Config)) *rig {
 	t.Helper()
 	testenv.RequireRabbitMQ(t)
 	testenv.RequireMongo(t)
@@ -34,6 +37,9 @@ func startRig(t *testing.T, r *durable.Registry) *rig {
 	defer cancel()
 	cfg := Config{AMQPURL: testenv.AMQPURL(), MongoURI: testenv.MongoURI(), Hub: testenv.UniqueName("wk"),
 		Partitions: 2, HeartbeatInterval: 200 * time.Millisecond, DeadAfter: 2 * time.Second, DrainTimeout: 10 * time.Second}
+	for _, f := range tune {
+		f(&cfg)
+	}
 	store, err := mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Hub: cfg.Hub})
 	if err != nil {
 		t.Fatal(err)
@@ -207,5 +213,35 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A durable timer whose message the broker lost (here: purged from the timer ladder) is sent
+// again by the worker once it is overdue, and the orchestration completes.
+func TestLostTimerIsSentAgain(t *testing.T) {
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Nap", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		return "woke", ctx.CreateTimer(300 * time.Millisecond).Await(nil)
+	}))
+	rg := startRig(t, r, func(c *Config) { c.TimerGrace = time.Second })
+	rg.start("nap-1", "Nap", "start-nap-1")
+	rg.waitFor("the timer in history", func() bool { return count(rg.events("nap-1"), history.TimerCreated) == 1 })
+	conn, err := amqp.Dial(rg.cfg.AMQPURL)
+	must(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	must(t, err)
+	purged := 0
+	for k := 0; k < queues.DefaultTimerLevels; k++ {
+		n, err := ch.QueuePurge(fmt.Sprintf("%s.delay.%02d", rg.cfg.Hub, k), false)
+		must(t, err)
+		purged += n
+	}
+	if purged != 1 {
+		t.Fatalf("purged %d messages from the timer ladder, want the one timer", purged)
+	}
+	inst := rg.waitStatus("nap-1", history.StatusCompleted)
+	if string(inst.Output) != `"woke"` {
+		t.Fatalf("output %s", inst.Output)
 	}
 }
