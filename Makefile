@@ -42,7 +42,7 @@ bench:
 
 # Fleet throughput of HelloSequence with and without tracing (scripts/bench-fleet.sh).
 bench-fleet:
-	@$(SERVICES) run scripts/bench-fleet.sh
+	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run scripts/bench-fleet.sh
 
 # Runs every Fuzz function of the main module for FUZZTIME each (go test -fuzz takes one
 # function of one package at a time).
