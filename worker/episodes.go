@@ -31,12 +31,15 @@ type episodePlan struct {
 	requeue   []*queues.Delivery          // for a later episode (another execution)
 	dead      map[*queues.Delivery]string // dead-lettered with a reason
 	republish []history.OutboxMessage     // outboxes of episodes already committed
+	// trouble marks a store or broker failure: the loop backs off before the next batch.
+	trouble bool
 }
 
 // processBatch runs one episode per instance over a batch of control messages, commits them
 // all in one round trip, publishes their outboxes, updates what readers see, and only then
-// acks the inputs (DESIGN.md section 4).
-func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
+// acks the inputs (DESIGN.md section 4). It reports whether the store or the broker failed,
+// so that the loop can back off instead of spinning on redeliveries.
+func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (trouble bool) {
 	t0 := time.Now()
 	groups, order := w.group(batch)
 	plans := make([]*episodePlan, len(order))
@@ -74,6 +77,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
 				w.log.Debug("episode conflict, will reload", "instance", p.id, "episode", p.episode.Number)
 			} else {
 				w.log.Warn("episode commit failed", "instance", p.id, "err", err)
+				p.trouble = true
 			}
 			p.requeue = append(p.requeue, p.inputs...)
 			p.inputs, p.episode, p.result = nil, nil, nil
@@ -94,6 +98,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
 		// The episodes are committed: their inputs come back and step 3 publishes again.
 		w.log.Warn("publishing outbox failed; inputs will be redelivered", "err", err)
 		for _, p := range plans {
+			p.trouble = true
 			if p.episode != nil {
 				w.cache.drop(p.id)
 			}
@@ -123,9 +128,11 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) {
 		for _, d := range p.requeue {
 			_ = d.Nack(true)
 		}
+		trouble = trouble || p.trouble
 	}
 	w.log.Debug("batch", "messages", len(batch), "instances", len(order), "episodes", len(eps),
 		"plan", t1.Sub(t0), "commit", t2.Sub(t1), "publish", t3.Sub(t2), "update", t4.Sub(t3), "ack", time.Since(t4))
+	return trouble
 }
 
 // group decodes the batch and splits it by instance, keeping arrival order.
@@ -156,15 +163,18 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		if r := recover(); r != nil {
 			w.log.Error("episode panicked", "instance", id, "panic", r, "stack", string(debug.Stack()))
 			w.cache.drop(id)
+			// Sending them back would only panic again, on and on: they go to the dead-letter
+			// queue with the reason instead.
 			*p = episodePlan{id: id, dead: map[*queues.Delivery]string{}}
 			for _, m := range msgs {
-				p.requeue = append(p.requeue, m.d)
+				p.dead[m.d] = fmt.Sprintf("the worker panicked processing this message: %v", r)
 			}
 		}
 	}()
 	st, err := w.loadState(ctx, id)
 	if err != nil {
 		w.log.Warn("loading history failed", "instance", id, "err", err)
+		p.trouble = true
 		for _, m := range msgs {
 			p.requeue = append(p.requeue, m.d)
 		}

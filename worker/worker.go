@@ -12,6 +12,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"github.com/cenkalti/backoff/v4"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -154,6 +155,9 @@ func (w *Worker) processLoop(ctx context.Context) {
 	const maxBatch = 512
 	sweep := time.NewTicker(w.cfg.TimerGrace / 3)
 	defer sweep.Stop()
+	// While the store or the broker fails, wait longer and longer between batches.
+	pause := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
 	for {
 		var batch []*queues.Delivery
 		select {
@@ -176,6 +180,13 @@ func (w *Worker) processLoop(ctx context.Context) {
 		if len(batch) == 0 {
 			return // stopping, and nothing left
 		}
-		w.processBatch(ctx, batch)
+		if !w.processBatch(ctx, batch) {
+			pause.Reset()
+			continue
+		}
+		select {
+		case <-time.After(pause.NextBackOff()):
+		case <-ctx.Done():
+		}
 	}
 }
