@@ -44,6 +44,11 @@ func TestBadInputThroughTheClient(t *testing.T) {
 			}
 		})
 	}
+	// A worker configured with another partition count than the hub's refuses to start.
+	if r := f.Run("worker", []string{"WARREN_PARTITIONS=3"}); r.Code == 0 ||
+		!strings.Contains(r.Stderr, "partition") || !strings.Contains(r.Stderr, "3") {
+		t.Fatalf("worker with 3 partitions on a hub of %d: exit %d, stderr %q", f.Partitions, r.Code, r.Stderr)
+	}
 	if got := list(t, f); len(got) != 0 {
 		t.Fatalf("instances left behind: %+v", got)
 	}

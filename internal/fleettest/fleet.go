@@ -177,10 +177,17 @@ type Result struct {
 // Client runs the client binary against the fleet's dispatcher.
 func (f *Fleet) Client(args ...string) Result {
 	f.t.Helper()
+	return f.Run("client", nil, args...)
+}
+
+// Run runs one of the binaries to its end with the fleet's environment plus env, and
+// returns what it printed and its exit code (a worker or dispatcher that refuses to start).
+func (f *Fleet) Run(binary string, env []string, args ...string) Result {
+	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(Binaries(f.t), "client"), args...)
-	cmd.Env = f.env
+	cmd := exec.CommandContext(ctx, filepath.Join(Binaries(f.t), binary), args...)
+	cmd.Env = append(append([]string(nil), f.env...), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -191,7 +198,7 @@ func (f *Fleet) Client(args ...string) Result {
 	case errors.As(err, &ee):
 		r.Code = ee.ExitCode()
 	default:
-		f.t.Fatalf("running client %v: %v", args, err)
+		f.t.Fatalf("running %s %v: %v", binary, args, err)
 	}
 	return r
 }
