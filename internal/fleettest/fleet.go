@@ -272,7 +272,7 @@ var (
 )
 
 // Binaries builds cmd/dispatcher, cmd/worker and cmd/client once per test binary and
-// returns the folder holding them.
+// returns the folder holding them; with WARREN_TEST_RACE set they are built with -race.
 func Binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -285,7 +285,11 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", buildDir, "./cmd/dispatcher", "./cmd/worker", "./cmd/client")
+		args := []string{"build", "-o", buildDir}
+		if os.Getenv("WARREN_TEST_RACE") != "" {
+			args = append(args, "-race") // the fleet's processes with the race detector
+		}
+		cmd := exec.Command("go", append(args, "./cmd/dispatcher", "./cmd/worker", "./cmd/client")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
