@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/warrenhq/warren/client"
@@ -42,16 +41,9 @@ func waitDone(t *testing.T, f *fleettest.Fleet, id, timeout string) (client.Stat
 func events(t *testing.T, f *fleettest.Fleet, id string) []history.Event {
 	t.Helper()
 	out := f.MustClient("history", id, "--json")
-	var evs []history.Event
-	if strings.HasPrefix(strings.TrimSpace(out), "[") {
-		if err := json.Unmarshal([]byte(out), &evs); err != nil {
-			t.Fatalf("client history --json: %v", err)
-		}
-		return evs
-	}
 	var withHist client.StatusWithHistory
 	if err := json.Unmarshal([]byte(out), &withHist); err != nil {
-		t.Fatalf("client history --json: %v", err)
+		t.Fatalf("client history --json printed %q: %v", out, err)
 	}
 	return withHist.History
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/testenv"
@@ -60,26 +61,54 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 		return true
 	})
 
+	// One list call per poll rather than a wait per instance.
+	fleettest.WaitUntil(t, 3*time.Minute, "all 200 ended", func() bool {
+		ended := 0
+		for _, st := range list(t, f, "--name", "HelloSequence") {
+			if st.Status.Terminal() {
+				ended++
+			}
+		}
+		return ended == n
+	})
+	for _, st := range list(t, f, "--name", "HelloSequence") {
+		if st.Status != history.StatusCompleted {
+			t.Fatalf("%s ended %s: %v", st.InstanceID, st.Status, st.Failure)
+		}
+	}
+	// Each activity result is in its history exactly once; histories are read 8 at a time.
+	problems := make(chan string, n)
 	for _, id := range ids {
-		st, code := waitDone(t, f, id, "3m")
-		if code != 0 || st.Status != history.StatusCompleted {
-			t.Fatalf("%s ended %s (exit %d): %v", id, st.Status, code, st.Failure)
-		}
-		evs := events(t, f, id)
-		seen := map[int64]int{}
-		for _, e := range evs {
-			if e.Kind == history.TaskCompleted {
-				seen[e.TaskID]++
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := f.Client("history", id, "--json")
+			var h client.StatusWithHistory
+			if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &h) != nil {
+				problems <- fmt.Sprintf("%s: client history exit %d: %s", id, r.Code, r.Stderr)
+				return
 			}
-		}
-		if len(seen) != 5 {
-			t.Fatalf("%s: %d distinct activity results, want 5", id, len(seen))
-		}
-		for task, c := range seen {
-			if c != 1 {
-				t.Fatalf("%s: result of task %d recorded %d times", id, task, c)
+			seen := map[int64]int{}
+			for _, e := range h.History {
+				if e.Kind == history.TaskCompleted {
+					seen[e.TaskID]++
+				}
 			}
-		}
+			if len(seen) != 5 {
+				problems <- fmt.Sprintf("%s: %d distinct activity results, want 5", id, len(seen))
+			}
+			for task, c := range seen {
+				if c != 1 {
+					problems <- fmt.Sprintf("%s: result of task %d recorded %d times", id, task, c)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(problems)
+	for p := range problems {
+		t.Error(p)
 	}
 
 	// SIGTERM drains: the worker exits 0 and leaves the live set at once.
