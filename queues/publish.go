@@ -174,6 +174,8 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 	if len(pubs) == 0 {
 		return nil
 	}
+	// Announcements may have no listener; everything else must reach a queue.
+	mandatory := exchange != AnnounceExchange(c.cfg.Hub)
 	ids := make([]string, len(pubs))
 	for i := range pubs {
 		if pubs[i].MessageId == "" {
@@ -197,7 +199,7 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 		returned := map[string]bool{}
 		var sendErr error
 		for i := range pubs {
-			dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, pubs[i])
+			dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, mandatory, false, pubs[i])
 			if err != nil {
 				sendErr = err
 				break

@@ -102,7 +102,7 @@ func (c *Conn) DeleteTopology(ctx context.Context) error {
 			}
 		}
 	}
-	exchanges := []string{delayDeliver(hub)}
+	exchanges := []string{AnnounceExchange(hub), delayDeliver(hub)}
 	for k := range levels {
 		exchanges = append(exchanges, delayLevel(hub, k))
 	}
@@ -189,6 +189,9 @@ func declare(ctx context.Context, conn *amqp.Connection, cfg Config) error {
 	// the others down; the queue dead-letters expired messages to the level below.
 	// The exchanges come first: a level queue whose dead-letter exchange is missing when it
 	// first expires a message makes the broker warn.
+	if err := ch.ExchangeDeclare(AnnounceExchange(hub), amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fmt.Errorf("queues: declare exchange %q: %w", AnnounceExchange(hub), err)
+	}
 	if err := ch.ExchangeDeclare(delayDeliver(hub), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("queues: declare exchange %q: %w", delayDeliver(hub), err)
 	}

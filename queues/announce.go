@@ -1,0 +1,70 @@
+package queues
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Announcements are notices for whoever listens — a dispatcher's waiters learn that an
+// instance has ended from one instead of by polling the store. They go through a fanout
+// exchange per hub; each listener has a queue of its own bound to it, which the broker
+// deletes a minute after its listener is gone. Nobody listening is not an error.
+
+// listenerExpiry is how long a listener's queue outlives its last consumer.
+const listenerExpiry = time.Minute
+
+// AnnounceExchange is the hub's fanout exchange of announcements.
+func AnnounceExchange(hub string) string { return hubOrDefault(hub) + ".announce" }
+
+// Announce publishes msgs to every listener of the hub, with confirms but without the
+// mandatory flag: a notice nobody listens for is dropped.
+func (c *Conn) Announce(ctx context.Context, msgs ...Message) error {
+	x := AnnounceExchange(c.cfg.Hub)
+	return c.publish(ctx, x, "", x, time.Time{}, msgs)
+}
+
+// Listen declares the listener queue `<hub>.announce.<name>`, binds it to the hub's
+// announcements and consumes it like Consume. name must be unique per listening process.
+func (c *Conn) Listen(ctx context.Context, name string, handle func(*Delivery)) (*Consumer, error) {
+	conn, _, err := c.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("queues: listen: %w", err)
+	}
+	defer ch.Close()
+	x := AnnounceExchange(c.cfg.Hub)
+	q := x + "." + name
+	args := amqp.Table{"x-expires": listenerExpiry.Milliseconds(), "x-message-ttl": listenerExpiry.Milliseconds()}
+	if _, err := ch.QueueDeclare(q, true, false, false, false, args); err != nil {
+		return nil, fmt.Errorf("queues: declare listener queue %q: %w", q, err)
+	}
+	if err := ch.QueueBind(q, "", x, false, nil); err != nil {
+		return nil, fmt.Errorf("queues: bind listener queue %q: %w", q, err)
+	}
+	return c.Consume(ctx, q, 256, handle)
+}
+
+// StopListening deletes the listener queue of name (a listener that stops cleanly; one that
+// dies leaves it to expire).
+func (c *Conn) StopListening(ctx context.Context, name string) error {
+	conn, _, err := c.connection(ctx)
+	if err != nil {
+		return err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("queues: stop listening: %w", err)
+	}
+	defer ch.Close()
+	q := AnnounceExchange(c.cfg.Hub) + "." + name
+	if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+		return fmt.Errorf("queues: delete listener queue %q: %w", q, err)
+	}
+	return nil
+}
