@@ -33,6 +33,8 @@ type episodePlan struct {
 	republish []history.OutboxMessage     // outboxes of episodes already committed
 	// trouble marks a store or broker failure: the loop backs off before the next batch.
 	trouble bool
+	// repair is a document to write again: its execution ended but the stored one missed it.
+	repair *history.Instance
 }
 
 // processBatch runs one episode per instance over a batch of control messages, commits them
@@ -239,6 +241,9 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		p.inputs = append(p.inputs, m.d)
 	}
 	if len(incoming) == 0 {
+		if p.repair = st.staleEnd(); p.repair != nil {
+			p.state = st
+		}
 		return p
 	}
 	res, err := w.exec.Execute(id, st.past, incoming, now)

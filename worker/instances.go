@@ -115,10 +115,20 @@ func (w *Worker) writeExecutionDoc(ctx context.Context, st *instanceState) error
 }
 
 // updateInstances applies committed episodes to their states and writes the instance
-// documents whose reader-visible fields changed.
+// documents whose reader-visible fields changed. A write that fails keeps the episode's
+// inputs unacked: they come back, and the redelivery writes the document again.
 func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan) {
 	var wg sync.WaitGroup
 	for _, p := range plans {
+		if p.repair != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if w.writeDoc(ctx, p, p.repair) {
+					p.state.inst = *p.repair
+				}
+			}()
+		}
 		if p.episode == nil || p.result == nil {
 			continue
 		}
@@ -141,14 +151,51 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := w.store.UpdateInstance(ctx, &inst); err != nil {
-				// The episode is durable; the next episode or a reload writes the status again.
-				w.log.Warn("updating instance failed", "instance", inst.InstanceID, "err", err)
-				w.cache.drop(inst.InstanceID)
-			}
+			w.writeDoc(ctx, p, &inst)
 		}()
 	}
 	wg.Wait()
+}
+
+// writeDoc writes an instance document; on failure the plan's inputs go back to the queue.
+func (w *Worker) writeDoc(ctx context.Context, p *episodePlan, inst *history.Instance) bool {
+	err := w.store.UpdateInstance(ctx, inst)
+	if err != nil {
+		w.log.Warn("updating instance failed; its messages will come back", "instance", inst.InstanceID, "err", err)
+		w.cache.drop(inst.InstanceID)
+		p.trouble = true
+		p.requeue = append(p.requeue, p.inputs...)
+		p.requeue = append(p.requeue, p.done...)
+		p.inputs, p.done = nil, nil
+	}
+	return err == nil
+}
+
+// staleEnd returns the document an ended execution should have when the stored one does
+// not show its end yet (the write after its last episode failed), or nil.
+func (s *instanceState) staleEnd() *history.Instance {
+	if s == nil || s.fresh || s.inst.Status == s.status || !(s.status.Terminal() || s.status == history.StatusContinuedAsNew) {
+		return nil
+	}
+	doc := s.inst
+	doc.Status = s.status
+	for i := len(s.past) - 1; i >= 0; i-- {
+		ev := s.past[i]
+		switch ev.Kind {
+		case history.ExecutionCompleted:
+			doc.Output = ev.Result
+		case history.ExecutionFailed:
+			doc.Failure = ev.Failure
+		case history.ExecutionTerminated:
+			doc.Failure = &history.Failure{Type: "Terminated", Message: ev.Reason}
+		case history.ContinuedAsNew:
+		default:
+			continue
+		}
+		doc.LastUpdatedAt = ev.Timestamp
+		return &doc
+	}
+	return nil
 }
 
 func visibleChange(a, b history.Instance) bool {
