@@ -61,6 +61,7 @@ type Dispatcher struct {
 	log     *slog.Logger
 	metrics *metrics
 	known   *knownOrchestrators
+	waiters *waiters
 	handler http.Handler
 
 	closers []func() error // what Open opened, closed by Close
@@ -73,7 +74,7 @@ func New(cfg Config, store history.Store, broker Broker) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, store: store, broker: broker, log: cfg.Logger, metrics: newMetrics()}
+	d := &Dispatcher{cfg: cfg, store: store, broker: broker, log: cfg.Logger, metrics: newMetrics(), waiters: newWaiters()}
 	d.known = &knownOrchestrators{store: store, maxAge: cfg.WorkerMaxAge}
 	d.handler = d.routes()
 	return d, nil
@@ -116,7 +117,21 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		_ = closeStore()
 		return nil, err
 	}
-	d.closers = []func() error{conn.Close, closeStore}
+	// Waiters learn of ended instances from the workers' announcements.
+	listener := "dispatcher-" + newUUID()
+	k, err := d.waiters.listen(ctx, conn, listener)
+	if err != nil {
+		_ = conn.Close()
+		_ = closeStore()
+		return nil, fmt.Errorf("dispatcher: listening for announcements: %w", err)
+	}
+	stopListening := func() error {
+		_ = k.Cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return conn.StopListening(ctx, listener)
+	}
+	d.closers = []func() error{stopListening, conn.Close, closeStore}
 	return d, nil
 }
 

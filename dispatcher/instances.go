@@ -162,8 +162,9 @@ func boolParam(r *http.Request, name string) (bool, *apiError) {
 }
 
 // wait answers when the instance has ended, or with 408 and its current status when the
-// timeout passes first. It polls the store, gently: every 20 ms at first, backing off to
-// once a second.
+// timeout passes first. It learns of the end from the worker's announcement and then reads
+// the store; it also reads the store now and then (every 20 ms at first, backing off to the
+// waiters' poll interval) in case a notice was lost.
 func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	timeout := d.cfg.WaitTimeout
 	if v := r.URL.Query().Get("timeout"); v != "" {
@@ -179,6 +180,9 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 		}
 		timeout = min(t, d.cfg.MaxWait)
 	}
+	// Registered before the first read, so that an end announced in between is not missed.
+	ended, forget := d.waiters.add(r.PathValue("id"))
+	defer forget()
 	inst, err := d.getInstance(r)
 	if err != nil {
 		return err
@@ -188,6 +192,8 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	interval := 20 * time.Millisecond
 	for !inst.Status.Terminal() {
 		select {
+		case <-ended:
+			ended = nil // read the store below; a closed channel must not fire again
 		case <-r.Context().Done():
 			return nil // the caller left, or the server is shutting down
 		case <-deadline.C:
@@ -199,7 +205,7 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 			}}
 		case <-time.After(interval):
 		}
-		interval = min(interval*2, time.Second)
+		interval = min(interval*2, d.waiters.pollEvery())
 		ctx, cancel := context.WithTimeout(r.Context(), d.cfg.OpTimeout)
 		next, err := d.store.GetInstance(ctx, inst.InstanceID)
 		cancel()

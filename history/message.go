@@ -6,6 +6,10 @@ import "encoding/json"
 // message is a control message whose type is the Kind of the event it carries.
 const MessageKindActivity = "ActivityRequest"
 
+// MessageKindEnded is the type of the announcement a worker makes when it has written the
+// document of an instance whose execution ended (Completed, Failed or Terminated).
+const MessageKindEnded = "InstanceEnded"
+
 // ControlMessage delivers one event to an instance through its partition's control queue.
 type ControlMessage struct {
 	InstanceID string `json:"instanceId"`

@@ -35,6 +35,8 @@ type episodePlan struct {
 	trouble bool
 	// repair is a document to write again: its execution ended but the stored one missed it.
 	repair *history.Instance
+	// ended is the instance id when this batch wrote the document of its ended execution.
+	ended string
 }
 
 // processBatch runs one episode per instance over a batch of control messages, commits them

@@ -10,6 +10,7 @@ import (
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
 )
 
 // episodeOutcome is what the executor decided in a committed episode, kept for the
@@ -155,11 +156,33 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan) {
 		}()
 	}
 	wg.Wait()
+	w.announceEnded(ctx, plans)
+}
+
+// announceEnded tells the dispatchers' waiters which instances have ended. A lost notice
+// costs a waiter only time: it also reads the store now and then.
+func (w *Worker) announceEnded(ctx context.Context, plans []*episodePlan) {
+	var notices []queues.Message
+	for _, p := range plans {
+		if p.ended != "" {
+			notices = append(notices, queues.Message{ID: p.ended + "/ended/" + randomHex(4), Kind: history.MessageKindEnded, InstanceID: p.ended})
+		}
+	}
+	if len(notices) == 0 {
+		return
+	}
+	if err := w.conn.Announce(ctx, notices...); err != nil {
+		w.log.Debug("announcing ended instances failed", "err", err)
+	}
 }
 
 // writeDoc writes an instance document; on failure the plan's inputs go back to the queue.
+// A document that shows an ended execution is announced, so that waiters learn of it.
 func (w *Worker) writeDoc(ctx context.Context, p *episodePlan, inst *history.Instance) bool {
 	err := w.store.UpdateInstance(ctx, inst)
+	if err == nil && inst.Status.Terminal() {
+		p.ended = inst.InstanceID
+	}
 	if err != nil {
 		w.log.Warn("updating instance failed; its messages will come back", "instance", inst.InstanceID, "err", err)
 		w.cache.drop(inst.InstanceID)

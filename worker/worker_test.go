@@ -245,3 +245,34 @@ func TestLostTimerIsSentAgain(t *testing.T) {
 		t.Fatalf("output %s", inst.Output)
 	}
 }
+
+// When an instance ends, the worker announces it, so that waiters need not poll the store.
+func TestEndedInstanceIsAnnounced(t *testing.T) {
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Quick", func(ctx *durable.OrchestrationContext, _ any) (int, error) { return 7, nil }))
+	rg := startRig(t, r)
+	heard := make(chan string, 10)
+	k, err := rg.conn.Listen(context.Background(), "test", func(d *queues.Delivery) {
+		if d.Kind == history.MessageKindEnded {
+			heard <- d.InstanceID
+		}
+		_ = d.Ack()
+	})
+	must(t, err)
+	defer func() {
+		k.Cancel()
+		_ = rg.conn.StopListening(context.Background(), "test")
+	}()
+	rg.start("quick-1", "Quick", "start-quick-1")
+	select {
+	case id := <-heard:
+		if id != "quick-1" {
+			t.Fatalf("announced %q, want quick-1", id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no announcement that quick-1 ended")
+	}
+	if inst := rg.waitStatus("quick-1", history.StatusCompleted); string(inst.Output) != "7" {
+		t.Fatalf("output %s", inst.Output)
+	}
+}
