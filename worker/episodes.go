@@ -103,9 +103,6 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		w.log.Warn("publishing outbox failed; inputs will be redelivered", "err", err)
 		for _, p := range plans {
 			p.trouble = true
-			if p.episode != nil {
-				w.cache.drop(p.id)
-			}
 			p.requeue = append(p.requeue, p.inputs...)
 			p.requeue = append(p.requeue, p.done...)
 			p.inputs, p.done = nil, nil
@@ -199,7 +196,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			case len(incoming) > 0:
 				p.requeue = append(p.requeue, m.d) // start a new execution in a later episode
 				continue
-			case st == nil || st.acceptsStart(ev.ExecutionID):
+			case st == nil || st.acceptsStart():
 				// The dispatcher has written the document of the execution it started.
 				recorded := st != nil && st.started.Kind == "" && st.inst.ExecutionID == ev.ExecutionID
 				st = freshState(id, st, ev)

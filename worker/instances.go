@@ -29,10 +29,9 @@ func (s *instanceState) consumedBy(messageID string) (int64, bool) {
 	return n, ok
 }
 
-// acceptsStart reports whether an ExecutionStarted for execution exec may begin a new
-// execution: the instance has not started yet (the dispatcher created it Pending), or its
+// acceptsStart reports whether an ExecutionStarted may begin a new execution: the instance has not started yet (the dispatcher created it Pending), or its
 // last execution has ended (continue-as-new, a retried child, a restart).
-func (s *instanceState) acceptsStart(exec string) bool {
+func (s *instanceState) acceptsStart() bool {
 	return s.started.Kind == "" || s.finished()
 }
 

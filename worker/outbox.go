@@ -3,6 +3,7 @@ package worker
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
@@ -110,7 +111,7 @@ func continueAsNewMessages(ec episodeContext, res *durable.Result, newSpanID fun
 	start.Input = res.ContinueAsNewInput
 	start.ExecutionID = exec
 	start.MessageID = ""
-	start.Timestamp = timeZero
+	start.Timestamp = time.Time{}
 	if start.Trace != nil {
 		// The next execution gets a span of its own under the same caller.
 		tc := *start.Trace

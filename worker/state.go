@@ -3,12 +3,9 @@ package worker
 import (
 	"container/list"
 	"sync"
-	"time"
 
 	"github.com/warrenhq/warren/history"
 )
-
-var timeZero time.Time
 
 // instanceState is what a worker knows of one instance's current execution: enough to run
 // the next episode without touching the store.
