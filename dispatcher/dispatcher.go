@@ -38,6 +38,7 @@ import (
 	"github.com/warrenhq/warren/history"
 	mongostore "github.com/warrenhq/warren/history/mongo"
 	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/internal/hubconn"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -91,26 +92,13 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 	log := cfg.Logger
 	log.Info("connecting", "hub", cfg.Hub, "partitions", cfg.Partitions,
 		"mongo", config.Redact(cfg.MongoURI), "amqp", config.Redact(cfg.AMQPURL))
-	store, err := mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Hub: cfg.Hub, AppName: "warren-dispatcher"})
+	h, err := hubconn.Open(ctx, hubconn.Options{AMQPURL: cfg.AMQPURL, MongoURI: cfg.MongoURI, Hub: cfg.Hub,
+		Partitions: cfg.Partitions, AppName: "warren-dispatcher", Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("dispatcher: opening the store at %s: %w", config.Redact(cfg.MongoURI), err)
-	}
-	closeStore := func() error { return store.Close(context.Background()) }
-	if err := store.EnsureHub(ctx, cfg.Partitions); err != nil {
-		_ = closeStore()
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
-	conn, err := queues.Dial(ctx, queues.Config{URL: cfg.AMQPURL, Hub: cfg.Hub, Partitions: cfg.Partitions,
-		Logger: log, ConnectionName: "warren-dispatcher"})
-	if err != nil {
-		_ = closeStore()
-		return nil, fmt.Errorf("dispatcher: connecting to the broker at %s: %w", config.Redact(cfg.AMQPURL), err)
-	}
-	if err := conn.DeclareTopology(ctx); err != nil {
-		_ = conn.Close()
-		_ = closeStore()
-		return nil, fmt.Errorf("dispatcher: declaring the queues of hub %q: %w", cfg.Hub, err)
-	}
+	store, conn := h.Store, h.Conn
+	closeStore := func() error { return store.Close(context.Background()) }
 	d, err := New(cfg, store, newAMQPPinger(conn, cfg.AMQPURL))
 	if err != nil {
 		_ = conn.Close()

@@ -25,21 +25,48 @@ type Delivery struct {
 	// Due is when a scheduled message was due (zero for a plain message).
 	Due time.Time
 
-	raw  amqp.Delivery
-	conn *Conn
+	settler Settler
+}
+
+// Settler is the broker side of a delivery: what Ack, Nack and DeadLetter ask of it.
+// RabbitMQ's deliveries settle through the connection that consumed them; another broker
+// (the simulation's) builds its deliveries with NewDelivery and a Settler of its own.
+type Settler interface {
+	Ack() error
+	Nack(requeue bool) error
+	DeadLetter(reason string) error
+}
+
+// NewDelivery returns a delivery that settles through s.
+func NewDelivery(m Message, queue string, redelivered bool, deliveryCount int, s Settler) *Delivery {
+	return &Delivery{Message: m, Queue: queue, Redelivered: redelivered, DeliveryCount: deliveryCount, settler: s}
 }
 
 // Ack tells the broker the message is done with.
-func (d *Delivery) Ack() error { return d.raw.Ack(false) }
+func (d *Delivery) Ack() error { return d.settler.Ack() }
 
 // Nack gives the message back: requeue puts it back in its queue (counting a delivery),
 // otherwise the queue's dead-letter settings apply.
-func (d *Delivery) Nack(requeue bool) error { return d.raw.Nack(false, requeue) }
+func (d *Delivery) Nack(requeue bool) error { return d.settler.Nack(requeue) }
 
 // DeadLetter publishes the message to the hub's dead-letter queue with reason (header
 // x-warren-reason) and the queue it came from (x-warren-source-queue), then acks it. If the
 // publish fails, the message stays unacked and the error is returned.
-func (d *Delivery) DeadLetter(reason string) error {
+func (d *Delivery) DeadLetter(reason string) error { return d.settler.DeadLetter(reason) }
+
+// amqpSettler settles a RabbitMQ delivery.
+type amqpSettler struct {
+	d    *Delivery
+	raw  amqp.Delivery
+	conn *Conn
+}
+
+func (s *amqpSettler) Ack() error { return s.raw.Ack(false) }
+
+func (s *amqpSettler) Nack(requeue bool) error { return s.raw.Nack(false, requeue) }
+
+func (s *amqpSettler) DeadLetter(reason string) error {
+	d := s.d
 	m := d.Message
 	m.Reason = reason
 	p := m.publishing(time.Time{})
@@ -49,11 +76,11 @@ func (d *Delivery) DeadLetter(reason string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dlq := DeadLetterQueue(d.conn.cfg.Hub)
-	if err := d.conn.publishRaw(ctx, dlq, []amqp.Publishing{p}); err != nil {
+	dlq := DeadLetterQueue(s.conn.cfg.Hub)
+	if err := s.conn.publishRaw(ctx, dlq, []amqp.Publishing{p}); err != nil {
 		return fmt.Errorf("queues: dead-letter message %q from %s: %w", p.MessageId, d.Queue, err)
 	}
-	return d.Ack()
+	return s.Ack()
 }
 
 // Consumer is a subscription made by Consume.
@@ -182,9 +209,8 @@ func (c *Conn) dispatch(ctx context.Context, queue string, fromDLQ bool, raw amq
 		Queue:         queue,
 		Redelivered:   raw.Redelivered,
 		DeliveryCount: int(headerInt(raw.Headers, "x-delivery-count")) + 1,
-		raw:           raw,
-		conn:          c,
 	}
+	d.settler = &amqpSettler{d: d, raw: raw, conn: c}
 	if ms := headerInt(raw.Headers, headerDue); ms != 0 {
 		d.Due = time.UnixMilli(ms)
 		if time.Now().Before(d.Due) {

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
@@ -31,7 +30,7 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 	}, req.Name, req.Input)
 	end(failure)
 
-	ev := history.Event{Version: history.SchemaVersion, TaskID: req.TaskID, Timestamp: time.Now().UTC()}
+	ev := history.Event{Version: history.SchemaVersion, TaskID: req.TaskID, Timestamp: w.now()}
 	if failure != nil {
 		ev.Kind, ev.Failure = history.TaskFailed, failure
 	} else {

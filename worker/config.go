@@ -34,6 +34,8 @@ type Config struct {
 	TimerGrace time.Duration // default 30s
 
 	Logger *slog.Logger
+	// Now is the worker's clock (default time.Now); the simulation passes a virtual one.
+	Now func() time.Time
 	// Tracer records activity, timer, event and orchestration spans; nil disables tracing.
 	Tracer trace.Tracer
 }
@@ -78,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }

@@ -181,7 +181,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		}
 		return p
 	}
-	now := time.Now().UTC()
+	now := w.now()
 	var incoming []history.Event
 	var consumed []string
 	for i, m := range msgs {
@@ -199,7 +199,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			case st == nil || st.acceptsStart():
 				// The dispatcher has written the document of the execution it started.
 				recorded := st != nil && st.started.Kind == "" && st.inst.ExecutionID == ev.ExecutionID
-				st = freshState(id, st, ev)
+				st = freshState(id, st, ev, now)
 				if !recorded {
 					if err := w.writeExecutionDoc(ctx, st); err != nil {
 						w.log.Warn("recording new execution failed", "instance", id, "err", err)

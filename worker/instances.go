@@ -37,8 +37,7 @@ func (s *instanceState) acceptsStart() bool {
 
 // freshState is the state of a new execution begun by start; it keeps the instance's
 // creation time when the instance already existed.
-func freshState(id string, old *instanceState, start history.Event) *instanceState {
-	now := time.Now().UTC()
+func freshState(id string, old *instanceState, start history.Event, now time.Time) *instanceState {
 	inst := history.Instance{InstanceID: id, CreatedAt: now}
 	if old != nil {
 		inst.CreatedAt = old.inst.CreatedAt
@@ -170,7 +169,7 @@ func (w *Worker) announceEnded(ctx context.Context, plans []*episodePlan) {
 	if len(notices) == 0 {
 		return
 	}
-	if err := w.conn.Announce(ctx, notices...); err != nil {
+	if err := w.broker.Announce(ctx, notices...); err != nil {
 		w.log.Debug("announcing ended instances failed", "err", err)
 	}
 }

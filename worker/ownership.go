@@ -28,7 +28,7 @@ func (w *Worker) heartbeatLoop(ctx context.Context, info history.WorkerInfo) {
 }
 
 func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
-	info.HeartbeatAt = time.Now().UTC()
+	info.HeartbeatAt = w.now()
 	if err := w.store.Heartbeat(ctx, info); err != nil {
 		w.log.Warn("heartbeat failed", "err", err)
 		return
@@ -63,7 +63,7 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		if _, ok := w.owned[p]; ok {
 			continue
 		}
-		c, err := w.conn.Consume(context.Background(), queues.ControlQueue(w.cfg.Hub, p), w.cfg.ControlPrefetch, w.enqueue)
+		c, err := w.broker.Consume(context.Background(), queues.ControlQueue(w.cfg.Hub, p), w.cfg.ControlPrefetch, w.enqueue)
 		if err != nil {
 			w.log.Warn("consuming partition failed", "partition", p, "err", err)
 			continue

@@ -37,9 +37,9 @@ func (w *Worker) publishOutbox(ctx context.Context, out []history.OutboxMessage)
 		go func() {
 			defer wg.Done()
 			if r.due.IsZero() {
-				errs[i] = w.conn.Publish(ctx, r.queue, byRoute[r]...)
+				errs[i] = w.broker.Publish(ctx, r.queue, byRoute[r]...)
 			} else {
-				errs[i] = w.conn.Schedule(ctx, r.queue, r.due, byRoute[r]...)
+				errs[i] = w.broker.Schedule(ctx, r.queue, r.due, byRoute[r]...)
 			}
 		}()
 	}

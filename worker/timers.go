@@ -15,7 +15,7 @@ import (
 // which owns the cached states.
 func (w *Worker) sendOverdueTimers(ctx context.Context) {
 	var out []history.OutboxMessage
-	cutoff := time.Now().Add(-w.cfg.TimerGrace)
+	cutoff := w.now().Add(-w.cfg.TimerGrace)
 	for _, st := range w.cache.snapshot() {
 		if st.finished() || st.fresh || !w.ownsInstance(st.inst.InstanceID) {
 			continue

@@ -5,24 +5,44 @@
 //
 //	r := durable.NewRegistry()
 //	hello.Register(r)
-//	w, err := worker.New(ctx, worker.Config{}, r)
+//	w, err := worker.Open(ctx, worker.Config{}, r) // or New over a store and broker of your own
 //	err = w.Run(ctx) // until ctx ends; then drains and leaves the fleet
 package worker
 
 import (
 	"context"
 	"fmt"
-	"github.com/cenkalti/backoff/v4"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
+
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
-	mongostore "github.com/warrenhq/warren/history/mongo"
+	"github.com/warrenhq/warren/internal/hubconn"
 	"github.com/warrenhq/warren/queues"
 )
+
+// Broker is what a worker needs of RabbitMQ; *queues.Conn provides it through Open, and
+// the simulation provides an in-memory one.
+type Broker interface {
+	// Publish sends messages to a queue and returns once the broker has confirmed them.
+	Publish(ctx context.Context, queue string, msgs ...queues.Message) error
+	// Schedule sends messages that the queue receives at due (durable timers).
+	Schedule(ctx context.Context, queue string, due time.Time, msgs ...queues.Message) error
+	// Consume calls handle for each delivery of queue, at most prefetch unsettled at once.
+	Consume(ctx context.Context, queue string, prefetch int, handle func(*queues.Delivery)) (Subscription, error)
+	// Announce tells every listening dispatcher (best effort) that instances have ended.
+	Announce(ctx context.Context, msgs ...queues.Message) error
+}
+
+// Subscription is one consumer made by [Broker.Consume].
+type Subscription interface {
+	// Cancel stops the consumer and waits until its handler has returned.
+	Cancel() error
+}
 
 // Worker is one member of the fleet.
 type Worker struct {
@@ -31,7 +51,7 @@ type Worker struct {
 	registry *durable.Registry
 	exec     *durable.Executor
 	store    history.Store
-	conn     *queues.Conn
+	broker   Broker
 	closeAll func()
 	cache    *stateCache
 
@@ -40,50 +60,59 @@ type Worker struct {
 	stopping chan struct{}
 
 	mu       sync.Mutex
-	owned    map[int]*queues.Consumer
+	owned    map[int]Subscription
 	active   sync.WaitGroup // activities in flight
 	inFlight atomic.Int32   // the same, countable
 }
 
-// New connects to the broker and the store, checks the hub's partition count and declares
-// the topology. It does not take any work until Run.
-func New(ctx context.Context, cfg Config, r *durable.Registry) (*Worker, error) {
+// Open connects to the broker and the store named in cfg, checks the hub's partition count
+// and declares the topology (internal/hubconn), and returns a worker over them that closes
+// them when Run returns. It does not take any work until Run.
+func Open(ctx context.Context, cfg Config, r *durable.Registry) (*Worker, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
-	store, err := mongostore.Open(ctx, mongostore.Options{URI: cfg.MongoURI, Hub: cfg.Hub})
+	h, err := hubconn.Open(ctx, hubconn.Options{AMQPURL: cfg.AMQPURL, MongoURI: cfg.MongoURI, Hub: cfg.Hub,
+		Partitions: cfg.Partitions, AppName: "warren-worker", Logger: cfg.Logger})
 	if err != nil {
-		return nil, fmt.Errorf("opening the history store: %w", err)
+		return nil, fmt.Errorf("worker: %w", err)
 	}
-	if err := store.EnsureHub(ctx, cfg.Partitions); err != nil {
-		store.Close(context.Background())
+	w, err := New(cfg, h.Store, connBroker{h.Conn}, r)
+	if err != nil {
+		_ = h.Close()
 		return nil, err
 	}
-	conn, err := queues.Dial(ctx, queues.Config{URL: cfg.AMQPURL, Hub: cfg.Hub, Partitions: cfg.Partitions, Logger: cfg.Logger})
-	if err != nil {
-		store.Close(context.Background())
-		return nil, fmt.Errorf("connecting to RabbitMQ: %w", err)
+	w.closeAll = func() { _ = h.Close() }
+	return w, nil
+}
+
+// New returns a worker over a store and a broker that the caller has opened (and closes):
+// the hub's partition count must already be recorded and its queues declared.
+func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*Worker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
 	}
-	if err := conn.DeclareTopology(ctx); err != nil {
-		conn.Close()
-		store.Close(context.Background())
-		return nil, err
-	}
-	w := &Worker{
+	return &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID), registry: r,
-		exec: durable.NewExecutor(r), store: store, conn: conn,
+		exec: durable.NewExecutor(r), store: store, broker: broker, closeAll: func() {},
 		cache:    newStateCache(cfg.CacheSize),
 		inbox:    make(chan *queues.Delivery, cfg.ControlPrefetch),
 		stopping: make(chan struct{}),
-		owned:    map[int]*queues.Consumer{},
-	}
-	w.closeAll = func() {
-		conn.Close()
-		store.Close(context.Background())
-	}
-	return w, nil
+		owned:    map[int]Subscription{},
+	}, nil
 }
+
+// connBroker adapts a RabbitMQ connection to Broker.
+type connBroker struct{ *queues.Conn }
+
+func (b connBroker) Consume(ctx context.Context, queue string, prefetch int, handle func(*queues.Delivery)) (Subscription, error) {
+	return b.Conn.Consume(ctx, queue, prefetch, handle)
+}
+
+// now is the worker's clock, in UTC.
+func (w *Worker) now() time.Time { return w.cfg.Now().UTC() }
 
 // ID is the worker's id in the heartbeat set.
 func (w *Worker) ID() string { return w.cfg.WorkerID }
@@ -94,13 +123,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.closeAll()
 	info := history.WorkerInfo{WorkerID: w.cfg.WorkerID, Host: hostname(),
 		Orchestrators: w.registry.Orchestrators(), Activities: w.registry.Activities(),
-		StartedAt: time.Now().UTC()}
+		StartedAt: w.now()}
 
 	// Background work uses its own context so that it can finish after ctx ends.
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 
-	activities, err := w.conn.Consume(work, queues.WorkItemQueue(w.cfg.Hub), w.cfg.ActivityConcurrency, func(d *queues.Delivery) {
+	activities, err := w.broker.Consume(work, queues.WorkItemQueue(w.cfg.Hub), w.cfg.ActivityConcurrency, func(d *queues.Delivery) {
 		w.active.Add(1)
 		w.inFlight.Add(1)
 		go func() {

@@ -56,7 +56,7 @@ func startRig(t *testing.T, r *durable.Registry, tune ...func(*Config)) *rig {
 		_ = store.DropHub(ctx)
 		store.Close(ctx)
 	})
-	w, err := New(ctx, cfg, r)
+	w, err := Open(ctx, cfg, r)
 	if err != nil {
 		t.Fatal(err)
 	}

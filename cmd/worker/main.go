@@ -75,7 +75,7 @@ func run() error {
 		}
 	}
 	cfg.Logger.Info("worker starting", "amqp", config.Redact(cfg.AMQPURL), "mongo", config.Redact(cfg.MongoURI), "hub", cfg.Hub)
-	w, err := worker.New(ctx, cfg, r)
+	w, err := worker.Open(ctx, cfg, r)
 	if err != nil {
 		return err
 	}
