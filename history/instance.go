@@ -39,6 +39,37 @@ type Instance struct {
 	LastUpdatedAt    time.Time       `json:"lastUpdatedAt" bson:"lastUpdatedAt"`
 	// LastEpisode is the number of the last committed episode of ExecutionID.
 	LastEpisode int64 `json:"lastEpisode" bson:"lastEpisode"`
+	// Executions counts the instance's executions, from 1: continue-as-new and a retried
+	// child's new attempt each begin one more. With LastEpisode and the status it orders
+	// the versions of the document (see [Instance.Newer]).
+	Executions int64 `json:"executions,omitempty" bson:"executions,omitempty"`
+}
+
+// Newer reports whether a is a later version of an instance document than b: a later
+// execution, a later episode of the same execution, or at the same episode a status further
+// along (Pending, then Running or Suspended, then an ended one). [Store.UpdateInstance]
+// never replaces a document by an older version, so a writer that lost a race (a worker that
+// just lost its partition) cannot turn Completed back into Running.
+func (a *Instance) Newer(b *Instance) bool {
+	if a.Executions != b.Executions {
+		return a.Executions > b.Executions
+	}
+	if a.LastEpisode != b.LastEpisode {
+		return a.LastEpisode > b.LastEpisode
+	}
+	return a.Status.rank() > b.Status.rank()
+}
+
+// rank orders statuses within one episode of one execution.
+func (s Status) rank() int {
+	switch s {
+	case StatusPending:
+		return 0
+	case StatusRunning, StatusSuspended:
+		return 1
+	default:
+		return 2
+	}
 }
 
 // Episode is one run of an orchestrator over a batch of new messages: the events it added

@@ -12,6 +12,15 @@ var (
 	ErrEpisodeConflict   = errors.New("episode already committed by another worker")
 	ErrNotTerminal       = errors.New("instance is not in a terminal state")
 	ErrPartitionMismatch = errors.New("partition count differs from the hub's")
+	// ErrStaleInstance is returned by UpdateInstance when the store holds a newer version
+	// of the document ([Instance.Newer]); nothing was written.
+	ErrStaleInstance = errors.New("history: the stored instance document is newer")
+	// ErrTooLarge is returned when a record exceeds what the store can keep in one document
+	// (16 MiB in MongoDB). Trying again cannot help.
+	ErrTooLarge = errors.New("history: record too large for the store")
+	// ErrInvalidArgument is returned for a record the store refuses whatever its state (an
+	// id with a NUL byte, an over-long id). Trying again cannot help.
+	ErrInvalidArgument = errors.New("history: invalid argument")
 )
 
 // ListFilter selects instances; zero fields match everything.
@@ -35,6 +44,10 @@ type Store interface {
 	CreateInstance(ctx context.Context, inst *Instance) error // ErrInstanceExists
 	GetInstance(ctx context.Context, instanceID string) (*Instance, error)
 	ListInstances(ctx context.Context, f ListFilter) (page []Instance, next string, err error)
+	// UpdateInstance replaces the document unless the stored one is newer
+	// ([Instance.Newer]; then ErrStaleInstance). Writes are monotonic even where the store's
+	// conditional updates race: a writer that may have overwritten a newer version reads
+	// back and repairs.
 	UpdateInstance(ctx context.Context, inst *Instance) error
 	// Purge deletes a terminal instance and its history (ErrNotTerminal otherwise).
 	Purge(ctx context.Context, instanceID string) error
