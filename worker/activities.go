@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
@@ -23,18 +24,32 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		_ = d.DeadLetter(why)
 		return
 	}
-	actx, end := w.startActivitySpan(ctx, req)
-	out, failure := w.registry.RunActivity(actx, durable.ActivityInfo{
-		InstanceID: req.InstanceID, ExecutionID: req.ExecutionID, TaskID: req.TaskID,
-		Name: req.Name, Attempt: req.Attempt,
-	}, req.Name, req.Input)
-	end(failure)
+	var out []byte
+	var failure *history.Failure
+	if d.DeliveryCount >= w.cfg.WorkItemDeliveryLimit {
+		// The broker dead-letters this work item if it comes back once more, and then no
+		// result would ever reach the orchestration: the task fails now instead, and the
+		// orchestration's retry policy decides what follows.
+		failure = &history.Failure{Type: "DeliveryLimitExceeded", Message: fmt.Sprintf(
+			"activity %s was handed to workers %d times without a result (workers stopped or crashed while running it)",
+			req.Name, d.DeliveryCount-1)}
+	} else {
+		actx, end := w.startActivitySpan(ctx, req)
+		out, failure = w.registry.RunActivity(actx, durable.ActivityInfo{
+			InstanceID: req.InstanceID, ExecutionID: req.ExecutionID, TaskID: req.TaskID,
+			Name: req.Name, Attempt: req.Attempt,
+		}, req.Name, req.Input)
+		end(failure)
+	}
 
 	ev := history.Event{Version: history.SchemaVersion, TaskID: req.TaskID, Timestamp: w.now()}
 	if failure != nil {
 		ev.Kind, ev.Failure = history.TaskFailed, failure
 	} else {
 		ev.Kind, ev.Result = history.TaskCompleted, out
+	}
+	if w.crashed("activity-ran") {
+		return
 	}
 	om, err := controlMessage(d.ID+"/result", req.InstanceID, req.ExecutionID, ev)
 	if err == nil {
@@ -43,6 +58,9 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 	if err != nil {
 		w.log.Warn("sending activity result failed; the activity will run again", "activity", req.Name, "instance", req.InstanceID, "err", err)
 		_ = d.Nack(true)
+		return
+	}
+	if w.crashed("result-sent") {
 		return
 	}
 	_ = d.Ack()

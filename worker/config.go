@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/warrenhq/warren/queues"
 )
 
 // Config is everything a worker needs; zero fields take the defaults below.
@@ -20,6 +22,10 @@ type Config struct {
 	WorkerID string
 	// ActivityConcurrency is how many activities run at once (and the work-item prefetch).
 	ActivityConcurrency int // default 16
+	// WorkItemDeliveryLimit is the hub's delivery limit of work items (the broker's
+	// x-delivery-limit): on the last delivery the broker allows, the worker fails the task
+	// instead of running it once more.
+	WorkItemDeliveryLimit int // default queues.DefaultDeliveryLimit
 	// ControlPrefetch bounds unacked control messages per owned partition.
 	ControlPrefetch   int           // default 256
 	HeartbeatInterval time.Duration // default 1s
@@ -59,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ActivityConcurrency == 0 {
 		c.ActivityConcurrency = 16
+	}
+	if c.WorkItemDeliveryLimit == 0 {
+		c.WorkItemDeliveryLimit = queues.DefaultDeliveryLimit
 	}
 	if c.ControlPrefetch == 0 {
 		c.ControlPrefetch = 256

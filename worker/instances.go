@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"time"
 
 	"github.com/warrenhq/warren/durable"
@@ -51,8 +49,16 @@ func freshState(id string, old *instanceState, start history.Event, now time.Tim
 		inst.ParentInstanceID = start.Parent.InstanceID
 	}
 	inst.TraceID = traceIDOf(start.Trace)
-	return &instanceState{inst: inst, status: history.StatusPending, consumed: map[string]int64{},
-		outboxes: map[int64][]history.OutboxMessage{}, fresh: true}
+	inst.Executions = 1
+	if old != nil {
+		inst.Executions = old.inst.Executions + 1
+		if old.started.Kind == "" && old.inst.ExecutionID == start.ExecutionID {
+			inst.Executions = max(old.inst.Executions, 1) // the dispatcher's document of this very start
+		}
+	}
+	st := newState(inst, nil)
+	st.fresh = true
+	return st
 }
 
 // episodeContext describes the instance to the outbox builder; the ExecutionStarted is in
@@ -71,89 +77,84 @@ func (s *instanceState) episodeContext(newEvents []history.Event) episodeContext
 		name: started.Name, started: started, orchTrace: orchestrationTrace(started)}
 }
 
-// loadState returns the instance's state from the cache, or from the store on a miss. A
-// nil state with a nil error means the store has no such instance.
-func (w *Worker) loadState(ctx context.Context, id string) (*instanceState, error) {
-	if st := w.cache.get(id); st != nil {
-		return st, nil
+// loadState returns the instance's state from the cache (cached true), or from the store
+// on a miss. A nil state with a nil error means the store has no such instance. epoch is
+// the ownership epoch of the instance's partition, read before the batch began.
+func (w *Worker) loadState(ctx context.Context, id string, epoch int64) (st *instanceState, cached bool, err error) {
+	if st := w.cache.get(id, epoch); st != nil {
+		return st, true, nil
 	}
 	inst, err := w.store.GetInstance(ctx, id)
 	if errors.Is(err, history.ErrInstanceNotFound) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	eps, err := w.store.LoadHistory(ctx, id, inst.ExecutionID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	st := newState(*inst, eps)
-	w.cache.put(id, st)
-	return st, nil
+	st = newState(*inst, eps)
+	w.cache.put(id, st, epoch)
+	return st, false, nil
 }
 
 // writeExecutionDoc records a new execution in the instance document before its first
 // episode is committed, so that a worker that reloads the instance after a crash finds the
-// execution its history belongs to.
-func (w *Worker) writeExecutionDoc(ctx context.Context, st *instanceState) error {
-	err := w.store.CreateInstance(ctx, &st.inst)
-	if errors.Is(err, history.ErrInstanceExists) {
-		cur, gerr := w.store.GetInstance(ctx, st.inst.InstanceID)
-		if gerr != nil {
-			return gerr
-		}
-		if cur.ExecutionID != st.inst.ExecutionID && !cur.Status.Terminal() &&
-			cur.Status != history.StatusContinuedAsNew && cur.Status != history.StatusPending {
-			return fmt.Errorf("instance %q is running execution %s", cur.InstanceID, cur.ExecutionID)
-		}
-		st.inst.CreatedAt = cur.CreatedAt
-		err = w.store.UpdateInstance(ctx, &st.inst)
+// execution its history belongs to. The previous execution has ended by its history, which
+// is what counts: its document may still say Running if the write after its last episode
+// failed. The write is monotonic (Executions grows), so a stale worker cannot undo it.
+func (w *Worker) writeExecutionDoc(ctx context.Context, st *instanceState, create bool) error {
+	if create {
+		return w.store.CreateInstance(ctx, &st.inst)
 	}
-	return err
+	return w.store.UpdateInstance(ctx, &st.inst)
 }
 
 // updateInstances applies committed episodes to their states and writes the instance
-// documents whose reader-visible fields changed. A write that fails keeps the episode's
-// inputs unacked: they come back, and the redelivery writes the document again.
-func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan) {
-	var wg sync.WaitGroup
+// documents whose reader-visible fields changed, and the repairs. published says whether
+// the batch's outboxes were confirmed. A write that fails keeps the episode's inputs
+// unacked and the document marked unwritten: the inputs come back, and their redelivery
+// writes the document again.
+func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, published bool) {
+	type write struct {
+		p   *episodePlan
+		doc *history.Instance
+	}
+	var writes []write
 	for _, p := range plans {
+		st := p.state
+		if published && st != nil {
+			for _, n := range p.resent {
+				st.published[n] = true
+			}
+		}
 		if p.repair != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if w.writeDoc(ctx, p, p.repair) {
-					p.state.inst = *p.repair
-				}
-			}()
+			writes = append(writes, write{p, p.repair})
 		}
 		if p.episode == nil || p.result == nil {
 			continue
 		}
-		st := p.state
 		before := st.inst
 		st.fresh = false
 		st.apply(p.episode)
+		st.published[p.episode.Number] = published
 		res := p.result.res
 		st.inst.Status = res.Status
 		st.inst.Output = res.Output
 		st.inst.Failure = res.Failure
 		st.inst.CustomStatus = res.CustomStatus
 		st.inst.LastEpisode = p.episode.Number
-		w.cache.put(p.id, st)
-		if !visibleChange(before, st.inst) {
+		w.cache.put(p.id, st, p.epoch)
+		if !visibleChange(before, st.inst) && !st.unwritten {
 			continue
 		}
 		st.inst.LastUpdatedAt = p.result.now
 		inst := st.inst
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.writeDoc(ctx, p, &inst)
-		}()
+		writes = append(writes, write{p, &inst})
 	}
-	wg.Wait()
+	w.each(len(writes), func(i int) { w.writeDoc(ctx, writes[i].p, writes[i].doc) })
 	w.announceEnded(ctx, plans)
 }
 
@@ -174,34 +175,56 @@ func (w *Worker) announceEnded(ctx context.Context, plans []*episodePlan) {
 	}
 }
 
-// writeDoc writes an instance document; on failure the plan's inputs go back to the queue.
-// A document that shows an ended execution is announced, so that waiters learn of it.
-func (w *Worker) writeDoc(ctx context.Context, p *episodePlan, inst *history.Instance) bool {
-	err := w.store.UpdateInstance(ctx, inst)
-	if err == nil && inst.Status.Terminal() {
-		p.ended = inst.InstanceID
-	}
-	if err != nil {
-		w.log.Warn("updating instance failed; its messages will come back", "instance", inst.InstanceID, "err", err)
-		w.cache.drop(inst.InstanceID)
+// writeDoc writes an instance document. On failure the plan's inputs go back to the queue
+// and the cached state keeps the document as unwritten, so that their redelivery writes it
+// again. A stored newer version (another worker has moved the instance on) means this
+// worker's state is out of date: it is dropped from the cache. A document that shows an
+// ended execution is announced, so that waiters learn of it.
+func (w *Worker) writeDoc(ctx context.Context, p *episodePlan, doc *history.Instance) {
+	err := w.store.UpdateInstance(ctx, doc)
+	switch {
+	case err == nil:
+		p.state.unwritten = false
+		p.state.inst = *doc
+		if doc.Status.Terminal() {
+			p.ended = doc.InstanceID
+		}
+	case errors.Is(err, history.ErrStaleInstance):
+		w.cache.drop(doc.InstanceID)
+	default:
+		w.log.Warn("updating instance failed; its messages will come back", "instance", doc.InstanceID, "err", err)
+		p.state.unwritten = true
 		p.trouble = true
 		p.requeue = append(p.requeue, p.inputs...)
 		p.requeue = append(p.requeue, p.done...)
 		p.inputs, p.done = nil, nil
 	}
-	return err == nil
 }
 
-// staleEnd returns the document an ended execution should have when the stored one does
-// not show its end yet (the write after its last episode failed), or nil.
-func (s *instanceState) staleEnd() *history.Instance {
-	if s == nil || s.fresh || s.inst.Status == s.status || !(s.status.Terminal() || s.status == history.StatusContinuedAsNew) {
+// docRepair returns the document to write again for an instance that had no new input, or
+// nil: one whose last write failed on this worker (unwritten), or one loaded from a store
+// whose document lags its history (the write after an episode failed on a worker that then
+// died or lost the partition). A lagging document gets the status, episode and, for an
+// ended execution, the output or failure from history; its custom status catches up with
+// the next episode.
+func (s *instanceState) docRepair() *history.Instance {
+	if s == nil || s.fresh {
 		return nil
+	}
+	if s.unwritten {
+		doc := s.inst
+		return &doc
+	}
+	if s.inst.Status == s.status {
+		return nil
+	}
+	if s.started.Kind == "" {
+		return nil // no history yet: the document is the dispatcher's
 	}
 	doc := s.inst
 	doc.Status = s.status
-	for i := len(s.past) - 1; i >= 0; i-- {
-		ev := s.past[i]
+	doc.LastEpisode = s.episodes
+	if ev, ok := s.endEvent(); ok {
 		switch ev.Kind {
 		case history.ExecutionCompleted:
 			doc.Output = ev.Result
@@ -209,14 +232,21 @@ func (s *instanceState) staleEnd() *history.Instance {
 			doc.Failure = ev.Failure
 		case history.ExecutionTerminated:
 			doc.Failure = &history.Failure{Type: "Terminated", Message: ev.Reason}
-		case history.ContinuedAsNew:
-		default:
-			continue
 		}
 		doc.LastUpdatedAt = ev.Timestamp
-		return &doc
 	}
-	return nil
+	return &doc
+}
+
+// endEvent is the event that ended the execution, if it has ended.
+func (s *instanceState) endEvent() (history.Event, bool) {
+	for i := len(s.past) - 1; i >= 0; i-- {
+		switch s.past[i].Kind {
+		case history.ExecutionCompleted, history.ExecutionFailed, history.ExecutionTerminated, history.ContinuedAsNew:
+			return s.past[i], true
+		}
+	}
+	return history.Event{}, false
 }
 
 func visibleChange(a, b history.Instance) bool {

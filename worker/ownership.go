@@ -49,53 +49,81 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 			want[p] = true
 		}
 	}
+	// Consumers are cancelled without holding w.mu: Cancel waits for a handler, and
+	// nothing that a handler or the episode loop waits for may wait for this.
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	var release []int
+	var cancel []Subscription
 	for p, c := range w.owned {
 		if !want[p] {
-			c.Cancel()
+			release = append(release, p)
+			cancel = append(cancel, c)
 			delete(w.owned, p)
-			w.forgetPartition(p)
-			w.log.Info("released partition", "partition", p)
 		}
 	}
+	var take []int
 	for p := range want {
-		if _, ok := w.owned[p]; ok {
-			continue
+		if _, ok := w.owned[p]; !ok {
+			take = append(take, p)
 		}
+	}
+	w.mu.Unlock()
+	sort.Ints(release)
+	sort.Ints(take)
+	for i, p := range release {
+		_ = cancel[i].Cancel()
+		w.forgetPartition(p)
+		w.log.Info("released partition", "partition", p)
+	}
+	for _, p := range take {
+		w.forgetPartition(p) // what this worker knew of it before may be stale
 		c, err := w.broker.Consume(context.Background(), queues.ControlQueue(w.cfg.Hub, p), w.cfg.ControlPrefetch, w.enqueue)
 		if err != nil {
 			w.log.Warn("consuming partition failed", "partition", p, "err", err)
 			continue
 		}
+		w.mu.Lock()
 		w.owned[p] = c
+		w.mu.Unlock()
+		w.warm.add(p)
 		w.log.Info("took partition", "partition", p)
 	}
 }
 
 // enqueue hands a control message to the episode loop, or back to the broker when the
-// worker is draining.
+// worker is draining. It never blocks.
 func (w *Worker) enqueue(d *queues.Delivery) {
 	select {
-	case w.inbox <- d:
 	case <-w.stopping:
 		_ = d.Nack(true)
+	default:
+		w.inbox.put(d)
 	}
 }
 
-// forgetPartition drops the cached state of a partition's instances: once another worker
-// owns it, what this one remembers may be stale.
+// forgetPartition starts a new ownership epoch of partition p: cached states read before
+// are no longer served, and messages of p waiting in the inbox are dropped (the broker
+// gives them to the partition's owner). A batch in flight that still holds some of them
+// commits under the episode number check and cannot cache what it read.
 func (w *Worker) forgetPartition(p int) {
-	w.cache.dropWhere(func(id string) bool { return queues.PartitionOf(id, w.cfg.Partitions) == p })
+	w.epochs[p].Add(1)
+	w.inbox.removeQueue(queues.ControlQueue(w.cfg.Hub, p))
+}
+
+// epochOf is the current ownership epoch of the instance's partition.
+func (w *Worker) epochOf(id string) int64 {
+	return w.epochs[queues.PartitionOf(id, w.cfg.Partitions)].Load()
 }
 
 // releaseAll stops consuming every owned partition.
 func (w *Worker) releaseAll() {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	for p, c := range w.owned {
-		c.Cancel()
-		delete(w.owned, p)
+	owned := w.owned
+	w.owned = map[int]Subscription{}
+	w.mu.Unlock()
+	for p, c := range owned {
+		_ = c.Cancel()
+		w.forgetPartition(p)
 	}
 }
 

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/warrenhq/warren/history"
@@ -30,20 +29,15 @@ func (w *Worker) publishOutbox(ctx context.Context, out []history.OutboxMessage)
 		}
 		byRoute[r] = append(byRoute[r], toQueueMessage(m))
 	}
-	var wg sync.WaitGroup
 	errs := make([]error, len(routes))
-	for i, r := range routes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if r.due.IsZero() {
-				errs[i] = w.broker.Publish(ctx, r.queue, byRoute[r]...)
-			} else {
-				errs[i] = w.broker.Schedule(ctx, r.queue, r.due, byRoute[r]...)
-			}
-		}()
-	}
-	wg.Wait()
+	w.each(len(routes), func(i int) {
+		r := routes[i]
+		if r.due.IsZero() {
+			errs[i] = w.broker.Publish(ctx, r.queue, byRoute[r]...)
+		} else {
+			errs[i] = w.broker.Schedule(ctx, r.queue, r.due, byRoute[r]...)
+		}
+	})
 	return errors.Join(errs...)
 }
 

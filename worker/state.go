@@ -2,6 +2,7 @@ package worker
 
 import (
 	"container/list"
+	"sort"
 	"sync"
 
 	"github.com/warrenhq/warren/history"
@@ -19,13 +20,21 @@ type instanceState struct {
 	// so a redelivery can be recognised and its episode's outbox published again.
 	consumed map[string]int64
 	outboxes map[int64][]history.OutboxMessage
-	status   history.Status
+	// published marks the episodes whose outbox this worker has seen confirmed by the broker.
+	published map[int64]bool
+	status    history.Status
 	// fresh marks a new execution whose instance document has not been written yet.
 	fresh bool
+	// unwritten marks a document (inst) that the store has not taken yet: the next batch
+	// for the instance writes it again.
+	unwritten bool
+	// resends counts the times the timer watch sent each overdue timer again.
+	resends map[int64]int
 }
 
 func newState(inst history.Instance, episodes []history.Episode) *instanceState {
-	s := &instanceState{inst: inst, status: inst.Status, consumed: map[string]int64{}, outboxes: map[int64][]history.OutboxMessage{}}
+	s := &instanceState{inst: inst, status: inst.Status, consumed: map[string]int64{},
+		outboxes: map[int64][]history.OutboxMessage{}, published: map[int64]bool{}, resends: map[int64]int{}}
 	for i := range episodes {
 		s.apply(&episodes[i])
 	}
@@ -44,9 +53,13 @@ func (s *instanceState) apply(ep *history.Episode) {
 	}
 	for _, ev := range ep.Events {
 		switch ev.Kind {
-		case history.ExecutionStarted:
-			s.started = ev
+		case history.ExecutionStarted, history.ExecutionResumed:
+			if ev.Kind == history.ExecutionStarted {
+				s.started = ev
+			}
 			s.status = history.StatusRunning
+		case history.ExecutionSuspended:
+			s.status = history.StatusSuspended
 		case history.ExecutionCompleted:
 			s.status = history.StatusCompleted
 		case history.ExecutionFailed:
@@ -75,31 +88,42 @@ type stateCache struct {
 type cacheEntry struct {
 	id    string
 	state *instanceState
+	// epoch is the ownership epoch of the instance's partition when the state was read: an
+	// entry from before the partition last changed hands is never served.
+	epoch int64
 }
 
 func newStateCache(max int) *stateCache {
 	return &stateCache{max: max, order: list.New(), items: map[string]*list.Element{}}
 }
 
-func (c *stateCache) get(id string) *instanceState {
+// get returns the instance's state if it was cached in the given ownership epoch.
+func (c *stateCache) get(id string, epoch int64) *instanceState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[id]; ok {
+		ce := e.Value.(*cacheEntry)
+		if ce.epoch != epoch {
+			c.order.Remove(e)
+			delete(c.items, id)
+			return nil
+		}
 		c.order.MoveToFront(e)
-		return e.Value.(*cacheEntry).state
+		return ce.state
 	}
 	return nil
 }
 
-func (c *stateCache) put(id string, s *instanceState) {
+func (c *stateCache) put(id string, s *instanceState, epoch int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[id]; ok {
 		e.Value.(*cacheEntry).state = s
+		e.Value.(*cacheEntry).epoch = epoch
 		c.order.MoveToFront(e)
 		return
 	}
-	c.items[id] = c.order.PushFront(&cacheEntry{id: id, state: s})
+	c.items[id] = c.order.PushFront(&cacheEntry{id: id, state: s, epoch: epoch})
 	for c.order.Len() > c.max {
 		last := c.order.Back()
 		c.order.Remove(last)
@@ -116,25 +140,18 @@ func (c *stateCache) drop(id string) {
 	}
 }
 
-// dropWhere forgets every instance for which match is true (a partition given away).
-func (c *stateCache) dropWhere(match func(id string) bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, e := range c.items {
-		if match(id) {
-			c.order.Remove(e)
-			delete(c.items, id)
-		}
-	}
-}
-
-// snapshot returns the cached states, for periodic sweeps.
+// snapshot returns the cached states in instance id order, for periodic sweeps.
 func (c *stateCache) snapshot() []*instanceState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*instanceState, 0, len(c.items))
-	for _, e := range c.items {
-		out = append(out, e.Value.(*cacheEntry).state)
+	ids := make([]string, 0, len(c.items))
+	for id := range c.items {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]*instanceState, len(ids))
+	for i, id := range ids {
+		out[i] = c.items[id].Value.(*cacheEntry).state
 	}
 	return out
 }

@@ -9,7 +9,7 @@ import (
 
 // A document that missed its execution's end (the write after the last episode failed) is
 // rebuilt from history; one that shows the end, or an execution still running, is left alone.
-func TestStaleEnd(t *testing.T) {
+func TestDocRepairFromHistory(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ended := func(last history.Event) *instanceState {
 		return newState(history.Instance{InstanceID: "i", ExecutionID: "e", Status: history.StatusRunning},
@@ -32,7 +32,7 @@ func TestStaleEnd(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			doc := c.st.staleEnd()
+			doc := c.st.docRepair()
 			if c.wantStatus == "" {
 				if doc != nil {
 					t.Fatalf("repair %+v for a running execution", doc)
@@ -44,7 +44,7 @@ func TestStaleEnd(t *testing.T) {
 				t.Fatalf("repair = %+v", doc)
 			}
 			c.st.inst = *doc
-			if again := c.st.staleEnd(); again != nil {
+			if again := c.st.docRepair(); again != nil {
 				t.Fatalf("a document that shows the end is repaired again: %+v", again)
 			}
 		})

@@ -2,29 +2,40 @@ package worker
 
 import (
 	"context"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
 )
 
-// sendOverdueTimers sends again the timers of cached instances that are long overdue. The
+// sweepTimers sends again the durable timers of owned instances that are long overdue. The
 // timer ladder delivers at least once, but a broker that restarts can hold timers that were
 // between two levels for minutes (RabbitMQ 3.10 brings quorum queues back before the
-// exchanges they dead-letter to). The copy carries the original message's id, so whichever
-// arrives second is recognised as a redelivery. It runs on the episode loop's goroutine,
-// which owns the cached states.
-func (w *Worker) sendOverdueTimers(ctx context.Context) {
+// exchanges they dead-letter to), or lose them. The copy carries the original message's id,
+// so whichever arrives second is recognised as a copy, and a copy never re-sends anything
+// (classify). It does not run while the store or the broker fails or while messages wait
+// in the inbox (the original may be among them), and each timer is sent again at growing
+// intervals: TimerGrace after it was due, then 2, 4, … times that. It runs on the episode
+// loop's goroutine.
+func (w *Worker) sweepTimers(ctx context.Context) {
+	if w.troubled.Load() || w.inbox.len() > 0 {
+		return
+	}
+	w.warmPartitions(ctx)
 	var out []history.OutboxMessage
-	cutoff := w.now().Add(-w.cfg.TimerGrace)
+	now := w.now()
 	for _, st := range w.cache.snapshot() {
 		if st.finished() || st.fresh || !w.ownsInstance(st.inst.InstanceID) {
 			continue
 		}
-		for _, ev := range overdueTimers(st.past, cutoff) {
+		for _, ev := range overdueTimers(st.past, now, w.cfg.TimerGrace, st.resends) {
 			fired := history.Event{Version: history.SchemaVersion, Kind: history.TimerFired, TaskID: ev.TaskID, FireAt: ev.FireAt}
 			id := timerMessageID(st.inst.InstanceID, st.inst.ExecutionID, ev.TaskID)
 			if m, err := controlMessage(id, st.inst.InstanceID, st.inst.ExecutionID, fired); err == nil {
 				out = append(out, m)
+				st.resends[ev.TaskID]++
 			}
 		}
 	}
@@ -37,9 +48,10 @@ func (w *Worker) sendOverdueTimers(ctx context.Context) {
 	}
 }
 
-// overdueTimers lists the TimerCreated events of past that have not fired and were due
-// before cutoff.
-func overdueTimers(past []history.Event, cutoff time.Time) []history.Event {
+// overdueTimers lists the TimerCreated events of past that have not fired and are due to
+// be sent again at now: grace after their due time on the first resend, and each later
+// resend after twice the wait of the one before (resends counts them per task).
+func overdueTimers(past []history.Event, now time.Time, grace time.Duration, resends map[int64]int) []history.Event {
 	fired := map[int64]bool{}
 	for _, ev := range past {
 		if ev.Kind == history.TimerFired {
@@ -48,9 +60,78 @@ func overdueTimers(past []history.Event, cutoff time.Time) []history.Event {
 	}
 	var out []history.Event
 	for _, ev := range past {
-		if ev.Kind == history.TimerCreated && !fired[ev.TaskID] && ev.FireAt.Before(cutoff) {
+		if ev.Kind != history.TimerCreated || fired[ev.TaskID] {
+			continue
+		}
+		wait := grace << min(resends[ev.TaskID], 10)
+		if ev.FireAt.Add(wait).Before(now) {
 			out = append(out, ev)
 		}
 	}
+	return out
+}
+
+// warmPartitions reads into the cache the running instances of the partitions taken since
+// the last sweep, so that a timer the broker lost is sent again even for an instance that
+// no message has brought into this worker's cache.
+func (w *Worker) warmPartitions(ctx context.Context) {
+	ps := w.warm.takeAll()
+	if len(ps) == 0 {
+		return
+	}
+	want := map[int]bool{}
+	for _, p := range ps {
+		want[p] = true
+	}
+	f := history.ListFilter{Statuses: []history.Status{history.StatusRunning}, PageSize: 500}
+	loaded := 0
+	for loaded < w.cfg.CacheSize {
+		page, next, err := w.store.ListInstances(ctx, f)
+		if err != nil {
+			w.log.Warn("listing running instances for the timer watch failed", "err", err)
+			for _, p := range ps {
+				w.warm.add(p) // try again at the next sweep
+			}
+			return
+		}
+		for _, inst := range page {
+			if want[queues.PartitionOf(inst.InstanceID, w.cfg.Partitions)] && w.ownsInstance(inst.InstanceID) {
+				if _, _, err := w.loadState(ctx, inst.InstanceID, w.epochOf(inst.InstanceID)); err == nil {
+					loaded++
+				}
+			}
+		}
+		if next == "" {
+			return
+		}
+		f.Cursor = next
+	}
+}
+
+// partitionSet is a set of partition numbers shared between goroutines.
+type partitionSet struct {
+	mu sync.Mutex
+	ps map[int]bool
+}
+
+func (s *partitionSet) add(p int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ps == nil {
+		s.ps = map[int]bool{}
+	}
+	s.ps[p] = true
+}
+
+// takeAll empties the set and returns what it held, in order.
+func (s *partitionSet) takeAll() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int, 0, len(s.ps))
+	for p := range s.ps {
+		out = append(out, p)
+	}
+	s.ps = nil
+	sort.Ints(out)
 	return out
 }

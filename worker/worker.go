@@ -55,14 +55,25 @@ type Worker struct {
 	closeAll func()
 	cache    *stateCache
 
-	inbox chan *queues.Delivery // control messages of every owned partition
+	inbox *inbox // control messages of every owned partition
 	// stopping is closed when the worker drains: partition handlers stop feeding inbox.
 	stopping chan struct{}
+	// epochs count the ownership changes of each partition (see forgetPartition).
+	epochs []atomic.Int64
+	// warm lists the partitions taken since the timer watch last looked at them.
+	warm *partitionSet
 
 	mu       sync.Mutex
 	owned    map[int]Subscription
 	active   sync.WaitGroup // activities in flight
 	inFlight atomic.Int32   // the same, countable
+	// troubled is set while the last batch met a store or broker failure.
+	troubled atomic.Bool
+	// parallel bounds the goroutines of one batch's store and broker calls (each).
+	parallel int
+	// crashAt, when set (the simulation), is asked at each step of the protocol whether
+	// the worker dies there; a true answer abandons the batch or activity on the spot.
+	crashAt func(point string) bool
 }
 
 // Open connects to the broker and the store named in cfg, checks the hub's partition count
@@ -98,9 +109,12 @@ func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID), registry: r,
 		exec: durable.NewExecutor(r), store: store, broker: broker, closeAll: func() {},
 		cache:    newStateCache(cfg.CacheSize),
-		inbox:    make(chan *queues.Delivery, cfg.ControlPrefetch),
+		inbox:    newInbox(),
 		stopping: make(chan struct{}),
+		epochs:   make([]atomic.Int64, cfg.Partitions),
+		warm:     &partitionSet{},
 		owned:    map[int]Subscription{},
+		parallel: 8,
 	}, nil
 }
 
@@ -188,28 +202,25 @@ func (w *Worker) processLoop(ctx context.Context) {
 	pause := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
 		backoff.WithMaxInterval(5*time.Second), backoff.WithMaxElapsedTime(0))
 	for {
-		var batch []*queues.Delivery
 		select {
-		case d := <-w.inbox:
-			batch = append(batch, d)
+		case <-w.inbox.ready:
 		case <-sweep.C:
-			w.sendOverdueTimers(ctx)
+			w.sweepTimers(ctx)
 			continue
 		case <-w.stopping:
 		}
-	fill:
-		for len(batch) < maxBatch {
+		batch := w.inbox.take(maxBatch)
+		if len(batch) == 0 {
 			select {
-			case d := <-w.inbox:
-				batch = append(batch, d)
+			case <-w.stopping:
+				return // stopping, and nothing left
 			default:
-				break fill
+				continue
 			}
 		}
-		if len(batch) == 0 {
-			return // stopping, and nothing left
-		}
-		if !w.processBatch(ctx, batch) {
+		trouble := w.processBatch(ctx, batch)
+		w.troubled.Store(trouble)
+		if !trouble {
 			pause.Reset()
 			continue
 		}

@@ -1,0 +1,107 @@
+package worker
+
+import "github.com/warrenhq/warren/history"
+
+// verdict is what one inbound control message means to an instance's state; plan carries it
+// out. classify decides it without I/O, so every case is a line of a table test.
+type verdict int
+
+const (
+	// apply: an input of the current execution, consumed by this episode.
+	apply verdict = iota
+	// begin: an ExecutionStarted that begins a new execution.
+	begin
+	// seen: consumed by a committed episode whose outbox is known to be sent, or a copy
+	// published twice: ack it and do nothing else.
+	seen
+	// resend: the broker delivers again a message that a committed episode consumed, and
+	// this worker does not know that the episode's outbox was sent (its worker may have
+	// died between commit and publish): ack it and publish that outbox again.
+	resend
+	// later: for an execution that has not begun yet (continue-as-new in flight): requeue.
+	later
+	// stale: for an execution that has ended: ack and drop.
+	stale
+	// reload: the cached state may be out of date for this message (it names an execution
+	// the cache does not know, or would begin a new one): read the store and classify again.
+	reload
+	// conflict: a start for an instance that runs another execution.
+	conflict
+	// refused: a start that the dispatcher gave up on (its document says StartNotQueued).
+	refused
+	// orphan: not a start, for an instance the store does not have.
+	orphan
+)
+
+var verdictNames = [...]string{"apply", "begin", "seen", "resend", "later", "stale", "reload", "conflict", "refused", "orphan"}
+
+func (v verdict) String() string { return verdictNames[v] }
+
+// arrival is what classify needs of a delivery.
+type arrival struct {
+	id          string // message id
+	redelivered bool   // the broker handed this very message out before
+	msg         history.ControlMessage
+}
+
+// classify relates a message to st, the instance's state (nil when the store has no such
+// instance). cached says st came from this worker's cache rather than from the store just now.
+func classify(st *instanceState, a arrival, cached bool) verdict {
+	if n, ok := st.consumedBy(a.id); ok {
+		// Only a redelivery can mean a lost publish: a fresh copy of a consumed message
+		// (a duplicate publish, a resent timer) would otherwise re-send the outbox of every
+		// episode after it, each copy running the next activity again.
+		if a.redelivered && !st.published[n] {
+			return resend
+		}
+		return seen
+	}
+	ev := a.msg.Event
+	if ev.Kind == history.ExecutionStarted {
+		switch {
+		case st == nil:
+			return begin
+		case st.refusedStart(ev.ExecutionID):
+			return refused
+		case st.started.Kind != "" && st.inst.ExecutionID == ev.ExecutionID:
+			return seen // a second copy of the current execution's start
+		case cached && st.started.Kind != "":
+			return reload // beginning an execution is decided on the store's word only
+		case st.acceptsStart():
+			return begin
+		default:
+			return conflict
+		}
+	}
+	if st == nil {
+		return orphan
+	}
+	if x := a.msg.ExecutionID; x != "" && x != st.inst.ExecutionID {
+		switch {
+		case cached:
+			return reload
+		case st.status == history.StatusContinuedAsNew:
+			return later // for the next execution, whose start is queued behind
+		default:
+			return stale
+		}
+	}
+	if st.finished() {
+		if st.status == history.StatusContinuedAsNew && a.msg.ExecutionID == "" {
+			return later // an event for the instance: the next execution takes it
+		}
+		return stale
+	}
+	return apply
+}
+
+// refusedStart reports whether the dispatcher marked this execution's start as not queued:
+// it answered its caller with an error, so the execution must not run if the message
+// turns up after all. A worker that got there first has written Running over that mark.
+func (s *instanceState) refusedStart(executionID string) bool {
+	return s.started.Kind == "" && s.inst.ExecutionID == executionID &&
+		s.inst.Status == history.StatusFailed && s.inst.Failure != nil && s.inst.Failure.Type == failureStartNotQueued
+}
+
+// failureStartNotQueued is the failure type the dispatcher writes on a start it gave up on.
+const failureStartNotQueued = "StartNotQueued"

@@ -1,0 +1,188 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
+)
+
+// plan runs the orchestrator for one instance over its messages of this batch: each
+// message is classified against the instance's state (classify) and the verdicts are
+// carried out; the messages the new episode consumes are run through the executor.
+func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episodePlan) {
+	p = &episodePlan{id: id}
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("episode panicked", "instance", id, "panic", r, "stack", string(debug.Stack()))
+			w.cache.drop(id)
+			// Sending them back would only panic again, on and on: they go to the dead-letter
+			// queue with the reason instead.
+			*p = episodePlan{id: id}
+			for _, m := range msgs {
+				p.dead.add(m.d, fmt.Sprintf("the worker panicked processing this message: %v", r))
+			}
+		}
+	}()
+	if err := history.CheckInstanceID(id); err != nil {
+		w.refuseAll(p, msgs, err.Error())
+		return p
+	}
+	p.epoch = w.epochOf(id)
+	st, cached, err := w.loadState(ctx, id, p.epoch)
+	if err != nil {
+		if permanent(err) {
+			w.refuseAll(p, msgs, "the store refuses this instance: "+err.Error())
+			return p
+		}
+		w.log.Warn("loading history failed", "instance", id, "err", err)
+		p.trouble = true
+		p.requeue = deliveries(msgs)
+		return p
+	}
+	now := w.now()
+	var incoming []history.Event
+	var consumed []string
+	for i := 0; i < len(msgs); i++ {
+		m := msgs[i]
+		v := classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, msg: m.msg}, cached)
+		if v == reload || (v == begin && len(incoming) > 0) {
+			if len(incoming) > 0 {
+				// The episode so far is computed on this state: the rest waits for a later one.
+				p.requeue = append(p.requeue, deliveries(msgs[i:])...)
+				break
+			}
+			w.cache.drop(id)
+			if st, cached, err = w.loadState(ctx, id, p.epoch); err != nil {
+				w.log.Warn("loading history failed", "instance", id, "err", err)
+				p.trouble = true
+				p.requeue = append(p.requeue, deliveries(msgs[i:])...)
+				return p
+			}
+			v = classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, msg: m.msg}, false)
+		}
+		ev := m.msg.Event
+		switch v {
+		case seen, stale:
+			p.done = append(p.done, m.d)
+			continue
+		case resend:
+			n := st.consumed[m.d.ID]
+			p.republish = append(p.republish, st.outboxes[n]...)
+			p.resent = append(p.resent, n)
+			p.done = append(p.done, m.d)
+			continue
+		case later:
+			p.requeue = append(p.requeue, m.d)
+			continue
+		case conflict:
+			w.rejectStart(p, m, ev, "InstanceExists", fmt.Sprintf("instance %q is already running (execution %s)", id, st.inst.ExecutionID))
+			continue
+		case refused:
+			p.dead.add(m.d, fmt.Sprintf("instance %q: the dispatcher gave this start up (StartNotQueued) and told its caller so; it does not run", id))
+			continue
+		case orphan:
+			p.dead.add(m.d, fmt.Sprintf("no instance %q: %s arrived before the instance was started", id, ev.Kind))
+			continue
+		case begin:
+			next := freshState(id, st, ev, now)
+			if recorded := st != nil && st.started.Kind == "" && st.inst.ExecutionID == ev.ExecutionID; !recorded {
+				if err := w.writeExecutionDoc(ctx, next, st == nil); err != nil {
+					w.cache.drop(id)
+					if permanent(err) {
+						w.rejectStart(p, m, ev, "InvalidInstance", fmt.Sprintf("instance %q cannot be stored: %v", id, err))
+						continue
+					}
+					if !errors.Is(err, history.ErrStaleInstance) && !errors.Is(err, history.ErrInstanceExists) {
+						w.log.Warn("recording new execution failed", "instance", id, "err", err)
+						p.trouble = true
+					}
+					p.requeue = append(p.requeue, deliveries(msgs[i:])...)
+					return p
+				}
+			}
+			st, cached = next, false
+		}
+		if ev.Timestamp.IsZero() {
+			ev.Timestamp = now
+		}
+		ev.MessageID = m.d.ID
+		incoming = append(incoming, ev)
+		consumed = append(consumed, m.d.ID)
+		p.inputs = append(p.inputs, m.d)
+	}
+	p.state = st
+	if len(incoming) == 0 {
+		p.repair = st.docRepair()
+		return p
+	}
+	res, err := w.exec.Execute(id, st.past, incoming, now)
+	if err != nil {
+		w.failEpisode(p, incoming, consumed, &history.Failure{Type: "OrchestrationError", Message: err.Error()}, now)
+		return p
+	}
+	ec := st.episodeContext(res.NewEvents)
+	outbox, err := buildOutbox(ec, res, w.newSpanID)
+	if err != nil {
+		w.failEpisode(p, incoming, consumed, &history.Failure{Type: "OrchestrationError", Message: "building the messages it sends: " + err.Error()}, now)
+		return p
+	}
+	p.episode = &history.Episode{
+		InstanceID: id, ExecutionID: st.inst.ExecutionID, Number: st.episodes + 1,
+		Events: res.NewEvents, Outbox: outbox, Consumed: consumed, CommittedAt: now,
+	}
+	p.result = &episodeOutcome{res: res, started: ec.started, now: now}
+	p.incoming = incoming
+	return p
+}
+
+// rejectStart answers a start that cannot begin: a child's parent learns that its child
+// failed, with why; anything else is dead-lettered with why.
+func (w *Worker) rejectStart(p *episodePlan, m inbound, ev history.Event, kind, why string) {
+	if ev.Parent == nil {
+		p.dead.add(m.d, why)
+		return
+	}
+	notice := history.Event{Version: history.SchemaVersion, Kind: history.SubOrchestrationFailed,
+		TaskID: ev.Parent.TaskID, InstanceID: m.msg.InstanceID,
+		Failure: &history.Failure{Type: kind, Message: why}}
+	om, err := controlMessage(m.d.ID+"/rejected", ev.Parent.InstanceID, ev.Parent.ExecutionID, notice)
+	if err != nil {
+		p.dead.add(m.d, why)
+		return
+	}
+	p.republish = append(p.republish, om)
+	p.done = append(p.done, m.d)
+}
+
+// refuseAll settles every message of an instance that can never exist (an invalid id):
+// starts tell their parent, everything goes to the dead-letter queue with why.
+func (w *Worker) refuseAll(p *episodePlan, msgs []inbound, why string) {
+	for _, m := range msgs {
+		if m.msg.Event.Kind == history.ExecutionStarted && m.msg.Event.Parent != nil {
+			w.rejectStart(p, m, m.msg.Event, "InvalidInstance", why)
+			if p.dead.has(m.d) {
+				continue
+			}
+			// The parent is told; the start itself is kept for inspection too.
+			p.done = p.done[:len(p.done)-1]
+		}
+		p.dead.add(m.d, why)
+	}
+}
+
+// permanent reports whether a store error will be the same on every try.
+func permanent(err error) bool {
+	return errors.Is(err, history.ErrTooLarge) || errors.Is(err, history.ErrInvalidArgument)
+}
+
+func deliveries(msgs []inbound) []*queues.Delivery {
+	out := make([]*queues.Delivery, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.d
+	}
+	return out
+}
