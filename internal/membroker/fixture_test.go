@@ -85,10 +85,12 @@ func drain(b *Broker) int {
 }
 
 // pendingIDs lists the ids Pending returns for queue.
-func pendingIDs(b *Broker, queue string) []string {
-	var out []string
-	for _, m := range b.Pending(queue) {
-		out = append(out, m.ID)
+func pendingIDs(b *Broker, queue string) []string { return idsOf(b.Pending(queue)) }
+
+func idsOf(msgs []queues.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.ID
 	}
 	return out
 }

@@ -22,7 +22,9 @@ func (d *delivery) Ack() error {
 
 // Nack with requeue puts the message back at the head of its queue, redelivered with its
 // delivery count raised (or dead-letters it past the queue's delivery limit); without,
-// it dead-letters the message as rejected.
+// it dead-letters the message as rejected. RabbitMQ would drop a message rejected from a
+// control queue, which has no dead-letter exchange; here it stays visible in DeadLetters,
+// and Warren never rejects one without requeue anyway.
 func (d *delivery) Nack(requeue bool) error {
 	return d.settle(func(b *Broker, q *queue) {
 		if requeue {
