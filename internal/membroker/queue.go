@@ -79,7 +79,9 @@ func (q *queue) removeConsumer(c *Consumer) {
 
 // giveBack returns deliveries of q to its head, in the order given (oldest delivery first),
 // each with its delivery count raised and marked redelivered; a message past the queue's
-// delivery limit is dead-lettered instead, as RabbitMQ's quorum queues do.
+// delivery limit is dead-lettered instead, as RabbitMQ's quorum queues do. Every return
+// counts, a dropped consumer's too, as in RabbitMQ 3.13 (Warren's docker-compose); 4.3
+// counts only returns that say the delivery failed.
 func (b *Broker) giveBack(q *queue, es []entry) {
 	back := make([]entry, 0, len(es))
 	for _, e := range es {
