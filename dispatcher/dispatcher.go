@@ -64,6 +64,8 @@ type Dispatcher struct {
 	known   *knownOrchestrators
 	waiters *waiters
 	handler http.Handler
+	// readiness remembers what /readyz last logged.
+	readiness readiness
 
 	closers []func() error // what Open opened, closed by Close
 }

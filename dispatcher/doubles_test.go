@@ -85,8 +85,16 @@ func (s *memStore) ListInstances(ctx context.Context, f history.ListFilter) ([]h
 func (s *memStore) UpdateInstance(ctx context.Context, inst *history.Instance) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.instances[inst.InstanceID]; !ok {
+	if s.failWith != nil {
+		return s.failWith
+	}
+	old, ok := s.instances[inst.InstanceID]
+	if !ok {
 		return history.ErrInstanceNotFound
+	}
+	// Monotonic, as history.Store demands.
+	if old.Newer(inst) {
+		return history.ErrStaleInstance
 	}
 	s.instances[inst.InstanceID] = *inst
 	s.writes++
@@ -142,14 +150,34 @@ type fakeBroker struct {
 	mu   sync.Mutex
 	sent map[string][]queues.Message
 	fail error
+	// script, when set, is the outcome of the next calls, one each, before fail applies;
+	// a nil entry is a confirmed publish.
+	script []error
+	// attempts lists every message Publish was given, confirmed or not.
+	attempts []queues.Message
+	// onPublish, when set, runs at each call (outside the lock), before its outcome.
+	onPublish func(attempt int)
 }
 
 func newFakeBroker() *fakeBroker { return &fakeBroker{sent: map[string][]queues.Message{}} }
 
 func (b *fakeBroker) Publish(ctx context.Context, queue string, msgs ...queues.Message) error {
 	b.mu.Lock()
+	b.attempts = append(b.attempts, msgs...)
+	n, hook := len(b.attempts), b.onPublish
+	b.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.fail != nil {
+	if len(b.script) > 0 {
+		err := b.script[0]
+		b.script = b.script[1:]
+		if err != nil {
+			return err
+		}
+	} else if b.fail != nil {
 		return b.fail
 	}
 	b.sent[queue] = append(b.sent[queue], msgs...)
@@ -167,3 +195,13 @@ func (b *fakeBroker) total() int {
 }
 
 var errDown = errors.New("connection refused")
+
+// unconfirmed and unroutable are what queues.Conn.Publish returns for one message that the
+// broker did not confirm (it may be queued) and one that it returned (it is not).
+func unconfirmed(id string) error {
+	return &queues.PublishError{Queue: "q", Unconfirmed: []int{0}, IDs: []string{id}, Err: errors.New("channel closed")}
+}
+
+func unroutable(id string) error {
+	return &queues.PublishError{Queue: "q", Unroutable: []int{0}, IDs: []string{id}}
+}

@@ -1,8 +1,11 @@
 package dispatcher
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -241,15 +244,92 @@ func TestStartReplacesEndedInstance(t *testing.T) {
 	}
 }
 
-func TestStartUndoneWhenPublishFails(t *testing.T) {
-	r := newRig(t, Config{OpTimeout: time.Second})
-	r.broker.fail = errDown
-	a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"lost"}`)
-	if a.code != http.StatusServiceUnavailable || a.errorBody(t).Code != client.CodeUnavailable {
-		t.Fatalf("%d %s", a.code, a.body)
+// A start whose message the broker definitely refused leaves nothing behind; one whose
+// outcome is unknown is sent again (the same message) and, if still unknown, leaves the
+// instance Failed with StartNotQueued for a worker that got the message after all to
+// outrank, never purged.
+func TestStartWhenPublishFails(t *testing.T) {
+	const (
+		gone    = "gone"    // nothing left: 503
+		unknown = "unknown" // Failed, StartNotQueued, kept: 503 saying the outcome is unknown
+		started = "started" // 202
+	)
+	// workerRuns is a publish hook: a worker takes the start and commits its first episode.
+	workerRuns := func(r *rig) func(int) {
+		return func(int) {
+			inst, err := r.store.GetInstance(t.Context(), "s1")
+			if err != nil {
+				return
+			}
+			inst.Status, inst.LastEpisode = history.StatusRunning, 1
+			if err := r.store.UpdateInstance(t.Context(), inst); err != nil {
+				t.Errorf("the worker's update: %v", err)
+			}
+		}
 	}
-	if _, err := r.store.GetInstance(t.Context(), "lost"); err != history.ErrInstanceNotFound {
-		t.Fatalf("instance left behind after a failed publish: %v", err)
+	cases := []struct {
+		name     string
+		script   []error
+		fail     error
+		hook     func(*rig) func(int)
+		want     string
+		attempts int // 0: more than one
+		status   history.Status
+	}{
+		{name: "returned unroutable", script: []error{unroutable("m")}, want: gone, attempts: 1},
+		{name: "confirmed when sent again", script: []error{unconfirmed("m"), nil}, want: started, attempts: 2, status: history.StatusPending},
+		{name: "never confirmed", fail: unconfirmed("m"), want: unknown, status: history.StatusFailed},
+		{name: "an error that is no PublishError", fail: errDown, want: unknown, status: history.StatusFailed},
+		{name: "refused after an unconfirmed copy", script: []error{unconfirmed("m"), unroutable("m")}, want: unknown, attempts: 2, status: history.StatusFailed},
+		{name: "a worker ran it meanwhile", fail: unconfirmed("m"), hook: workerRuns, want: started, status: history.StatusRunning},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t, Config{OpTimeout: 400 * time.Millisecond})
+			r.broker.script, r.broker.fail = c.script, c.fail
+			if c.hook != nil {
+				r.broker.onPublish = c.hook(r)
+			}
+			a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"s1"}`)
+			inst, err := r.store.GetInstance(t.Context(), "s1")
+			switch c.want {
+			case gone:
+				if a.code != http.StatusServiceUnavailable || a.errorBody(t).Code != client.CodeUnavailable {
+					t.Fatalf("%d %s", a.code, a.body)
+				}
+				if err != history.ErrInstanceNotFound {
+					t.Fatalf("instance left behind after a refused start: %+v, %v", inst, err)
+				}
+			case unknown:
+				e := a.errorBody(t)
+				if a.code != http.StatusServiceUnavailable || e.Code != client.CodeUnavailable ||
+					!strings.Contains(e.Error, "unknown") || !strings.Contains(e.Error, "status (GET /v1/instances/s1)") {
+					t.Fatalf("%d %s", a.code, a.body)
+				}
+			case started:
+				if a.code != http.StatusAccepted {
+					t.Fatalf("%d %s", a.code, a.body)
+				}
+			}
+			if c.want != gone {
+				if err != nil || inst.Status != c.status || inst.Executions != 1 {
+					t.Fatalf("stored %+v, %v; want %s", inst, err, c.status)
+				}
+				if c.status == history.StatusFailed && (inst.LastEpisode != 0 || inst.Failure == nil ||
+					inst.Failure.Type != "StartNotQueued" || !strings.Contains(inst.Failure.Message, "could not confirm")) {
+					t.Fatalf("stored %+v, failure %+v", inst, inst.Failure)
+				}
+			}
+			n := len(r.broker.attempts)
+			if (c.attempts == 0 && n < 2) || (c.attempts > 0 && n != c.attempts) {
+				t.Fatalf("%d attempts, want %d (0: several)", n, c.attempts)
+			}
+			for _, m := range r.broker.attempts {
+				if m.ID != r.broker.attempts[0].ID || string(m.Body) != string(r.broker.attempts[0].Body) {
+					t.Fatalf("the attempts sent different messages: %+v", r.broker.attempts)
+				}
+			}
+		})
 	}
 }
 
@@ -260,7 +340,8 @@ func TestStoreDown(t *testing.T) {
 	if a.code != http.StatusServiceUnavailable || r.broker.total() != 0 {
 		t.Fatalf("%d %s", a.code, a.body)
 	}
-	if a := r.do("GET", "/readyz", ""); a.code != http.StatusServiceUnavailable || !strings.Contains(string(a.body), "refused") {
+	if a := r.do("GET", "/readyz", ""); a.code != http.StatusServiceUnavailable || !strings.Contains(string(a.body), `"store":"not answering"`) ||
+		strings.Contains(string(a.body), "refused") {
 		t.Fatalf("readyz with the store down: %d %s", a.code, a.body)
 	}
 }
@@ -472,8 +553,43 @@ func TestReadyzChecksTheBroker(t *testing.T) {
 	}
 	l.Close()
 	a := r.do("GET", "/readyz", "")
-	if a.code != http.StatusServiceUnavailable || !strings.Contains(string(a.body), "no broker node answers") || strings.Contains(string(a.body), "u:p") {
+	if a.code != http.StatusServiceUnavailable || !strings.Contains(string(a.body), `"broker":"not answering"`) || strings.Contains(string(a.body), "u:p") {
 		t.Fatalf("readyz with the broker down: %d %s", a.code, a.body)
+	}
+}
+
+// /readyz needs no token, so it answers a fixed phrase per dependency; the driver's error
+// (hosts, topology) goes to the log, once per change rather than per probe.
+func TestReadyzHidesDriverErrors(t *testing.T) {
+	r := newRig(t, Config{})
+	var logs bytes.Buffer
+	r.d.log = slog.New(slog.NewTextHandler(&logs, nil))
+	r.store.failWith = errors.New("server selection error: topology { Type: Unknown, Servers: [{ Addr: mongo-0.internal:27017 }] }")
+	for range 3 {
+		a := r.do("GET", "/readyz", "")
+		var got struct {
+			Status string            `json:"status"`
+			Checks map[string]string `json:"checks"`
+		}
+		if err := json.Unmarshal(a.body, &got); err != nil || a.code != http.StatusServiceUnavailable ||
+			got.Status != "not ready" || len(got.Checks) != 2 || got.Checks["store"] != "not answering" || got.Checks["broker"] != "ok" {
+			t.Fatalf("%d %s", a.code, a.body)
+		}
+		if strings.Contains(string(a.body), "mongo-0") || strings.Contains(string(a.body), "topology") {
+			t.Fatalf("readyz shows the driver's error: %s", a.body)
+		}
+	}
+	if n := strings.Count(logs.String(), "mongo-0.internal"); n != 1 {
+		t.Fatalf("the store's error is logged %d times, want once:\n%s", n, logs.String())
+	}
+	r.store.mu.Lock()
+	r.store.failWith = nil
+	r.store.mu.Unlock()
+	if a := r.do("GET", "/readyz", ""); a.code != http.StatusOK || !strings.Contains(string(a.body), `"store":"ok"`) {
+		t.Fatalf("%d %s", a.code, a.body)
+	}
+	if !strings.Contains(logs.String(), "store answering again") {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 }
 

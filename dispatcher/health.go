@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,17 +19,24 @@ func (d *Dispatcher) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz says whether the store and the broker answer: 200 when both do, 503 naming the
-// one that does not.
+// one that does not. The answer is a fixed phrase per dependency, since /readyz needs no
+// token and the drivers' errors name hosts and topology; the detail goes to the log, once
+// per change.
 func (d *Dispatcher) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	checks := map[string]string{"store": "ok", "broker": "ok"}
+	checks := map[string]string{}
 	ready := true
-	if err := d.pingStore(ctx); err != nil {
-		checks["store"], ready = err.Error(), false
-	}
-	if err := d.pingBroker(ctx); err != nil {
-		checks["broker"], ready = err.Error(), false
+	for _, dep := range []struct {
+		name string
+		ping func(context.Context) error
+	}{{"store", d.pingStore}, {"broker", d.pingBroker}} {
+		err := dep.ping(ctx)
+		d.readiness.note(d.log, dep.name, err)
+		checks[dep.name] = "ok"
+		if err != nil {
+			checks[dep.name], ready = "not answering", false
+		}
 	}
 	code := http.StatusOK
 	status := "ready"
@@ -35,6 +44,34 @@ func (d *Dispatcher) readyz(w http.ResponseWriter, r *http.Request) {
 		code, status = http.StatusServiceUnavailable, "not ready"
 	}
 	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+}
+
+// readiness remembers the last error each dependency's check logged, so that a probe
+// every few seconds logs a failure when it begins or changes, not each time.
+type readiness struct {
+	mu   sync.Mutex
+	last map[string]string
+}
+
+func (rd *readiness) note(log *slog.Logger, dep string, err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	rd.mu.Lock()
+	if rd.last == nil {
+		rd.last = map[string]string{}
+	}
+	was := rd.last[dep]
+	rd.last[dep] = msg
+	rd.mu.Unlock()
+	switch {
+	case msg == was:
+	case err != nil:
+		log.Warn("readyz: "+dep+" not answering", "err", err)
+	default:
+		log.Info("readyz: " + dep + " answering again")
+	}
 }
 
 func (d *Dispatcher) pingStore(ctx context.Context) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,13 +15,14 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
-	"github.com/warrenhq/warren/queues"
 	"github.com/warrenhq/warren/tracing"
 )
 
 // start creates an instance and sends its ExecutionStarted. The instance document is
-// written first (so that a status read right after the answer finds it) and deleted again
-// when the message cannot be published: nothing is left behind by a failed start.
+// written first (so that a status read right after the answer finds it). When the broker
+// refuses the message the document is deleted again: nothing is left behind. When the
+// outcome is unknown (the message may be queued all the same) the document stays, marked
+// Failed with StartNotQueued, which a worker that runs the start after all outranks.
 func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	var req client.StartRequest
 	if ae := decodeBody(w, r, d.cfg.MaxBodyBytes, &req, false); ae != nil {
@@ -70,16 +70,38 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 		TraceID:       tracing.OrchestrationSpanContext(started).TraceID().String(),
 		CreatedAt:     now,
 		LastUpdatedAt: now,
+		Executions:    1,
 	}
 	if ae := d.createInstance(ctx, r, inst); ae != nil {
 		return ae
 	}
 	tp, ts := tracing.MessageTrace(ctx)
-	if err := d.publishEvent(ctx, inst.InstanceID, inst.ExecutionID, started, tp, ts); err != nil {
-		d.undoCreate(inst)
+	// The message, and so its id, is made once: every attempt sends the same one.
+	msg, err := controlMessage(inst.InstanceID, inst.ExecutionID, started, tp, ts)
+	if err != nil {
+		d.undoCreate(ctx, inst)
+		return err
+	}
+	outcome, err := d.publishReliably(ctx, d.controlQueue(inst.InstanceID), msg)
+	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
+	}
+	switch outcome {
+	case publishRefused:
+		d.undoCreate(ctx, inst)
 		return d.unavailable(r, "sending the start message", err)
+	case publishUnknown:
+		if !d.markStartUnknown(ctx, inst) {
+			d.log.Warn("start outcome unknown", "instance", inst.InstanceID, "execution", inst.ExecutionID, "err", err)
+			return errorf(http.StatusServiceUnavailable, client.CodeUnavailable, fmt.Sprintf(
+				"the outcome of the start of instance %q is unknown: the broker did not confirm the start message, "+
+					"which may still be queued. Read the instance's status (GET /v1/instances/%s) before starting it again: "+
+					"Running means it started; Failed with StartNotQueued means it has not started (so far)",
+				inst.InstanceID, url.PathEscape(inst.InstanceID)))
+		}
+		// A worker has already moved the instance on: the start was queued after all.
+		d.log.Info("start confirmed by the worker's progress", "instance", inst.InstanceID, "err", err)
 	}
 	d.metrics.started()
 	w.Header().Set("Location", "/v1/instances/"+url.PathEscape(inst.InstanceID))
@@ -130,17 +152,14 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 	}
 }
 
-// undoCreate removes an instance whose start message could not be sent. The store deletes
+// undoCreate removes an instance whose start message was never queued. The store deletes
 // only ended instances, so the document is first marked Failed (which is also what a
 // reader sees should the purge fail too).
-func (d *Dispatcher) undoCreate(inst *history.Instance) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.OpTimeout)
+func (d *Dispatcher) undoCreate(ctx context.Context, inst *history.Instance) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.OpTimeout)
 	defer cancel()
-	failed := *inst
-	failed.Status = history.StatusFailed
-	failed.Failure = &history.Failure{Type: "StartNotQueued", Message: "the dispatcher could not send the start message; the start was refused"}
-	failed.LastUpdatedAt = time.Now().UTC()
-	err := d.store.UpdateInstance(ctx, &failed)
+	failed := startNotQueued(inst, "the dispatcher could not send the start message; the start was refused")
+	err := d.store.UpdateInstance(ctx, failed)
 	if err == nil {
 		err = d.store.Purge(ctx, inst.InstanceID)
 	}
@@ -149,30 +168,37 @@ func (d *Dispatcher) undoCreate(inst *history.Instance) {
 	}
 }
 
-// publishEvent sends ev to the instance's control queue.
-func (d *Dispatcher) publishEvent(ctx context.Context, instanceID, executionID string, ev history.Event, traceParent, traceState string) error {
-	body, err := json.Marshal(history.ControlMessage{InstanceID: instanceID, ExecutionID: executionID, Event: ev})
-	if err != nil {
-		return err
-	}
-	msg := queues.Message{
-		ID:          newUUID(),
-		Kind:        string(ev.Kind),
-		InstanceID:  instanceID,
-		Body:        body,
-		TraceParent: traceParent,
-		TraceState:  traceState,
-		Timestamp:   ev.Timestamp,
-	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
+// markStartUnknown records that the start message of inst may or may not be queued: the
+// document becomes Failed with StartNotQueued at episode 0 of the first execution, and is
+// not purged, since a worker may yet run the start (it then moves the document on, which
+// the store lets outrank this version, and a worker that finds this version drops the
+// start). It reports true when the store already holds a newer version: a worker has
+// taken the start.
+func (d *Dispatcher) markStartUnknown(ctx context.Context, inst *history.Instance) (taken bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.OpTimeout)
 	defer cancel()
-	q := queues.ControlQueue(d.cfg.Hub, queues.PartitionOf(instanceID, d.cfg.Partitions))
-	if err := d.broker.Publish(ctx, q, msg); err != nil {
-		d.metrics.publishFailed()
-		return err
+	failed := startNotQueued(inst, "the dispatcher could not confirm the start message; if it was queued after all, "+
+		"the instance runs and this status changes to Running")
+	err := d.store.UpdateInstance(ctx, failed)
+	switch {
+	case errors.Is(err, history.ErrStaleInstance):
+		return true
+	case err != nil:
+		// The document stays Pending: right if the start was queued, stuck if not.
+		d.log.Error("could not mark the instance of an unconfirmed start", "instance", inst.InstanceID, "err", err)
 	}
-	d.metrics.published(string(ev.Kind))
-	return nil
+	return false
+}
+
+// startNotQueued is inst failed at episode 0 because its start was not (known to be)
+// queued.
+func startNotQueued(inst *history.Instance, why string) *history.Instance {
+	failed := *inst
+	failed.Status = history.StatusFailed
+	failed.Failure = &history.Failure{Type: "StartNotQueued", Message: why}
+	failed.LastEpisode = 0
+	failed.LastUpdatedAt = time.Now().UTC()
+	return &failed
 }
 
 // newUUID is a random (version 4) UUID.
