@@ -27,8 +27,12 @@ type queue struct {
 	// singleActive: only the first live consumer receives (x-single-active-consumer).
 	singleActive bool
 	items        []entry
-	consumers    []*Consumer // live ones, in the order they subscribed
-	stats        Stats
+	// returned counts the messages at the head of items that came back from consumers and
+	// wait to be delivered again: RabbitMQ's quorum queues deliver returns first, in the
+	// order they came back.
+	returned  int
+	consumers []*Consumer // live ones, in the order they subscribed
+	stats     Stats
 }
 
 // Stats counts what happened at one queue. Each delivery ends as exactly one of Acked,
@@ -64,6 +68,9 @@ func (q *queue) pop() entry {
 	e := q.items[0]
 	q.items[0] = entry{}
 	q.items = q.items[1:]
+	if q.returned > 0 {
+		q.returned--
+	}
 	return e
 }
 
@@ -77,7 +84,8 @@ func (q *queue) removeConsumer(c *Consumer) {
 	q.consumers = slices.DeleteFunc(q.consumers, func(o *Consumer) bool { return o == c })
 }
 
-// giveBack returns deliveries of q to its head, in the order given (oldest delivery first),
+// giveBack returns deliveries of q to its head, behind earlier returns still waiting there,
+// in the order given (oldest delivery first),
 // each with its delivery count raised and marked redelivered; a message past the queue's
 // delivery limit is dead-lettered instead, as RabbitMQ's quorum queues do. Every return
 // counts, a dropped consumer's too, as in RabbitMQ 3.13 (Warren's docker-compose); 4.3
@@ -94,7 +102,8 @@ func (b *Broker) giveBack(q *queue, es []entry) {
 		back = append(back, e)
 	}
 	q.stats.Returned += len(back)
-	q.items = slices.Insert(q.items, 0, back...)
+	q.items = slices.Insert(q.items, q.returned, back...)
+	q.returned += len(back)
 }
 
 // deadLetter moves a message from q to the dead-letter queue with reason. When byBroker

@@ -20,7 +20,8 @@ func (d *delivery) Ack() error {
 	return d.settle(func(b *Broker, q *queue) { q.stats.Acked++ })
 }
 
-// Nack with requeue puts the message back at the head of its queue, redelivered with its
+// Nack with requeue puts the message back at the head of its queue (behind earlier returns
+// still waiting there), redelivered with its
 // delivery count raised (or dead-letters it past the queue's delivery limit); without,
 // it dead-letters the message as rejected. RabbitMQ would drop a message rejected from a
 // control queue, which has no dead-letter exchange; here it stays visible in DeadLetters,

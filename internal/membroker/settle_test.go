@@ -3,6 +3,7 @@ package membroker
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/warrenhq/warren/queues"
@@ -207,5 +208,36 @@ func TestSettleTwiceOrTooLate(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Messages nacked one after the other come back in the order they were nacked, ahead of
+// the messages never delivered, as RabbitMQ's quorum queues deliver their returns.
+func TestNacksComeBackInOrder(t *testing.T) {
+	b, _ := newBroker(t, nil)
+	c := b.Connect("c")
+	var r recorder
+	consume(t, c, ctl0, 2, r.keep)
+	publish(t, c, ctl0, "a", "b", "c")
+	drain(b)
+	if got := r.ids(); len(got) != 2 {
+		t.Fatalf("delivered %v, want the prefetch of 2", got)
+	}
+	first, second := r.got[0], r.got[1]
+	r.got = nil
+	if err := first.Nack(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Nack(true); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		drain(b)
+		for _, d := range r.got[len(r.got)-min(len(r.got), 2):] {
+			_ = d.Ack()
+		}
+	}
+	if got := strings.Join(r.ids(), ","); got != "a,b,c" {
+		t.Fatalf("delivered %s after the nacks, want a,b,c", got)
 	}
 }
