@@ -85,7 +85,9 @@ func New(cfg Config, store history.Store, broker Broker) (*Dispatcher, error) {
 
 // Open connects to the store and the broker named in cfg, records the hub's partition
 // count (refusing a hub that has another), declares the queue topology and returns a
-// dispatcher ready to serve.
+// dispatcher ready to serve. ctx bounds the opening (give it a deadline: a broker that
+// accepts connections but never answers is otherwise waited for); what Open starts lives
+// until Close.
 func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -100,30 +102,45 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
 	store, conn := h.Store, h.Conn
-	closeStore := func() error { return store.Close(context.Background()) }
+	closeStore := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		return store.Close(ctx)
+	}
 	d, err := New(cfg, store, newAMQPPinger(conn, cfg.AMQPURL))
 	if err != nil {
 		_ = conn.Close()
 		_ = closeStore()
 		return nil, err
 	}
-	// Waiters learn of ended instances from the workers' announcements.
+	// Waiters learn of ended instances from the workers' announcements. The listener's
+	// context outlives ctx (Close cancels it) but is cancelled with ctx while Open waits.
 	listener := "dispatcher-" + newUUID()
-	k, err := d.waiters.listen(ctx, conn, listener)
+	lctx, stopListener := context.WithCancel(context.WithoutCancel(ctx))
+	unbind := context.AfterFunc(ctx, stopListener)
+	k, err := d.waiters.listen(lctx, conn, listener)
+	if !unbind() && err == nil {
+		err = ctx.Err() // ctx ended as the listener started: it is stopped already
+	}
 	if err != nil {
+		stopListener()
 		_ = conn.Close()
 		_ = closeStore()
 		return nil, fmt.Errorf("dispatcher: listening for announcements: %w", err)
 	}
 	stopListening := func() error {
 		_ = k.Cancel()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		stopListener()
+		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		return conn.StopListening(ctx, listener)
 	}
 	d.closers = []func() error{stopListening, conn.Close, closeStore}
 	return d, nil
 }
+
+// closeTimeout bounds each step of Close that talks to a server.
+const closeTimeout = 5 * time.Second
 
 // Close closes what Open opened.
 func (d *Dispatcher) Close() error {
@@ -292,6 +309,8 @@ func (d *Dispatcher) opContext(r *http.Request) (context.Context, context.Cancel
 	return context.WithTimeout(r.Context(), d.cfg.OpTimeout)
 }
 
+// isStoreArgError reports whether the store refused an argument of the request (a cursor
+// it cannot read, an over-long name): the caller's mistake, not an outage.
 func isStoreArgError(err error) bool {
-	return errors.Is(err, mongostore.ErrInvalidArgument)
+	return errors.Is(err, history.ErrInvalidArgument) || errors.Is(err, mongostore.ErrInvalidArgument)
 }

@@ -21,16 +21,22 @@ import (
 )
 
 func main() {
+	// Before anything else, so that a SIGTERM while the binary connects stops it too.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// options are the settings of this binary: the dispatcher's Config and the log level.
+// DefaultStartupTimeout is how long the binary waits for the store and the broker at start.
+const DefaultStartupTimeout = 60 * time.Second
+
+// options are the settings of this binary: the dispatcher's Config, the startup timeout and
+// the log level.
 type options struct {
 	dispatcher.Config
-	LogLevel string
+	StartupTimeout time.Duration
+	LogLevel       string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -47,6 +53,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	config.Int64(fs, &c.MaxBodyBytes, "max-body-bytes", "WARREN_MAX_BODY_BYTES", dispatcher.DefaultMaxBodyBytes, "largest request body (inputs, event data)")
 	config.Duration(fs, &c.WorkerMaxAge, "worker-max-age", "WARREN_WORKER_MAX_AGE", dispatcher.DefaultWorkerMaxAge, "heartbeat age after which a worker counts as gone")
 	config.Duration(fs, &c.MaxWait, "max-wait", "WARREN_MAX_WAIT", dispatcher.DefaultMaxWait, "longest single wait request")
+	config.Duration(fs, &o.StartupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", DefaultStartupTimeout, "how long to wait at start for the store and the broker to answer before exiting with an error")
 	config.String(fs, &o.LogLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.Usage = config.Usage(fs, "dispatcher [flags]",
 		"Serves Warren's HTTP API: start, inspect, signal and purge orchestrations, list workers.\n"+
@@ -56,6 +63,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.StartupTimeout <= 0 {
+		return o, fmt.Errorf("startup timeout (--startup-timeout, WARREN_STARTUP_TIMEOUT) is %s, want a positive duration such as 60s", o.StartupTimeout)
 	}
 	return o, nil
 }
@@ -91,7 +101,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}()
 	o.Tracer = tp.Tracer("github.com/warrenhq/warren/dispatcher")
-	d, err := dispatcher.Open(ctx, o.Config)
+	d, err := openWithin(ctx, o.StartupTimeout, o.Config)
+	if ctx.Err() != nil {
+		if d != nil {
+			_ = d.Close()
+		}
+		log.Info("stopped before startup finished")
+		return 0
+	}
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1
@@ -103,4 +120,59 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// openGrace is how long past the startup deadline openWithin waits for dispatcher.Open to
+// report why it did not finish.
+const openGrace = time.Second
+
+// openWithin opens the dispatcher, giving up when timeout has passed or ctx ends. Open
+// honours its context, but not at every instant: an AMQP handshake with a broker that
+// accepts the connection and says nothing runs out its own timeout of a few seconds. So
+// openWithin does not wait for Open beyond a short grace after the deadline (none after
+// ctx ends); a late Open closes what it opened by itself.
+func openWithin(ctx context.Context, timeout time.Duration, cfg dispatcher.Config) (*dispatcher.Dispatcher, error) {
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	type opened struct {
+		d   *dispatcher.Dispatcher
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		d, err := dispatcher.Open(sctx, cfg)
+		done <- opened{d, err}
+	}()
+	deadlineErr := func(err error) error {
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): %w", timeout, err)
+		}
+		return err
+	}
+	select {
+	case o := <-done:
+		cancel()
+		return o.d, deadlineErr(o.err)
+	case <-sctx.Done():
+	}
+	if ctx.Err() == nil {
+		grace := time.NewTimer(openGrace)
+		defer grace.Stop()
+		select {
+		case o := <-done:
+			cancel()
+			return o.d, deadlineErr(o.err)
+		case <-grace.C:
+		case <-ctx.Done():
+		}
+	}
+	go func() {
+		if o := <-done; o.d != nil {
+			_ = o.d.Close()
+		}
+		cancel()
+	}()
+	// The store's driver gives up with its context; what outlives the grace is the broker's
+	// dial or handshake.
+	return nil, fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): no answer from the broker at %s",
+		timeout, config.Redact(cfg.AMQPURL))
 }

@@ -6,8 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +24,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &out); code != 0 {
 		t.Fatalf("--help exited %d", code)
 	}
-	for _, env := range []string{"WARREN_AMQP_URL", "WARREN_MONGO_URI", "WARREN_HUB", "WARREN_PARTITIONS", "WARREN_HTTP_ADDR", "WARREN_TOKEN", "WARREN_MAX_BODY_BYTES", "WARREN_LOG_LEVEL"} {
+	for _, env := range []string{"WARREN_AMQP_URL", "WARREN_MONGO_URI", "WARREN_HUB", "WARREN_PARTITIONS", "WARREN_HTTP_ADDR", "WARREN_TOKEN", "WARREN_MAX_BODY_BYTES", "WARREN_STARTUP_TIMEOUT", "WARREN_LOG_LEVEL"} {
 		if !strings.Contains(out.String(), env) {
 			t.Errorf("--help does not name %s:\n%s", env, out.String())
 		}
@@ -54,6 +57,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"extra"}, &out); code != 2 {
 		t.Fatalf("stray argument exited %d", code)
+	}
+	if code := run(context.Background(), []string{"--startup-timeout", "0s"}, &out); code != 2 {
+		t.Fatalf("a zero startup timeout exited %d", code)
 	}
 }
 
@@ -155,4 +161,150 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestMain runs the binary's main instead of the tests when the environment asks for it,
+// so that a test can start the dispatcher as a process of its own and signal it.
+func TestMain(m *testing.M) {
+	if os.Getenv("WARREN_TEST_RUN_DISPATCHER") != "" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// silentBroker is a TCP listener that accepts connections and never says a word: a broker
+// that hangs, or something else on its port. It returns an AMQP URL with a password.
+func silentBroker(t *testing.T) (amqpURL, hostport string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "amqp://warren:s3cret-pw@" + l.Addr().String() + "/", l.Addr().String()
+}
+
+// startupEnv points the binary at the test store and at amqpURL, under a fresh hub that the
+// test drops at the end.
+func startupEnv(t *testing.T, amqpURL string) []string {
+	hub := testenv.UniqueName("dispstart")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if s, err := mongostore.Open(ctx, mongostore.Options{URI: testenv.MongoURI(), Hub: hub}); err == nil {
+			_ = s.DropHub(ctx)
+			_ = s.Close(ctx)
+		}
+	})
+	return []string{"WARREN_AMQP_URL=" + amqpURL, "WARREN_MONGO_URI=" + testenv.MongoURI(), "WARREN_HUB=" + hub,
+		"WARREN_PARTITIONS=2", "WARREN_HTTP_ADDR=127.0.0.1:0"}
+}
+
+// A broker that accepts the connection and never answers makes the binary give up at the
+// startup deadline with an error that names the broker (without its password), not hang.
+func TestServicesStartupGivesUpOnASilentBroker(t *testing.T) {
+	testenv.RequireMongo(t)
+	amqpURL, hostport := silentBroker(t)
+	for _, kv := range startupEnv(t, amqpURL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	const timeout = 2 * time.Second
+	var logs syncBuffer
+	done := make(chan int, 1)
+	began := time.Now()
+	go func() { done <- run(context.Background(), []string{"--startup-timeout", timeout.String()}, &logs) }()
+	select {
+	case code := <-done:
+		took := time.Since(began)
+		if code == 0 || took < timeout {
+			t.Fatalf("exit %d after %s:\n%s", code, took, logs.String())
+		}
+	case <-time.After(timeout + 2*time.Second):
+		t.Fatalf("still starting %s after a startup timeout of %s:\n%s", time.Since(began), timeout, logs.String())
+	}
+	out := logs.String()
+	if !strings.Contains(out, "cannot start") || !strings.Contains(out, "broker at amqp://warren:xxxxx@"+hostport) ||
+		!strings.Contains(out, "--startup-timeout") || strings.Contains(out, "s3cret-pw") {
+		t.Fatalf("the error does not name the broker (redacted) and the timeout:\n%s", out)
+	}
+}
+
+// The same for a store that never answers; this needs no services at all.
+func TestStartupGivesUpOnASilentStore(t *testing.T) {
+	_, hostport := silentBroker(t) // as silent for the MongoDB protocol
+	t.Setenv("WARREN_MONGO_URI", "mongodb://warren:s3cret-pw@"+hostport+"/")
+	t.Setenv("WARREN_AMQP_URL", "amqp://guest:guest@127.0.0.1:1/")
+	t.Setenv("WARREN_HUB", testenv.UniqueName("dispstart"))
+	var logs syncBuffer
+	began := time.Now()
+	code := run(context.Background(), []string{"--startup-timeout", "1s"}, &logs)
+	took := time.Since(began)
+	out := logs.String()
+	if code != 1 || took > 3*time.Second || !strings.Contains(out, "store at mongodb://warren:xxxxx@"+hostport) ||
+		!strings.Contains(out, "within 1s") || strings.Contains(out, "s3cret-pw") {
+		t.Fatalf("exit %d after %s:\n%s", code, took, out)
+	}
+}
+
+// SIGTERM while the binary waits for a silent broker stops it at once.
+func TestServicesSIGTERMDuringStartup(t *testing.T) {
+	testenv.RequireMongo(t)
+	amqpURL, _ := silentBroker(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), append(startupEnv(t, amqpURL), "WARREN_TEST_RUN_DISPATCHER=1", "WARREN_STARTUP_TIMEOUT=60s")...)
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	// "connecting" is logged before the store is opened; the store answers at once, so
+	// a moment later the binary waits on the broker.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "connecting") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dispatcher did not start connecting:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	select {
+	case err := <-exited:
+		if err != nil || !strings.Contains(logs.String(), "stopped before startup finished") {
+			t.Fatalf("exit %v after SIGTERM during startup:\n%s", err, logs.String())
+		}
+		if took := time.Since(began); took > time.Second {
+			t.Fatalf("took %s to stop after SIGTERM:\n%s", took, logs.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the dispatcher ignored SIGTERM during startup:\n%s", logs.String())
+	}
 }
