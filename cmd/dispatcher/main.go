@@ -139,6 +139,7 @@ func openWithin(ctx context.Context, timeout time.Duration, cfg dispatcher.Confi
 	}
 	done := make(chan opened, 1)
 	go func() {
+		defer cancel()
 		d, err := dispatcher.Open(sctx, cfg)
 		done <- opened{d, err}
 	}()
@@ -150,7 +151,6 @@ func openWithin(ctx context.Context, timeout time.Duration, cfg dispatcher.Confi
 	}
 	select {
 	case o := <-done:
-		cancel()
 		return o.d, deadlineErr(o.err)
 	case <-sctx.Done():
 	}
@@ -159,7 +159,6 @@ func openWithin(ctx context.Context, timeout time.Duration, cfg dispatcher.Confi
 		defer grace.Stop()
 		select {
 		case o := <-done:
-			cancel()
 			return o.d, deadlineErr(o.err)
 		case <-grace.C:
 		case <-ctx.Done():
@@ -169,7 +168,6 @@ func openWithin(ctx context.Context, timeout time.Duration, cfg dispatcher.Confi
 		if o := <-done; o.d != nil {
 			_ = o.d.Close()
 		}
-		cancel()
 	}()
 	// The store's driver gives up with its context; what outlives the grace is the broker's
 	// dial or handshake.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/examples/fanout"
@@ -24,7 +25,11 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	// Before anything else, so that a SIGTERM while the worker connects stops it too.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	err := run(ctx)
+	stop()
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -33,9 +38,10 @@ func main() {
 	}
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	var cfg worker.Config
 	var logLevel string
+	var startupTimeout time.Duration
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Usage = config.Usage(fs, "worker [flags]", "Joins the fleet of a Warren hub and runs orchestrations and activities until SIGTERM, then drains and leaves.\nFlags fall back to the WARREN_* environment variables named below; tracing follows OTEL_*.")
 	config.String(fs, &cfg.AMQPURL, "amqp-url", "WARREN_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL (several, comma-separated, for a cluster)")
@@ -48,9 +54,16 @@ func run() error {
 	config.Duration(fs, &cfg.DeadAfter, "dead-after", "WARREN_DEAD_AFTER", 5e9, "a worker whose heartbeat is older than this counts as gone")
 	config.Duration(fs, &cfg.DrainTimeout, "drain-timeout", "WARREN_DRAIN_TIMEOUT", 30e9, "how long SIGTERM waits for in-flight work")
 	config.Int(fs, &cfg.CacheSize, "cache-size", "WARREN_CACHE_SIZE", 10000, "instances whose history is kept in memory")
+	config.Duration(fs, &startupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", 60*time.Second, "how long to wait at start for the store and the broker to answer before exiting with an error")
 	config.String(fs, &logLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, os.Args[1:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if startupTimeout <= 0 {
+		return fmt.Errorf("startup timeout (--startup-timeout, WARREN_STARTUP_TIMEOUT) is %s, want a positive duration such as 60s", startupTimeout)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -58,14 +71,15 @@ func run() error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-
 	tp, shutdown, err := tracing.Setup(ctx, "warren-worker")
 	if err != nil {
 		return err
 	}
-	defer shutdown(context.Background())
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = shutdown(sctx)
+	}()
 	cfg.Tracer = tp.Tracer("github.com/warrenhq/warren/worker")
 
 	r := durable.NewRegistry()
@@ -75,9 +89,62 @@ func run() error {
 		}
 	}
 	cfg.Logger.Info("worker starting", "amqp", config.Redact(cfg.AMQPURL), "mongo", config.Redact(cfg.MongoURI), "hub", cfg.Hub)
-	w, err := worker.Open(ctx, cfg, r)
+	w, err := openWithin(ctx, startupTimeout, cfg, r)
+	if ctx.Err() != nil {
+		// The process exits now; a worker opened meanwhile never joined the fleet.
+		cfg.Logger.Info("stopped before startup finished")
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	return w.Run(ctx)
+}
+
+// openGrace is how long past the startup deadline openWithin waits for worker.Open to
+// report why it did not finish.
+const openGrace = time.Second
+
+// openWithin opens the worker, giving up when timeout has passed or ctx ends. Open
+// honours its context, but not at every instant: an AMQP handshake with a broker that
+// accepts the connection and says nothing runs out its own timeout of a few seconds. So
+// openWithin does not wait for Open beyond a short grace after the deadline (none after
+// ctx ends); the process exits with an Open still under way.
+func openWithin(ctx context.Context, timeout time.Duration, cfg worker.Config, r *durable.Registry) (*worker.Worker, error) {
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	type opened struct {
+		w   *worker.Worker
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		defer cancel()
+		w, err := worker.Open(sctx, cfg, r)
+		done <- opened{w, err}
+	}()
+	deadlineErr := func(err error) error {
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): %w", timeout, err)
+		}
+		return err
+	}
+	select {
+	case o := <-done:
+		return o.w, deadlineErr(o.err)
+	case <-sctx.Done():
+	}
+	if ctx.Err() == nil {
+		grace := time.NewTimer(openGrace)
+		defer grace.Stop()
+		select {
+		case o := <-done:
+			return o.w, deadlineErr(o.err)
+		case <-grace.C:
+		case <-ctx.Done():
+		}
+	}
+	// The store's driver gives up with its context; what outlives the grace is the broker's
+	// dial or handshake.
+	return nil, fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): no answer from the broker at %s",
+		timeout, config.Redact(cfg.AMQPURL))
 }
