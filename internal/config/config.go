@@ -101,8 +101,12 @@ func Parse(fs *flag.FlagSet, args []string) error {
 
 // Redact hides the password in a URL, or in each of a comma-separated list of URLs
 // (amqp://a,amqp://b) and in multi-host MongoDB URIs (mongodb://u:p@h1,h2/db), for logs and
-// error messages: "amqp://guest:guest@host/" becomes "amqp://guest:xxxxx@host/". Anything
-// that does not look like scheme://user:password@... comes back unchanged.
+// error messages: "amqp://guest:guest@host/" becomes "amqp://guest:xxxxx@host/". A password
+// may hold characters that should have been escaped ('/', '?', '#', '@'), so the userinfo is
+// taken to end at the last '@'; when what precedes it holds '/', '?' or '#' (a password
+// with those, or an '@' in the path or query: the two cannot be told apart), the whole
+// userinfo is hidden: "amqp://xxxxx@host/". Anything without scheme:// or an '@' after it
+// comes back unchanged.
 func Redact(raw string) string {
 	if !strings.Contains(raw, "://") {
 		return raw
@@ -147,20 +151,20 @@ func redactOne(u string) string {
 	if s < 0 {
 		return u
 	}
-	authority := u[s+3:]
-	if end := strings.IndexAny(authority, "/?#"); end >= 0 {
-		authority = authority[:end]
-	}
-	at := strings.LastIndex(authority, "@")
+	after := u[s+3:]
+	at := strings.LastIndex(after, "@")
 	if at < 0 {
 		return u
 	}
-	userinfo := authority[:at]
+	userinfo := after[:at]
+	if strings.ContainsAny(userinfo, "/?#") {
+		return u[:s+3] + "xxxxx" + after[at:]
+	}
 	colon := strings.Index(userinfo, ":")
 	if colon < 0 {
-		return u
+		return u // a user name alone
 	}
-	return u[:s+3] + userinfo[:colon] + ":xxxxx" + u[s+3+at:]
+	return u[:s+3] + userinfo[:colon] + ":xxxxx" + after[at:]
 }
 
 // Usage returns a flag.FlagSet Usage function that prints a one-line synopsis, an optional
