@@ -28,42 +28,49 @@ func (c *Conn) Announce(ctx context.Context, msgs ...Message) error {
 
 // Listen declares the listener queue `<hub>.announce.<name>`, binds it to the hub's
 // announcements and consumes it like Consume. name must be unique per listening process.
+// The queue is declared and bound again before every subscription after a reconnect: a
+// broker that stayed up while the listener was cut off for over a minute has deleted it.
 func (c *Conn) Listen(ctx context.Context, name string, handle func(*Delivery)) (*Consumer, error) {
-	conn, _, err := c.connection(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return nil, fmt.Errorf("queues: listen: %w", err)
-	}
-	defer ch.Close()
 	x := AnnounceExchange(c.cfg.Hub)
 	q := x + "." + name
-	args := amqp.Table{"x-expires": listenerExpiry.Milliseconds(), "x-message-ttl": listenerExpiry.Milliseconds()}
-	if _, err := ch.QueueDeclare(q, true, false, false, false, args); err != nil {
-		return nil, fmt.Errorf("queues: declare listener queue %q: %w", q, err)
+	prepare := func(ctx context.Context, conn *link) error {
+		ch, err := conn.channel(ctx)
+		if err != nil {
+			return fmt.Errorf("queues: listen: %w", err)
+		}
+		defer conn.closeChannel(ch)
+		args := amqp.Table{"x-expires": listenerExpiry.Milliseconds(), "x-message-ttl": listenerExpiry.Milliseconds()}
+		if err := conn.do(ctx, "declare listener queue", func() error {
+			_, err := ch.QueueDeclare(q, true, false, false, false, args)
+			return err
+		}); err != nil {
+			return fmt.Errorf("queues: declare listener queue %q: %w", q, err)
+		}
+		if err := conn.do(ctx, "bind listener queue", func() error { return ch.QueueBind(q, "", x, false, nil) }); err != nil {
+			return fmt.Errorf("queues: bind listener queue %q: %w", q, err)
+		}
+		return nil
 	}
-	if err := ch.QueueBind(q, "", x, false, nil); err != nil {
-		return nil, fmt.Errorf("queues: bind listener queue %q: %w", q, err)
-	}
-	return c.Consume(ctx, q, 256, handle)
+	return c.consumeWith(ctx, q, 256, prepare, handle)
 }
 
 // StopListening deletes the listener queue of name (a listener that stops cleanly; one that
 // dies leaves it to expire).
 func (c *Conn) StopListening(ctx context.Context, name string) error {
-	conn, _, err := c.connection(ctx)
+	conn, err := c.connection(ctx)
 	if err != nil {
 		return err
 	}
-	ch, err := conn.Channel()
+	ch, err := conn.channel(ctx)
 	if err != nil {
 		return fmt.Errorf("queues: stop listening: %w", err)
 	}
-	defer ch.Close()
+	defer conn.closeChannel(ch)
 	q := AnnounceExchange(c.cfg.Hub) + "." + name
-	if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+	if err := conn.do(ctx, "delete listener queue", func() error {
+		_, err := ch.QueueDelete(q, false, false, false)
+		return err
+	}); err != nil {
 		return fmt.Errorf("queues: delete listener queue %q: %w", q, err)
 	}
 	return nil

@@ -48,7 +48,7 @@ func rawChannel(b *testing.B) (*amqp.Connection, *amqp.Channel) {
 }
 
 func purge(b *testing.B, c *Conn, q string) {
-	conn, _, err := c.connection(context.Background())
+	conn, err := c.connection(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,20 +5,29 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/warrenhq/warren/internal/config"
 )
 
 // Defaults of Config, in one place.
 const (
-	DefaultHub           = "warren"
-	DefaultPartitions    = 16
-	MaxPartitions        = 1024
-	DefaultTimerTick     = 10 * time.Millisecond
-	DefaultTimerLevels   = 28 // with 10 ms ticks the ladder spans about 31 days
+	DefaultHub         = "warren"
+	DefaultPartitions  = 16
+	MaxPartitions      = 1024
+	DefaultTimerTick   = 10 * time.Millisecond
+	DefaultTimerLevels = 18 // with 10 ms ticks one pass of the ladder holds about 43 minutes
+	// DefaultDeliveryLimit is the work items' delivery limit: an activity that kills its
+	// worker a few times is given up.
 	DefaultDeliveryLimit = 5
-	DefaultReconnectMax  = 5 * time.Second
+	// DefaultControlDeliveryLimit is the control queues' delivery limit: far above what a
+	// healthy message sees (a redelivery per worker crash or partition move), so that only a
+	// message that keeps failing reaches the dead-letter queue.
+	DefaultControlDeliveryLimit = 100
+	DefaultReconnectMax         = 5 * time.Second
+	DefaultDialTimeout          = 5 * time.Second
+	DefaultOperationTimeout     = 30 * time.Second
 )
 
 // Config says which broker and which hub a Conn works with. The zero value of every field
@@ -39,16 +48,28 @@ type Config struct {
 	// 10 ms, a whole number of milliseconds). Scheduled messages arrive up to a tick late
 	// plus the broker's hops.
 	TimerTick time.Duration
-	// TimerLevels is the number of ladder levels (default 28); delays beyond
-	// (2^levels - 1) ticks are re-armed on arrival.
+	// TimerLevels is the number of ladder levels (default 18), one quorum queue each;
+	// delays beyond (2^levels - 1) ticks go round the ladder again, re-armed on arrival.
 	TimerLevels int
 	// DeliveryLimit is how often the broker delivers a work item before it dead-letters it
 	// (default 5).
 	DeliveryLimit int
+	// ControlDeliveryLimit is how often the broker delivers a control-queue message before
+	// it dead-letters it to the hub's dead-letter queue (default 100). It is part of the
+	// queues' arguments, fixed per hub like Partitions.
+	ControlDeliveryLimit int
 	// ReconnectMaxInterval caps the backoff between reconnect attempts (default 5 s).
 	ReconnectMaxInterval time.Duration
 	// ConnectionName is shown in the broker's management UI (default "warren").
 	ConnectionName string
+	// DialTimeout bounds one connection attempt, TCP connect and AMQP handshake together
+	// (default 5 s).
+	DialTimeout time.Duration
+	// OperationTimeout bounds every other call to the broker whose ctx has no earlier
+	// deadline: opening a channel, a declaration, a publish's confirms, a close (default
+	// 30 s). A call the broker does not answer in time drops the connection, which then
+	// reconnects.
+	OperationTimeout time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -89,6 +110,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DeliveryLimit < 1 {
 		return c, fmt.Errorf("queues: Config.DeliveryLimit is %d, want at least 1", c.DeliveryLimit)
 	}
+	if c.ControlDeliveryLimit == 0 {
+		c.ControlDeliveryLimit = DefaultControlDeliveryLimit
+	}
+	if c.ControlDeliveryLimit < 1 {
+		return c, fmt.Errorf("queues: Config.ControlDeliveryLimit is %d, want at least 1", c.ControlDeliveryLimit)
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.OperationTimeout == 0 {
+		c.OperationTimeout = DefaultOperationTimeout
+	}
+	if c.DialTimeout < 0 || c.OperationTimeout < 0 {
+		return c, fmt.Errorf("queues: Config.DialTimeout %v and OperationTimeout %v must not be negative", c.DialTimeout, c.OperationTimeout)
+	}
 	if c.ReconnectMaxInterval == 0 {
 		c.ReconnectMaxInterval = DefaultReconnectMax
 	}
@@ -115,10 +151,4 @@ func (c Config) maxTimerDelay() time.Duration {
 }
 
 // redact hides the password of an AMQP URL for logs and errors.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	return u.Redacted()
-}
+func redact(raw string) string { return config.Redact(raw) }

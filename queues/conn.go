@@ -24,11 +24,11 @@ type Conn struct {
 	done chan struct{} // closed by Close
 
 	mu       sync.Mutex
-	cur      *amqp.Connection // nil while down
-	gen      uint64           // counts connections; publisher channels belong to one
-	up       chan struct{}    // closed while cur is usable
-	down     chan struct{}    // wakes the supervisor when a user sees cur closed
-	declared bool             // DeclareTopology succeeded: declare again after reconnects
+	cur      *link         // nil while down
+	gen      uint64        // counts connections; publisher channels belong to one
+	up       chan struct{} // closed while cur is usable
+	down     chan struct{} // wakes the supervisor when a user sees cur closed
+	declared bool          // DeclareTopology succeeded: declare again after reconnects
 	closed   bool
 	idle     []*publisher // confirm-mode channels of connection gen, ready for Publish
 
@@ -36,7 +36,9 @@ type Conn struct {
 }
 
 // Dial connects to the broker, retrying with backoff until ctx ends, and keeps the
-// connection up until Close.
+// connection up until Close. Each attempt, TCP connect and AMQP handshake, ends after
+// Config.DialTimeout: a broker that accepts the connection and then says nothing is given
+// up on and tried again.
 func Dial(ctx context.Context, cfg Config) (*Conn, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -85,7 +87,7 @@ func (c *Conn) Close() error {
 	}
 	var err error
 	if cur != nil {
-		err = cur.Close()
+		err = cur.close()
 		if errors.Is(err, amqp.ErrClosed) {
 			err = nil
 		}
@@ -94,44 +96,44 @@ func (c *Conn) Close() error {
 	return err
 }
 
-// connection returns the live connection and its generation, waiting for a reconnect while
-// the broker is away.
-func (c *Conn) connection(ctx context.Context) (*amqp.Connection, uint64, error) {
+// connection returns the live connection, waiting for a reconnect while the broker is away.
+func (c *Conn) connection(ctx context.Context) (*link, error) {
 	for {
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return nil, 0, ErrClosed
+			return nil, ErrClosed
 		}
-		cur, gen, up := c.cur, c.gen, c.up
+		cur, up := c.cur, c.up
 		c.mu.Unlock()
 		if cur != nil && !cur.IsClosed() {
-			return cur, gen, nil
+			return cur, nil
 		}
 		if cur != nil {
-			c.markDown(gen)
+			c.markDown(cur.gen)
 			continue
 		}
 		select {
 		case <-up:
 		case <-c.done:
-			return nil, 0, ErrClosed
+			return nil, ErrClosed
 		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("queues: waiting for the broker: %w", ctx.Err())
+			return nil, fmt.Errorf("queues: waiting for the broker: %w", ctx.Err())
 		}
 	}
 }
 
-// setUp makes conn the live connection; it reports false (and closes conn) after Close.
-func (c *Conn) setUp(conn *amqp.Connection) bool {
+// setUp makes l the live connection; it reports false (and closes l) after Close.
+func (c *Conn) setUp(l *link) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		_ = conn.Close()
+		l.abort()
 		return false
 	}
-	c.cur = conn
 	c.gen++
+	l.gen = c.gen
+	c.cur = l
 	close(c.up)
 	return true
 }
@@ -158,7 +160,7 @@ func (c *Conn) markDown(gen uint64) {
 }
 
 // supervise waits for the connection to fail and replaces it, until Close.
-func (c *Conn) supervise(conn *amqp.Connection) {
+func (c *Conn) supervise(conn *link) {
 	defer c.wg.Done()
 	for {
 		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
@@ -179,11 +181,8 @@ func (c *Conn) supervise(conn *amqp.Connection) {
 				}
 			}
 		}
-		c.mu.Lock()
-		gen := c.gen
-		c.mu.Unlock()
-		c.markDown(gen)
-		_ = conn.Close()
+		c.markDown(conn.gen)
+		conn.abort()
 		c.cfg.Logger.Warn("queues: connection to the broker lost; reconnecting", "hub", c.cfg.Hub, "err", cause)
 		next, err := c.connect(context.Background(), true)
 		if err != nil { // only when Close was called
@@ -199,7 +198,7 @@ func (c *Conn) supervise(conn *amqp.Connection) {
 
 // connect dials the URLs in turn with exponential backoff until one answers (and, when the
 // topology was declared before, accepts the declarations again), ctx ends or Close is called.
-func (c *Conn) connect(ctx context.Context, redeclare bool) (*amqp.Connection, error) {
+func (c *Conn) connect(ctx context.Context, redeclare bool) (*link, error) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = c.cfg.ReconnectMaxInterval
@@ -207,19 +206,14 @@ func (c *Conn) connect(ctx context.Context, redeclare bool) (*amqp.Connection, e
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		u := c.urls[attempt%len(c.urls)]
-		conn, err := amqp.DialConfig(u, amqp.Config{
-			Heartbeat:  10 * time.Second,
-			Locale:     "en_US",
-			Properties: amqp.Table{"connection_name": c.cfg.ConnectionName},
-			Dial:       amqp.DefaultDial(5 * time.Second),
-		})
+		conn, err := dialLink(ctx, u, c.cfg)
 		if err == nil && redeclare {
 			c.mu.Lock()
 			declared := c.declared
 			c.mu.Unlock()
 			if declared {
 				if err = declare(ctx, conn, c.cfg); err != nil {
-					_ = conn.Close()
+					conn.abort()
 				}
 			}
 		}

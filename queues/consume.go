@@ -110,10 +110,16 @@ func (k *Consumer) Done() <-chan struct{} { return k.done }
 // clocks that disagree) never reaches handle: it is scheduled again for the rest of its
 // delay and acked.
 func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, handle func(*Delivery)) (*Consumer, error) {
+	return c.consumeWith(ctx, queue, prefetch, nil, handle)
+}
+
+// consumeWith is Consume with prepare, which runs before every subscription (the first and
+// those after a reconnect) on the connection it is made on, e.g. to declare the queue.
+func (c *Conn) consumeWith(ctx context.Context, queue string, prefetch int, prepare func(context.Context, *link) error, handle func(*Delivery)) (*Consumer, error) {
 	if prefetch < 1 {
 		prefetch = 1
 	}
-	ch, deliveries, err := c.subscribe(ctx, queue, prefetch)
+	sub, err := c.subscribe(ctx, queue, prefetch, prepare)
 	if err != nil {
 		return nil, err
 	}
@@ -124,66 +130,84 @@ func (c *Conn) Consume(ctx context.Context, queue string, prefetch int, handle f
 		defer c.wg.Done()
 		defer close(k.done)
 		defer cancel()
-		c.consume(cctx, queue, prefetch, handle, ch, deliveries)
+		c.consume(cctx, queue, prefetch, prepare, handle, sub)
 	}()
 	return k, nil
 }
 
-func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int) (*amqp.Channel, <-chan amqp.Delivery, error) {
-	conn, gen, err := c.connection(ctx)
-	if err != nil {
-		return nil, nil, err
+// subscription is one consumer's channel and its deliveries.
+type subscription struct {
+	conn       *link
+	ch         *amqp.Channel
+	deliveries <-chan amqp.Delivery
+}
+
+func (s *subscription) close() {
+	if s != nil {
+		s.conn.closeChannel(s.ch)
 	}
-	ch, err := conn.Channel()
+}
+
+func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int, prepare func(context.Context, *link) error) (*subscription, error) {
+	conn, err := c.connection(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if prepare != nil {
+		if err := prepare(ctx, conn); err != nil {
+			return nil, err
+		}
+	}
+	ch, err := conn.channel(ctx)
 	if err != nil {
 		if conn.IsClosed() {
-			c.markDown(gen)
+			c.markDown(conn.gen)
 		}
-		return nil, nil, fmt.Errorf("queues: consume %q: open channel: %w", queue, err)
+		return nil, fmt.Errorf("queues: consume %q: open channel: %w", queue, err)
 	}
-	if err := ch.Qos(prefetch, 0, false); err != nil {
-		_ = ch.Close()
-		return nil, nil, fmt.Errorf("queues: consume %q: prefetch %d: %w", queue, prefetch, err)
+	if err := conn.do(ctx, "set the prefetch", func() error { return ch.Qos(prefetch, 0, false) }); err != nil {
+		conn.closeChannel(ch)
+		return nil, fmt.Errorf("queues: consume %q: prefetch %d: %w", queue, prefetch, err)
 	}
-	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	var deliveries <-chan amqp.Delivery
+	err = conn.do(ctx, "consume "+queue, func() (err error) {
+		deliveries, err = ch.Consume(queue, "", false, false, false, false, nil)
+		return err
+	})
 	if err != nil {
-		_ = ch.Close()
-		return nil, nil, fmt.Errorf("queues: consume %q: %w", queue, err)
+		conn.closeChannel(ch)
+		return nil, fmt.Errorf("queues: consume %q: %w", queue, err)
 	}
-	return ch, deliveries, nil
+	return &subscription{conn: conn, ch: ch, deliveries: deliveries}, nil
 }
 
 // consume runs a consumer: it hands deliveries to handle and subscribes again when the
 // channel or connection goes away.
-func (c *Conn) consume(ctx context.Context, queue string, prefetch int, handle func(*Delivery), ch *amqp.Channel, deliveries <-chan amqp.Delivery) {
+func (c *Conn) consume(ctx context.Context, queue string, prefetch int, prepare func(context.Context, *link) error, handle func(*Delivery), sub *subscription) {
 	fromDLQ := queue == DeadLetterQueue(c.cfg.Hub)
-	defer func() {
-		if ch != nil {
-			_ = ch.Close()
-		}
-	}()
+	defer func() { sub.close() }()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.done:
 			return
-		case raw, ok := <-deliveries:
+		case raw, ok := <-sub.deliveries:
 			if ok {
 				c.dispatch(ctx, queue, fromDLQ, raw, handle)
 				continue
 			}
 		}
 		// The channel is gone: its unacked deliveries are back in the queue.
-		_ = ch.Close()
-		ch = nil
+		sub.close()
+		sub = nil
 		b := backoff.NewExponentialBackOff()
 		b.InitialInterval = 50 * time.Millisecond
 		b.MaxInterval = c.cfg.ReconnectMaxInterval
 		b.MaxElapsedTime = 0
-		for ch == nil {
+		for sub == nil {
 			var err error
-			ch, deliveries, err = c.subscribe(ctx, queue, prefetch)
+			sub, err = c.subscribe(ctx, queue, prefetch, prepare)
 			if err == nil {
 				c.cfg.Logger.Info("queues: consumer subscribed again", "queue", queue)
 				break

@@ -81,7 +81,7 @@ func TestDeadLetterCarriesReasonAndSource(t *testing.T) {
 		if d.ID != "bad" || d.InstanceID != "i-1" || d.Reason != "undecodable control message: unexpected EOF" {
 			t.Errorf("dead letter %+v", d.Message)
 		}
-		if src := headerString(d.raw.Headers, headerSourceQueue); src != q {
+		if src := headerString(d.settler.(*amqpSettler).raw.Headers, headerSourceQueue); src != q {
 			t.Errorf("source queue header %q, want %q", src, q)
 		}
 	case <-ctx.Done():
@@ -99,7 +99,7 @@ func TestDeadLetterCarriesReasonAndSource(t *testing.T) {
 // queueDepth is the number of ready messages in q.
 func queueDepth(t testing.TB, c *Conn, q string) int {
 	t.Helper()
-	conn, _, err := c.connection(context.Background())
+	conn, err := c.connection(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

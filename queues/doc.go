@@ -5,11 +5,12 @@
 // A hub (default "warren") is, on one broker or cluster, all quorum queues:
 //
 //	warren.control.00 .. NN  one per partition, single active consumer; an instance's
-//	                         messages go to PartitionOf(instanceID, P)
+//	                         messages go to PartitionOf(instanceID, P); one delivered more
+//	                         than Config.ControlDeliveryLimit times goes to the dead-letter queue
 //	warren.workitems         activity invocations, competing consumers; a message delivered
 //	                         more than Config.DeliveryLimit times goes to the dead-letter queue
 //	warren.deadletter        what could not be handled, with the reason in x-warren-reason
-//	warren.delay.00 .. 27    the timer ladder (see Schedule and delay.go)
+//	warren.delay.00 .. 17    the timer ladder (see Schedule and delay.go)
 //
 // Smallest use:
 //
@@ -27,7 +28,9 @@
 // Guarantees: Publish returns nil only when the broker confirmed every message (an
 // unroutable or nacked one is an error, listed in a *PublishError); deliveries are
 // at-least-once, so receivers drop duplicates by message id. A Conn reconnects by itself
-// with backoff, declares the topology again and its consumers subscribe again.
+// with backoff, declares the topology again and its consumers subscribe again. No call
+// waits on the broker past its ctx or Config.OperationTimeout: a broker that stops
+// answering costs the connection (which then reconnects), never a hung caller.
 //
 // Timers: Schedule publishes into the ladder; each level holds a message 2^k ticks and
 // dead-letters it (at least once) to the level below, so a broker restart loses no timer.

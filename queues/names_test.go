@@ -99,7 +99,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Hub != "warren" || cfg.Partitions != 16 || cfg.TimerTick != 10*time.Millisecond || cfg.TimerLevels != 28 || cfg.DeliveryLimit != 5 {
+	if cfg.Hub != "warren" || cfg.Partitions != 16 || cfg.TimerTick != 10*time.Millisecond || cfg.TimerLevels != 18 || cfg.DeliveryLimit != 5 ||
+		cfg.ControlDeliveryLimit != 100 || cfg.DialTimeout != 5*time.Second || cfg.OperationTimeout != 30*time.Second {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	for _, bad := range []Config{
@@ -108,13 +109,20 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{URL: "amqp://x", TimerTick: 1500 * time.Microsecond},
 		{URL: "amqp://x", TimerLevels: 33},
 		{URL: "amqp://x", DeliveryLimit: -1},
+		{URL: "amqp://x", ControlDeliveryLimit: -1},
+		{URL: "amqp://x", OperationTimeout: -time.Second},
 	} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("%+v: no error", bad)
 		}
 	}
-	if got := redact("amqp://guest:secret@host:5672/"); strings.Contains(got, "secret") {
-		t.Errorf("redact kept the password: %s", got)
+	for _, u := range []string{"amqp://guest:secret@host:5672/", "amqp://guest:123/secret@host:5672/", "amqp://guest:se#cret@host/"} {
+		if got := redact(u); strings.Contains(got, "secret") || strings.Contains(got, "cret") {
+			t.Errorf("redact(%q) kept the password: %s", u, got)
+		}
+		if got := redactAll([]string{u, u}); strings.Contains(got, "cret") {
+			t.Errorf("redactAll kept the password: %s", got)
+		}
 	}
 	if got := (Config{URL: " amqp://a/ ,amqp://b/,"}).urls(); len(got) != 2 || got[0] != "amqp://a/" || got[1] != "amqp://b/" {
 		t.Errorf("urls = %q", got)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -73,18 +74,22 @@ func (c *Conn) Publish(ctx context.Context, queue string, msgs ...Message) error
 
 // publisher is a confirm-mode channel of one connection, used by one call at a time.
 type publisher struct {
+	conn    *link
 	ch      *amqp.Channel
 	returns chan amqp.Return
 	gen     uint64
 }
 
-// close closes the channel; late returns are drained so they never block the connection.
+// close closes the channel in the background (a stuck broker must not hold up the caller);
+// late returns are drained so they never block the connection.
 func (p *publisher) close() {
 	go func() {
 		for range p.returns {
 		}
 	}()
-	_ = p.ch.Close()
+	if !p.ch.IsClosed() {
+		go p.conn.closeChannel(p.ch)
+	}
 }
 
 // drainReturns records the returns waiting in the channel without blocking.
@@ -109,10 +114,11 @@ const (
 
 func (c *Conn) getPublisher(ctx context.Context) (*publisher, error) {
 	for {
-		conn, gen, err := c.connection(ctx)
+		conn, err := c.connection(ctx)
 		if err != nil {
 			return nil, err
 		}
+		gen := conn.gen
 		c.mu.Lock()
 		if n := len(c.idle); n > 0 {
 			p := c.idle[n-1]
@@ -125,11 +131,11 @@ func (c *Conn) getPublisher(ctx context.Context) (*publisher, error) {
 			continue
 		}
 		c.mu.Unlock()
-		ch, err := conn.Channel()
+		ch, err := conn.channel(ctx)
 		if err == nil {
-			err = ch.Confirm(false)
+			err = conn.do(ctx, "select publisher confirms", func() error { return ch.Confirm(false) })
 			if err != nil {
-				_ = ch.Close()
+				conn.closeChannel(ch)
 			}
 		}
 		if err != nil {
@@ -139,7 +145,7 @@ func (c *Conn) getPublisher(ctx context.Context) (*publisher, error) {
 			}
 			return nil, fmt.Errorf("queues: open a publishing channel: %w", err)
 		}
-		return &publisher{ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, returnsBuffer)), gen: gen}, nil
+		return &publisher{conn: conn, ch: ch, returns: ch.NotifyReturn(make(chan amqp.Return, returnsBuffer)), gen: gen}, nil
 	}
 }
 
@@ -195,21 +201,11 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 		if err != nil {
 			return all(err)
 		}
-		dcs := make([]*amqp.DeferredConfirmation, 0, len(pubs))
-		returned := map[string]bool{}
-		var sendErr error
-		for i := range pubs {
-			dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, mandatory, false, pubs[i])
-			if err != nil {
-				sendErr = err
-				break
-			}
-			dcs = append(dcs, dc)
-			// Take the returns as they come, so that the client never waits on a full
-			// returns channel (it gives up after a while and drops the return).
-			p.drainReturns(returned)
-		}
+		// From here on the broker must answer within the operation timeout.
+		octx, cancel := context.WithTimeout(ctx, c.cfg.OperationTimeout)
+		dcs, returned, sendErr := p.sendAll(octx, exchange, key, mandatory, pubs)
 		if len(dcs) == 0 {
+			cancel()
 			// Nothing left this process: safe to try again on a fresh channel.
 			p.close()
 			if ctx.Err() != nil {
@@ -222,8 +218,45 @@ func (c *Conn) send(ctx context.Context, exchange, key, queue string, pubs []amq
 			}
 			continue
 		}
-		return c.awaitConfirms(ctx, p, queue, ids, dcs, returned, sendErr)
+		err = c.awaitConfirms(octx, p, queue, ids, dcs, returned, sendErr)
+		if octx.Err() != nil && ctx.Err() == nil {
+			// The caller still waits but the broker did not confirm in time: it is stuck.
+			p.conn.abort()
+		}
+		cancel()
+		return err
 	}
+}
+
+// writeGrace is how long a publish that is still writing to the socket when its ctx ends
+// may go on before the connection is dropped (a broker that stopped reading).
+const writeGrace = 100 * time.Millisecond
+
+// sendAll publishes pubs on p until one fails or ctx ends, taking the returns as they come.
+func (p *publisher) sendAll(ctx context.Context, exchange, key string, mandatory bool, pubs []amqp.Publishing) ([]*amqp.DeferredConfirmation, map[string]bool, error) {
+	var finished atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		time.AfterFunc(writeGrace, func() {
+			if !finished.Load() {
+				p.conn.abort()
+			}
+		})
+	})
+	defer stop()
+	defer finished.Store(true)
+	dcs := make([]*amqp.DeferredConfirmation, 0, len(pubs))
+	returned := map[string]bool{}
+	for i := range pubs {
+		dc, err := p.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, mandatory, false, pubs[i])
+		if err != nil {
+			return dcs, returned, err
+		}
+		dcs = append(dcs, dc)
+		// Take the returns as they come, so that the client never waits on a full
+		// returns channel (it gives up after a while and drops the return).
+		p.drainReturns(returned)
+	}
+	return dcs, returned, nil
 }
 
 // awaitConfirms waits for the confirms of the first len(dcs) messages (the rest were not

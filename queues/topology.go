@@ -33,7 +33,7 @@ func (e *TopologyMismatchError) Is(target error) bool { return target == ErrTopo
 // check sees queues that another process (a worker, a dispatcher) is declaring at the same
 // moment, a mismatch is tried again for a few seconds before it counts as real.
 func (c *Conn) DeclareTopology(ctx context.Context) error {
-	conn, _, err := c.connection(ctx)
+	conn, err := c.connection(ctx)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (c *Conn) DeclareTopology(ctx context.Context) error {
 // DeleteTopology deletes every queue (with its messages) and exchange of the hub. Tests use
 // it to leave the broker as they found it.
 func (c *Conn) DeleteTopology(ctx context.Context) error {
-	conn, _, err := c.connection(ctx)
+	conn, err := c.connection(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,20 +69,20 @@ func (c *Conn) DeleteTopology(ctx context.Context) error {
 	c.declared = false
 	c.mu.Unlock()
 	hub := c.cfg.Hub
-	partitions, err := count(conn, func(i int) string { return ControlQueue(hub, i) }, c.cfg.Partitions, MaxPartitions)
+	partitions, err := count(ctx, conn, func(i int) string { return ControlQueue(hub, i) }, c.cfg.Partitions, MaxPartitions)
 	if err != nil {
 		return err
 	}
-	levels, err := count(conn, func(i int) string { return delayLevel(hub, i) }, c.cfg.TimerLevels, 64)
+	levels, err := count(ctx, conn, func(i int) string { return delayLevel(hub, i) }, c.cfg.TimerLevels, 64)
 	if err != nil {
 		return err
 	}
 	partitions, levels = max(partitions, c.cfg.Partitions), max(levels, c.cfg.TimerLevels)
-	ch, err := conn.Channel()
+	ch, err := conn.channel(ctx)
 	if err != nil {
 		return fmt.Errorf("queues: delete hub %q: %w", hub, err)
 	}
-	defer ch.Close()
+	defer func() { conn.closeChannel(ch) }()
 	names := []string{WorkItemQueue(hub), DeadLetterQueue(hub)}
 	for p := range partitions {
 		names = append(names, ControlQueue(hub, p))
@@ -95,9 +95,9 @@ func (c *Conn) DeleteTopology(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+		if err := conn.do(ctx, "delete queue "+q, func() error { _, err := ch.QueueDelete(q, false, false, false); return err }); err != nil {
 			errs = append(errs, fmt.Errorf("delete queue %q: %w", q, err))
-			if ch, err = conn.Channel(); err != nil {
+			if ch, err = conn.channel(ctx); err != nil {
 				return errors.Join(errs...)
 			}
 		}
@@ -107,9 +107,9 @@ func (c *Conn) DeleteTopology(ctx context.Context) error {
 		exchanges = append(exchanges, delayLevel(hub, k))
 	}
 	for _, x := range exchanges {
-		if err := ch.ExchangeDelete(x, false, false); err != nil {
+		if err := conn.do(ctx, "delete exchange "+x, func() error { return ch.ExchangeDelete(x, false, false) }); err != nil {
 			errs = append(errs, fmt.Errorf("delete exchange %q: %w", x, err))
-			if ch, err = conn.Channel(); err != nil {
+			if ch, err = conn.channel(ctx); err != nil {
 				return errors.Join(errs...)
 			}
 		}
@@ -128,8 +128,13 @@ func queueSpecs(cfg Config) []queueSpec {
 	var specs []queueSpec
 	for p := range cfg.Partitions {
 		specs = append(specs, queueSpec{ControlQueue(hub, p), amqp.Table{
-			"x-queue-type":             "quorum",
-			"x-single-active-consumer": true,
+			"x-queue-type":              "quorum",
+			"x-single-active-consumer":  true,
+			"x-delivery-limit":          int64(cfg.ControlDeliveryLimit),
+			"x-dead-letter-exchange":    "",
+			"x-dead-letter-routing-key": DeadLetterQueue(hub),
+			"x-dead-letter-strategy":    "at-least-once",
+			"x-overflow":                "reject-publish",
 		}})
 	}
 	specs = append(specs,
@@ -172,32 +177,37 @@ func destinations(cfg Config) []string {
 	return out
 }
 
-func declare(ctx context.Context, conn *amqp.Connection, cfg Config) error {
+func declare(ctx context.Context, conn *link, cfg Config) error {
 	hub := cfg.Hub
-	if err := checkCount(conn, hub, "control queues (partitions)", func(i int) string { return ControlQueue(hub, i) }, cfg.Partitions, MaxPartitions); err != nil {
+	if err := checkCount(ctx, conn, hub, "control queues (partitions)", func(i int) string { return ControlQueue(hub, i) }, cfg.Partitions, MaxPartitions); err != nil {
 		return err
 	}
-	if err := checkCount(conn, hub, "timer levels", func(i int) string { return delayLevel(hub, i) }, cfg.TimerLevels, 64); err != nil {
+	if err := checkCount(ctx, conn, hub, "timer levels", func(i int) string { return delayLevel(hub, i) }, cfg.TimerLevels, 64); err != nil {
 		return err
 	}
-	ch, err := conn.Channel()
+	ch, err := conn.channel(ctx)
 	if err != nil {
 		return fmt.Errorf("queues: declare hub %q: %w", hub, err)
 	}
-	defer ch.Close()
+	defer conn.closeChannel(ch)
+	do := func(what string, fn func() error) error { return conn.do(ctx, what, fn) }
 	// The ladder: level k's exchange keeps messages whose bit k is set in its queue and passes
 	// the others down; the queue dead-letters expired messages to the level below.
 	// The exchanges come first: a level queue whose dead-letter exchange is missing when it
 	// first expires a message makes the broker warn.
-	if err := ch.ExchangeDeclare(AnnounceExchange(hub), amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+	if err := do("declare exchange", func() error {
+		return ch.ExchangeDeclare(AnnounceExchange(hub), amqp.ExchangeFanout, true, false, false, false, nil)
+	}); err != nil {
 		return fmt.Errorf("queues: declare exchange %q: %w", AnnounceExchange(hub), err)
 	}
-	if err := ch.ExchangeDeclare(delayDeliver(hub), amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+	if err := do("declare exchange", func() error {
+		return ch.ExchangeDeclare(delayDeliver(hub), amqp.ExchangeTopic, true, false, false, false, nil)
+	}); err != nil {
 		return fmt.Errorf("queues: declare exchange %q: %w", delayDeliver(hub), err)
 	}
 	for k := range cfg.TimerLevels {
 		x := delayLevel(hub, k)
-		if err := ch.ExchangeDeclare(x, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		if err := do("declare exchange", func() error { return ch.ExchangeDeclare(x, amqp.ExchangeTopic, true, false, false, false, nil) }); err != nil {
 			return fmt.Errorf("queues: declare exchange %q: %w", x, err)
 		}
 	}
@@ -205,7 +215,7 @@ func declare(ctx context.Context, conn *amqp.Connection, cfg Config) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); err != nil {
+		if err := do("declare queue", func() error { _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); return err }); err != nil {
 			var ae *amqp.Error
 			if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
 				return &TopologyMismatchError{Hub: hub, Queue: q.name, Detail: strings.TrimPrefix(ae.Reason, "PRECONDITION_FAILED - ")}
@@ -215,15 +225,19 @@ func declare(ctx context.Context, conn *amqp.Connection, cfg Config) error {
 	}
 	for k := range cfg.TimerLevels {
 		x := delayLevel(hub, k)
-		if err := ch.QueueBind(x, levelPattern(cfg.TimerLevels, k, true), x, false, nil); err != nil {
+		if err := do("bind queue", func() error { return ch.QueueBind(x, levelPattern(cfg.TimerLevels, k, true), x, false, nil) }); err != nil {
 			return fmt.Errorf("queues: bind queue %q: %w", x, err)
 		}
-		if err := ch.ExchangeBind(lowerLevel(hub, k), levelPattern(cfg.TimerLevels, k, false), x, false, nil); err != nil {
+		if err := do("bind exchange", func() error {
+			return ch.ExchangeBind(lowerLevel(hub, k), levelPattern(cfg.TimerLevels, k, false), x, false, nil)
+		}); err != nil {
 			return fmt.Errorf("queues: bind exchange %q to %q: %w", x, lowerLevel(hub, k), err)
 		}
 	}
 	for _, q := range destinations(cfg) {
-		if err := ch.QueueBind(q, deliverPattern(cfg.TimerLevels, q), delayDeliver(hub), false, nil); err != nil {
+		if err := do("bind queue", func() error {
+			return ch.QueueBind(q, deliverPattern(cfg.TimerLevels, q), delayDeliver(hub), false, nil)
+		}); err != nil {
 			return fmt.Errorf("queues: bind queue %q to %q: %w", q, delayDeliver(hub), err)
 		}
 	}
@@ -232,8 +246,8 @@ func declare(ctx context.Context, conn *amqp.Connection, cfg Config) error {
 
 // checkCount compares how many of name(0), name(1), ... exist on the broker with want; a
 // hub that does not exist yet passes.
-func checkCount(conn *amqp.Connection, hub, what string, name func(int) string, want, limit int) error {
-	have, err := count(conn, name, want, limit)
+func checkCount(ctx context.Context, conn *link, hub, what string, name func(int) string, want, limit int) error {
+	have, err := count(ctx, conn, name, want, limit)
 	if err != nil || have == 0 || have == want {
 		return err
 	}
@@ -246,8 +260,8 @@ func checkCount(conn *amqp.Connection, hub, what string, name func(int) string, 
 }
 
 // count finds n such that name(0..n-1) exist and name(n) does not, probing around guess.
-func count(conn *amqp.Connection, name func(int) string, guess, limit int) (int, error) {
-	exists := func(i int) (bool, error) { return queueExists(conn, name(i)) }
+func count(ctx context.Context, conn *link, name func(int) string, guess, limit int) (int, error) {
+	exists := func(i int) (bool, error) { return queueExists(ctx, conn, name(i)) }
 	ok, err := exists(0)
 	if err != nil || !ok {
 		return 0, err
@@ -289,17 +303,20 @@ func count(conn *amqp.Connection, name func(int) string, guess, limit int) (int,
 
 // queueExists asks the broker with a passive declare, on a channel of its own because a
 // missing queue closes the channel.
-func queueExists(conn *amqp.Connection, name string) (bool, error) {
-	ch, err := conn.Channel()
+func queueExists(ctx context.Context, conn *link, name string) (bool, error) {
+	ch, err := conn.channel(ctx)
 	if err != nil {
 		return false, fmt.Errorf("queues: open channel: %w", err)
 	}
-	_, err = ch.QueueDeclarePassive(name, true, false, false, false, nil)
+	err = conn.do(ctx, "check queue "+name, func() error {
+		_, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
+		return err
+	})
 	var ae *amqp.Error
 	if errors.As(err, &ae) && ae.Code == amqp.NotFound {
 		return false, nil
 	}
-	_ = ch.Close()
+	conn.closeChannel(ch)
 	if err != nil {
 		return false, fmt.Errorf("queues: check queue %q: %w", name, err)
 	}

@@ -53,7 +53,9 @@ func TestTopologyMismatch(t *testing.T) {
 		{"another delivery limit", func(cfg *Config) { cfg.DeliveryLimit = 9 }, WorkItemQueue(c.cfg.Hub), []string{"x-delivery-limit"}},
 		{"more partitions", func(cfg *Config) { cfg.Partitions = 3 }, ControlQueue(c.cfg.Hub, 2), []string{"has 2 control queues", "asks for 3"}},
 		{"fewer partitions", func(cfg *Config) { cfg.Partitions = 1 }, ControlQueue(c.cfg.Hub, 1), []string{"has 2 control queues", "asks for 1"}},
-		{"fewer timer levels", func(cfg *Config) { cfg.TimerLevels = 20 }, delayLevel(c.cfg.Hub, 20), []string{"has 28 timer levels", "asks for 20"}},
+		{"another control delivery limit", func(cfg *Config) { cfg.ControlDeliveryLimit = 50 }, ControlQueue(c.cfg.Hub, 0), []string{"x-delivery-limit"}},
+		{"more timer levels", func(cfg *Config) { cfg.TimerLevels = 20 }, delayLevel(c.cfg.Hub, 18), []string{"has 18 timer levels", "asks for 20"}},
+		{"fewer timer levels", func(cfg *Config) { cfg.TimerLevels = 12 }, delayLevel(c.cfg.Hub, 12), []string{"has 18 timer levels", "asks for 12"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := c.cfg
@@ -105,9 +107,9 @@ func TestDeleteTopologyTwiceAndOnAMissingHub(t *testing.T) {
 }
 
 func queueExistsOn(t *testing.T, c *Conn, q string) (bool, error) {
-	conn, _, err := c.connection(context.Background())
+	conn, err := c.connection(context.Background())
 	if err != nil {
 		return false, err
 	}
-	return queueExists(conn, q)
+	return queueExists(context.Background(), conn, q)
 }
