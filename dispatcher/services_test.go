@@ -309,3 +309,21 @@ func TestServicesConcurrentOpenOfANewHub(t *testing.T) {
 		}
 	}
 }
+
+// A start whose control queue is missing is returned by the broker as unroutable: a
+// definite refusal, so the instance is removed again and the answer is 503.
+func TestServicesStartRefusedByTheBrokerLeavesNothing(t *testing.T) {
+	r := newServicesRig(t)
+	q := queues.ControlQueue(r.hub, queues.PartitionOf("lost-1", servicesPartitions))
+	if _, err := r.ch.QueueDelete(q, false, false, false); err != nil {
+		t.Fatalf("deleting %s: %v", q, err)
+	}
+	_, err := r.c.Start(context.Background(), "Hello", nil, client.WithInstanceID("lost-1"))
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusServiceUnavailable || strings.Contains(ae.Error(), "unknown") {
+		t.Fatalf("start to a missing queue: %v", err)
+	}
+	if inst, err := r.store.GetInstance(context.Background(), "lost-1"); !errors.Is(err, history.ErrInstanceNotFound) {
+		t.Fatalf("the refused start left %+v, %v", inst, err)
+	}
+}
