@@ -22,6 +22,12 @@
 //	DELETE /v1/instances/{id}                 purge a terminal instance → 204
 //	GET    /v1/workers                        live workers and the partitions each owns
 //	GET    /healthz  /readyz  /metrics
+//
+// A start answers 503 in two ways. When the broker refused the start message, nothing is
+// left behind and the start may simply be sent again. When the broker did not confirm it
+// (the message may be queued all the same), the error says the outcome is unknown and the
+// instance stays, Failed with StartNotQueued until a worker that got the message after all
+// makes it Running: read its status before starting it again.
 package dispatcher
 
 import (

@@ -1,6 +1,6 @@
 // Command dispatcher is Warren's front door: the HTTP/JSON API through which clients start
 // and manage orchestrations (see package dispatcher for the routes). It declares the hub's
-// queues at start and serves until SIGINT or SIGTERM.
+// queues at start (giving up after --startup-timeout) and serves until SIGINT or SIGTERM.
 package main
 
 import (
