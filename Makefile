@@ -10,7 +10,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: all build services-up services-down services-status test bench bench-fleet fuzz demo clean
+.PHONY: all build services-up services-down services-status test sim bench bench-fleet fuzz demo clean
 
 all: build
 
@@ -32,7 +32,13 @@ services-status:
 # (rabbitmqctl stop_app), which broke whichever other package was testing against it at the
 # same moment (dispatcher, integration) when packages ran side by side.
 test:
-	@$(SERVICES) run $(GO) test -p 1 ./... -count=1 -timeout 25m
+	@SIM_SEEDS=$${SIM_SEEDS:-300} $(SERVICES) run $(GO) test -p 1 ./... -count=1 -timeout 25m
+
+# The deterministic simulation of a whole fleet (internal/sim), no services needed:
+# SIM_SEEDS seeds from 1 (default 300), or only SIM_SEED=n to replay one run exactly.
+SIM_SEEDS ?= 300
+sim:
+	SIM_SEEDS=$(SIM_SEEDS) $(GO) test ./internal/sim -run '^TestSimulation$$' -count=1 -v -timeout 0
 
 # DESIGN.md section 10: benchmarks run on FerretDB's PostgreSQL backend (set
 # WARREN_FERRETDB_BACKEND=sqlite on a machine without PostgreSQL).

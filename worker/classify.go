@@ -86,6 +86,9 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 			return stale
 		}
 	}
+	if st.started.Kind == "" && !st.finished() {
+		return orphan // the instance is recorded but its start was never processed
+	}
 	if st.finished() {
 		if st.status == history.StatusContinuedAsNew && a.msg.ExecutionID == "" {
 			return later // an event for the instance: the next execution takes it

@@ -58,6 +58,17 @@ func freshState(id string, old *instanceState, start history.Event, now time.Tim
 	}
 	st := newState(inst, nil)
 	st.fresh = true
+	if old != nil {
+		// The inputs of the previous execution's last episode may come back (their acks
+		// were lost, or the document write after it failed): they were applied once there
+		// and are copies here. Episode 0 stands for the previous execution.
+		for id, n := range old.consumed {
+			if n == old.episodes && n > 0 {
+				st.consumed[id] = 0
+			}
+		}
+		st.published[0] = true
+	}
 	return st
 }
 

@@ -59,11 +59,13 @@ func (s *Steps) Batch(ctx context.Context) (trouble bool) {
 // Activities is the number of work items waiting to run.
 func (s *Steps) Activities() int { return len(s.items) }
 
-// RunActivity runs the i-th waiting work item (0 <= i < Activities()).
-func (s *Steps) RunActivity(ctx context.Context, i int) {
+// RunActivity runs the i-th waiting work item (0 <= i < Activities()) and returns its
+// message id.
+func (s *Steps) RunActivity(ctx context.Context, i int) string {
 	d := s.items[i]
 	s.items = append(s.items[:i], s.items[i+1:]...)
 	s.w.runActivity(ctx, d)
+	return d.ID
 }
 
 // SweepTimers runs the timer watch, as Run does every TimerGrace/3.

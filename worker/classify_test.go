@@ -1,0 +1,73 @@
+package worker
+
+import (
+	"testing"
+
+	"github.com/warrenhq/warren/history"
+)
+
+func TestClassify(t *testing.T) {
+	start := func(exec string) history.Event {
+		return history.Event{Kind: history.ExecutionStarted, Name: "O", ExecutionID: exec}
+	}
+	raised := history.Event{Kind: history.EventRaised, Name: "go"}
+	// running is execution e1 after one episode that consumed message m1 (outbox sent or not).
+	running := func(published bool) *instanceState {
+		st := newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusRunning},
+			[]history.Episode{{Number: 1, Events: []history.Event{start("e1")}, Consumed: []string{"m1"},
+				Outbox: []history.OutboxMessage{{ID: "a"}}}})
+		st.published[1] = published
+		return st
+	}
+	ended := func(status history.Status, end history.Kind) *instanceState {
+		return newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: status},
+			[]history.Episode{{Number: 1, Events: []history.Event{start("e1"), {Kind: end}}, Consumed: []string{"m1"}}})
+	}
+	pending := newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusPending}, nil)
+	refusedDoc := newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusFailed,
+		Failure: &history.Failure{Type: failureStartNotQueued}}, nil)
+
+	cases := []struct {
+		name        string
+		st          *instanceState
+		id          string
+		redelivered bool
+		exec        string
+		ev          history.Event
+		cached      bool
+		want        verdict
+	}{
+		{"copy of a consumed message, outbox sent", running(true), "m1", false, "", raised, true, seen},
+		{"fresh copy of a consumed message, send unknown", running(false), "m1", false, "", raised, false, seen},
+		{"redelivery, outbox sent", running(true), "m1", true, "", raised, true, seen},
+		{"redelivery, send unknown", running(false), "m1", true, "", raised, false, resend},
+		{"new input", running(true), "m2", false, "", raised, true, apply},
+		{"input for the current execution", running(true), "m2", false, "e1", raised, true, apply},
+		{"other execution, from cache", running(true), "m2", false, "e0", raised, true, reload},
+		{"other execution, from store", running(true), "m2", false, "e0", raised, false, stale},
+		{"next execution after continue-as-new", ended(history.StatusContinuedAsNew, history.ContinuedAsNew), "m2", false, "e2", raised, false, later},
+		{"event for the instance after continue-as-new", ended(history.StatusContinuedAsNew, history.ContinuedAsNew), "m2", false, "", raised, false, later},
+		{"message for the execution that continued as new", ended(history.StatusContinuedAsNew, history.ContinuedAsNew), "m2", false, "e1", raised, false, stale},
+		{"event after completion", ended(history.StatusCompleted, history.ExecutionCompleted), "m2", false, "", raised, false, stale},
+		{"start of a new instance", nil, "s", false, "e1", start("e1"), false, begin},
+		{"start the dispatcher recorded", pending, "s", false, "e1", start("e1"), false, begin},
+		{"start the dispatcher gave up on", refusedDoc, "s", false, "e1", start("e1"), false, refused},
+		{"second copy of the current start", running(true), "s2", false, "e1", start("e1"), true, seen},
+		{"start while running another execution, from store", running(true), "s", false, "e2", start("e2"), false, conflict},
+		{"start while running another execution, from cache", running(true), "s", false, "e2", start("e2"), true, reload},
+		{"start after the end, from cache", ended(history.StatusCompleted, history.ExecutionCompleted), "s", false, "e2", start("e2"), true, reload},
+		{"start after the end, from store", ended(history.StatusCompleted, history.ExecutionCompleted), "s", false, "e2", start("e2"), false, begin},
+		{"start after continue-as-new", ended(history.StatusContinuedAsNew, history.ContinuedAsNew), "s", false, "e2", start("e2"), false, begin},
+		{"event for an unknown instance", nil, "m", false, "", raised, false, orphan},
+		{"event before the instance's start", pending, "m", false, "", raised, false, orphan},
+		{"event for a start the dispatcher gave up on", refusedDoc, "m", false, "", raised, false, stale},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := arrival{id: c.id, redelivered: c.redelivered, msg: history.ControlMessage{InstanceID: "i", ExecutionID: c.exec, Event: c.ev}}
+			if got := classify(c.st, a, c.cached); got != c.want {
+				t.Fatalf("classify = %s, want %s", got, c.want)
+			}
+		})
+	}
+}
