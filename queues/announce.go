@@ -36,17 +36,17 @@ func (c *Conn) Listen(ctx context.Context, name string, handle func(*Delivery)) 
 	prepare := func(ctx context.Context, conn *link) error {
 		ch, err := conn.channel(ctx)
 		if err != nil {
-			return fmt.Errorf("queues: listen: %w", err)
+			return fmt.Errorf("queues: listen on %q: %w", q, err)
 		}
 		defer conn.closeChannel(ch)
 		args := amqp.Table{"x-expires": listenerExpiry.Milliseconds(), "x-message-ttl": listenerExpiry.Milliseconds()}
-		if err := conn.do(ctx, "declare listener queue", func() error {
+		if err := conn.do(ctx, "queue.declare", func() error {
 			_, err := ch.QueueDeclare(q, true, false, false, false, args)
 			return err
 		}); err != nil {
 			return fmt.Errorf("queues: declare listener queue %q: %w", q, err)
 		}
-		if err := conn.do(ctx, "bind listener queue", func() error { return ch.QueueBind(q, "", x, false, nil) }); err != nil {
+		if err := conn.do(ctx, "queue.bind", func() error { return ch.QueueBind(q, "", x, false, nil) }); err != nil {
 			return fmt.Errorf("queues: bind listener queue %q: %w", q, err)
 		}
 		return nil
@@ -67,7 +67,7 @@ func (c *Conn) StopListening(ctx context.Context, name string) error {
 	}
 	defer conn.closeChannel(ch)
 	q := AnnounceExchange(c.cfg.Hub) + "." + name
-	if err := conn.do(ctx, "delete listener queue", func() error {
+	if err := conn.do(ctx, "queue.delete", func() error {
 		_, err := ch.QueueDelete(q, false, false, false)
 		return err
 	}); err != nil {

@@ -90,6 +90,8 @@ func (c *Conn) Close() error {
 		err = cur.close()
 		if errors.Is(err, amqp.ErrClosed) {
 			err = nil
+		} else if err != nil {
+			err = fmt.Errorf("queues: close: %w", err)
 		}
 	}
 	c.wg.Wait()

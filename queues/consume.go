@@ -165,12 +165,12 @@ func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int, prepar
 		}
 		return nil, fmt.Errorf("queues: consume %q: open channel: %w", queue, err)
 	}
-	if err := conn.do(ctx, "set the prefetch", func() error { return ch.Qos(prefetch, 0, false) }); err != nil {
+	if err := conn.do(ctx, "basic.qos", func() error { return ch.Qos(prefetch, 0, false) }); err != nil {
 		conn.closeChannel(ch)
 		return nil, fmt.Errorf("queues: consume %q: prefetch %d: %w", queue, prefetch, err)
 	}
 	var deliveries <-chan amqp.Delivery
-	err = conn.do(ctx, "consume "+queue, func() (err error) {
+	err = conn.do(ctx, "basic.consume", func() (err error) {
 		deliveries, err = ch.Consume(queue, "", false, false, false, false, nil)
 		return err
 	})

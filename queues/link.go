@@ -92,14 +92,14 @@ func (l *link) abort() {
 	}
 }
 
-// do runs fn, a call to the broker that takes no ctx, and waits for it until ctx ends or
+// do runs fn, a call to the broker that takes no ctx (what names its AMQP method), and waits for it until ctx ends or
 // the operation timeout passes; then it aborts the connection, so that fn returns too, and
 // reports that the broker did not answer.
 func (l *link) do(ctx context.Context, what string, fn func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("queues: %s: %w", what, err)
+		return fmt.Errorf("%s not sent: %w", what, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
@@ -113,14 +113,14 @@ func (l *link) do(ctx context.Context, what string, fn func() error) error {
 		default:
 		}
 		l.abort()
-		return fmt.Errorf("queues: %s: the broker did not answer in time; dropping the connection: %w", what, ctx.Err())
+		return fmt.Errorf("the broker did not answer %s in time, dropping the connection: %w", what, ctx.Err())
 	}
 }
 
 // channel opens a channel.
 func (l *link) channel(ctx context.Context) (*amqp.Channel, error) {
 	var ch *amqp.Channel
-	err := l.do(ctx, "open a channel", func() (err error) {
+	err := l.do(ctx, "channel.open", func() (err error) {
 		ch, err = l.Channel()
 		return err
 	})
@@ -132,7 +132,7 @@ func (l *link) closeChannel(ch *amqp.Channel) {
 	if ch == nil || ch.IsClosed() {
 		return
 	}
-	_ = l.do(context.Background(), "close a channel", ch.Close)
+	_ = l.do(context.Background(), "channel.close", ch.Close)
 }
 
 // close closes the connection, waiting at most the operation timeout for the broker.
@@ -140,5 +140,5 @@ func (l *link) close() error {
 	if l.IsClosed() {
 		return nil
 	}
-	return l.do(context.Background(), "close the connection", l.Connection.Close)
+	return l.do(context.Background(), "connection.close", l.Connection.Close)
 }

@@ -133,7 +133,7 @@ func (c *Conn) getPublisher(ctx context.Context) (*publisher, error) {
 		c.mu.Unlock()
 		ch, err := conn.channel(ctx)
 		if err == nil {
-			err = conn.do(ctx, "select publisher confirms", func() error { return ch.Confirm(false) })
+			err = conn.do(ctx, "confirm.select", func() error { return ch.Confirm(false) })
 			if err != nil {
 				conn.closeChannel(ch)
 			}

@@ -95,7 +95,7 @@ func (c *Conn) DeleteTopology(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := conn.do(ctx, "delete queue "+q, func() error { _, err := ch.QueueDelete(q, false, false, false); return err }); err != nil {
+		if err := conn.do(ctx, "queue.delete", func() error { _, err := ch.QueueDelete(q, false, false, false); return err }); err != nil {
 			errs = append(errs, fmt.Errorf("delete queue %q: %w", q, err))
 			if ch, err = conn.channel(ctx); err != nil {
 				return errors.Join(errs...)
@@ -107,7 +107,7 @@ func (c *Conn) DeleteTopology(ctx context.Context) error {
 		exchanges = append(exchanges, delayLevel(hub, k))
 	}
 	for _, x := range exchanges {
-		if err := conn.do(ctx, "delete exchange "+x, func() error { return ch.ExchangeDelete(x, false, false) }); err != nil {
+		if err := conn.do(ctx, "exchange.delete", func() error { return ch.ExchangeDelete(x, false, false) }); err != nil {
 			errs = append(errs, fmt.Errorf("delete exchange %q: %w", x, err))
 			if ch, err = conn.channel(ctx); err != nil {
 				return errors.Join(errs...)
@@ -195,19 +195,19 @@ func declare(ctx context.Context, conn *link, cfg Config) error {
 	// the others down; the queue dead-letters expired messages to the level below.
 	// The exchanges come first: a level queue whose dead-letter exchange is missing when it
 	// first expires a message makes the broker warn.
-	if err := do("declare exchange", func() error {
+	if err := do("exchange.declare", func() error {
 		return ch.ExchangeDeclare(AnnounceExchange(hub), amqp.ExchangeFanout, true, false, false, false, nil)
 	}); err != nil {
 		return fmt.Errorf("queues: declare exchange %q: %w", AnnounceExchange(hub), err)
 	}
-	if err := do("declare exchange", func() error {
+	if err := do("exchange.declare", func() error {
 		return ch.ExchangeDeclare(delayDeliver(hub), amqp.ExchangeTopic, true, false, false, false, nil)
 	}); err != nil {
 		return fmt.Errorf("queues: declare exchange %q: %w", delayDeliver(hub), err)
 	}
 	for k := range cfg.TimerLevels {
 		x := delayLevel(hub, k)
-		if err := do("declare exchange", func() error { return ch.ExchangeDeclare(x, amqp.ExchangeTopic, true, false, false, false, nil) }); err != nil {
+		if err := do("exchange.declare", func() error { return ch.ExchangeDeclare(x, amqp.ExchangeTopic, true, false, false, false, nil) }); err != nil {
 			return fmt.Errorf("queues: declare exchange %q: %w", x, err)
 		}
 	}
@@ -215,7 +215,7 @@ func declare(ctx context.Context, conn *link, cfg Config) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := do("declare queue", func() error { _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); return err }); err != nil {
+		if err := do("queue.declare", func() error { _, err := ch.QueueDeclare(q.name, true, false, false, false, q.args); return err }); err != nil {
 			var ae *amqp.Error
 			if errors.As(err, &ae) && ae.Code == amqp.PreconditionFailed {
 				return &TopologyMismatchError{Hub: hub, Queue: q.name, Detail: strings.TrimPrefix(ae.Reason, "PRECONDITION_FAILED - ")}
@@ -225,17 +225,17 @@ func declare(ctx context.Context, conn *link, cfg Config) error {
 	}
 	for k := range cfg.TimerLevels {
 		x := delayLevel(hub, k)
-		if err := do("bind queue", func() error { return ch.QueueBind(x, levelPattern(cfg.TimerLevels, k, true), x, false, nil) }); err != nil {
+		if err := do("queue.bind", func() error { return ch.QueueBind(x, levelPattern(cfg.TimerLevels, k, true), x, false, nil) }); err != nil {
 			return fmt.Errorf("queues: bind queue %q: %w", x, err)
 		}
-		if err := do("bind exchange", func() error {
+		if err := do("exchange.bind", func() error {
 			return ch.ExchangeBind(lowerLevel(hub, k), levelPattern(cfg.TimerLevels, k, false), x, false, nil)
 		}); err != nil {
 			return fmt.Errorf("queues: bind exchange %q to %q: %w", x, lowerLevel(hub, k), err)
 		}
 	}
 	for _, q := range destinations(cfg) {
-		if err := do("bind queue", func() error {
+		if err := do("queue.bind", func() error {
 			return ch.QueueBind(q, deliverPattern(cfg.TimerLevels, q), delayDeliver(hub), false, nil)
 		}); err != nil {
 			return fmt.Errorf("queues: bind queue %q to %q: %w", q, delayDeliver(hub), err)
@@ -308,7 +308,7 @@ func queueExists(ctx context.Context, conn *link, name string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("queues: open channel: %w", err)
 	}
-	err = conn.do(ctx, "check queue "+name, func() error {
+	err = conn.do(ctx, "queue.declare (passive)", func() error {
 		_, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
 		return err
 	})
