@@ -2,6 +2,7 @@ package queues
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -41,6 +42,50 @@ func TestAnnounceReachesEveryListener(t *testing.T) {
 			}
 		case <-ctx.Done():
 			t.Fatalf("listener %d heard nothing", i)
+		}
+	}
+}
+
+// A listener cut off for longer than its queue's expiry finds the queue gone when it
+// reconnects: it declares it again and hears announcements again (issue 8, 10a).
+func TestListenerDeclaresItsQueueAgainAfterAReconnect(t *testing.T) {
+	proxy, proxied := newCutProxy(t)
+	c := newHub(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := c.cfg
+	cfg.URL = proxied
+	cut, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cut.Close()
+	heard := make(chan string, 10)
+	k, err := cut.Listen(ctx, "cut", func(d *Delivery) { heard <- d.ID; _ = d.Ack() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		k.Cancel()
+		_ = c.StopListening(context.Background(), "cut")
+	}()
+	// What the broker does to the queue a minute into an outage of its listener.
+	if err := c.StopListening(ctx, "cut"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.cut()
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("after-cut-%d", i)
+		if err := c.Announce(ctx, Message{ID: id, Kind: "Ended"}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-heard:
+			t.Logf("heard %s after the reconnect", got)
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatal("the listener never heard an announcement after its queue was deleted and its connection cut")
 		}
 	}
 }
