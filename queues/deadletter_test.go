@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -113,4 +114,39 @@ func queueDepth(t testing.TB, c *Conn, q string) int {
 		t.Fatal(err)
 	}
 	return st.Messages
+}
+
+// A control message that keeps failing ends in the dead-letter queue too, once it passed
+// the control queues' own, higher, delivery limit (issue 8, 10d).
+func TestControlQueueDeadLettersPastItsDeliveryLimit(t *testing.T) {
+	c := newHub(t, func(cfg *Config) { cfg.ControlDeliveryLimit = 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	q := ControlQueue(c.cfg.Hub, 0)
+	var deliveries atomic.Int64
+	k, err := c.Consume(ctx, q, 1, func(d *Delivery) { deliveries.Add(1); _ = d.Nack(true) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Cancel()
+	dead := make(chan *Delivery, 1)
+	kd, err := c.Consume(ctx, DeadLetterQueue(c.cfg.Hub), 1, func(d *Delivery) { _ = d.Ack(); dead <- d })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kd.Cancel()
+	if err := c.Publish(ctx, q, Message{ID: "keeps-failing", InstanceID: "i-1"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-dead:
+		if d.ID != "keeps-failing" || !strings.Contains(d.Reason, "delivery_limit") || !strings.Contains(d.Reason, q) {
+			t.Errorf("dead letter %q with reason %q, want keeps-failing, the delivery limit and %s", d.ID, d.Reason, q)
+		}
+	case <-ctx.Done():
+		t.Fatal("the failing control message never reached the dead-letter queue")
+	}
+	if n := deliveries.Load(); n != int64(c.cfg.ControlDeliveryLimit)+1 {
+		t.Errorf("the control message was delivered %d times, want %d", n, c.cfg.ControlDeliveryLimit+1)
+	}
 }
