@@ -49,8 +49,7 @@ func Require(t testing.TB, service, hostport string) {
 	t.Skip(msg)
 }
 
-// RequireRabbitMQ, RequireMongo and RequireJaeger are Require for each service.
-func RequireRabbitMQ(t testing.TB) { Require(t, "RabbitMQ", hostPort(AMQPURL(), "127.0.0.1:5672")) }
+// RequireMongo and RequireJaeger are Require for each service.
 func RequireMongo(t testing.TB) {
 	Require(t, "MongoDB/FerretDB", hostPort(MongoURI(), "127.0.0.1:27017"))
 }
