@@ -87,4 +87,3 @@ func RequireRabbitMQ(t testing.TB) {
 		t.Fatal(err)
 	}
 }
-
