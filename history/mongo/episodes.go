@@ -31,10 +31,6 @@ func checkEpisode(ep *history.Episode) error {
 	return nil
 }
 
-// maxEpisodeBytes keeps an episode document, with the _id the driver adds, under the
-// server's 16 MiB limit.
-const maxEpisodeBytes = 16*1024*1024 - 1024
-
 // marshalEpisode checks an episode and encodes it once, so that one episode too large to
 // store is refused on its own instead of failing the whole insertMany.
 func marshalEpisode(ep *history.Episode) (bson.Raw, error) {
@@ -45,9 +41,8 @@ func marshalEpisode(ep *history.Episode) (bson.Raw, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: episode %s cannot be encoded: %v", ErrInvalidArgument, episodeName(ep), err)
 	}
-	if len(doc) > maxEpisodeBytes {
-		return nil, fmt.Errorf("%w: episode %s is %d bytes, over the %d-byte document limit",
-			ErrInvalidArgument, episodeName(ep), len(doc), maxEpisodeBytes)
+	if err := checkDocument("episode "+episodeName(ep), doc, episodeIDBytes); err != nil {
+		return nil, err
 	}
 	return doc, nil
 }
@@ -76,7 +71,8 @@ func (s *Store) LoadHistory(ctx context.Context, instanceID, executionID string)
 // CommitEpisodes inserts the episodes with one unordered insertMany: each one is committed
 // or refused on its own. errs[i] is nil when eps[i] was committed, wraps
 // history.ErrEpisodeConflict when its (instance, execution, number) was already taken,
-// wraps ErrInvalidArgument when it was not sent, and is another error otherwise. After an
+// wraps history.ErrInvalidArgument or history.ErrTooLarge when it was not sent, and is
+// another error otherwise. After an
 // error that is neither (a lost connection, a write-concern failure) the episode may or may
 // not be committed; reloading the history tells.
 func (s *Store) CommitEpisodes(ctx context.Context, eps []*history.Episode) []error {
@@ -102,7 +98,7 @@ func (s *Store) CommitEpisodes(ctx context.Context, eps []*history.Episode) []er
 	var bwe mongodrv.BulkWriteException
 	if !errors.As(err, &bwe) || (len(bwe.WriteErrors) == 0 && bwe.WriteConcernError == nil) {
 		for _, i := range sent {
-			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), err)
+			errs[i] = writeError("commit episode "+episodeName(eps[i]), err)
 		}
 		return errs
 	}
@@ -120,7 +116,7 @@ func (s *Store) CommitEpisodes(ctx context.Context, eps []*history.Episode) []er
 		if we.Code == duplicateKeyCode {
 			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), history.ErrEpisodeConflict)
 		} else {
-			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), we)
+			errs[i] = writeError("commit episode "+episodeName(eps[i]), we)
 		}
 	}
 	if bwe.WriteConcernError != nil {

@@ -4,7 +4,10 @@
 //
 // It relies only on single-document atomicity and unique-key inserts, so MongoDB from 4.4 on
 // and FerretDB v1.24 both work: no transactions, change streams, TTL indexes or server-side
-// time limits. Every race that decides correctness is a unique-key insert.
+// time limits. Every race that decides correctness is a unique-key insert, the one write
+// FerretDB makes atomic. Instance documents are replaced conditionally on their version,
+// which FerretDB does not make atomic; UpdateInstance reads back and repairs (versions.go).
+// Heartbeats and liveness use the server's clock, never a worker's.
 //
 // Storage format: json.RawMessage and []byte fields (inputs, outputs, outbox bodies) are BSON
 // binary and come back byte for byte. Times in history documents are RFC 3339 strings with
@@ -19,12 +22,10 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/bson"
 	mongodrv "go.mongodb.org/mongo-driver/mongo"
@@ -35,8 +36,9 @@ import (
 )
 
 // ErrInvalidArgument marks input the store refuses before touching the database (an empty
-// instance id, a nil episode, a malformed cursor, ...). Errors wrap it with the details.
-var ErrInvalidArgument = errors.New("invalid argument")
+// instance id, a nil episode, a malformed cursor, ...). Errors wrap it with the details. It
+// is [history.ErrInvalidArgument], so callers that hold only a history.Store test for that.
+var ErrInvalidArgument = history.ErrInvalidArgument
 
 // Options configures Open. URI and Hub are required.
 type Options struct {
@@ -67,9 +69,6 @@ const (
 	workersCollection   = "workers"
 )
 
-// maxIDLen bounds instance and worker ids, well below any index key limit.
-const maxIDLen = 1024
-
 var hubNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
 
 // Store is a history.Store on one hub's database. It is safe for concurrent use.
@@ -80,6 +79,12 @@ type Store struct {
 	history   *mongodrv.Collection
 	hub       *mongodrv.Collection
 	workers   *mongodrv.Collection
+
+	// writerID marks the instance documents this Store writes, so that UpdateInstance can
+	// tell a document another process wrote (see versions.go).
+	writerID string
+	// updates serializes this Store's writes of one instance document.
+	updates keyedLocks
 }
 
 var _ history.Store = (*Store)(nil)
@@ -130,6 +135,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		history:   db.Collection(historyCollection, options.Collection().SetRegistry(historyRegistry)),
 		hub:       db.Collection(hubCollection),
 		workers:   db.Collection(workersCollection),
+		writerID:  newWriterID(),
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -186,22 +192,6 @@ func (s *Store) createIndexes(ctx context.Context) error {
 					*idx.Options.Name, s.db.Name(), spec.coll.Name(), err)
 			}
 		}
-	}
-	return nil
-}
-
-// checkID refuses ids the store cannot key on.
-func checkID(what, id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: empty %s", ErrInvalidArgument, what)
-	case len(id) > maxIDLen:
-		return fmt.Errorf("%w: %s is %d bytes long (at most %d)", ErrInvalidArgument, what, len(id), maxIDLen)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: %s %q is not valid UTF-8", ErrInvalidArgument, what, id)
-	case strings.IndexByte(id, 0) >= 0:
-		// FerretDB keeps documents in PostgreSQL jsonb, which cannot hold a NUL character.
-		return fmt.Errorf("%w: %s %q contains a NUL byte", ErrInvalidArgument, what, id)
 	}
 	return nil
 }

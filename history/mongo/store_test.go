@@ -9,8 +9,16 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/storetest"
 	"github.com/warrenhq/warren/internal/testenv"
 )
+
+// TestStore runs the store suite against the MongoDB-protocol server of the tests (FerretDB
+// on the project's machines), each test on a fresh hub database.
+func TestStore(t *testing.T) {
+	testenv.RequireMongo(t)
+	storetest.Run(t, func(t *testing.T) history.Store { return openTestStore(t) })
+}
 
 // openTestStore opens a store on a fresh hub database and drops it when the test ends.
 func openTestStore(t testing.TB) *Store {

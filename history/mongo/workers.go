@@ -12,23 +12,40 @@ import (
 	"github.com/warrenhq/warren/history"
 )
 
-// Heartbeat writes the worker's record (an upsert by its id). A zero HeartbeatAt is taken
-// as now.
+// Liveness is judged by the server's clock alone: it stamps each heartbeat ($currentDate)
+// and LiveWorkers compares against its time, so a worker whose clock is off neither stays
+// live after it stops nor looks dead while it runs.
+
+// Heartbeat writes the worker's record (an upsert by its id), stamped with the server's
+// time; w.HeartbeatAt is ignored.
 func (s *Store) Heartbeat(ctx context.Context, w history.WorkerInfo) error {
 	if err := checkID("worker id", w.WorkerID); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
-	if w.HeartbeatAt.IsZero() {
-		w.HeartbeatAt = time.Now().UTC()
+	update := bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: "host", Value: w.Host},
+			{Key: "orchestrators", Value: w.Orchestrators},
+			{Key: "activities", Value: w.Activities},
+			{Key: "startedAt", Value: w.StartedAt},
+		}},
+		{Key: "$currentDate", Value: bson.D{{Key: "heartbeatAt", Value: true}}},
 	}
-	filter := bson.D{{Key: "_id", Value: w.WorkerID}}
-	_, err := s.workers.ReplaceOne(ctx, filter, w, options.Replace().SetUpsert(true))
-	if mongodrv.IsDuplicateKeyError(err) {
-		// Two upserts of a new id raced and both tried to insert; the record exists now.
-		_, err = s.workers.ReplaceOne(ctx, filter, w, options.Replace().SetUpsert(true))
+	doc, err := bson.Marshal(update)
+	if err == nil {
+		err = checkDocument(fmt.Sprintf("worker %q", w.WorkerID), doc, 0)
 	}
 	if err != nil {
-		return fmt.Errorf("heartbeat of worker %q: %w", w.WorkerID, err)
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	filter := bson.D{{Key: "_id", Value: w.WorkerID}}
+	_, err = s.workers.UpdateOne(ctx, filter, doc, options.Update().SetUpsert(true))
+	if mongodrv.IsDuplicateKeyError(err) {
+		// Two upserts of a new id raced and both tried to insert; the record exists now.
+		_, err = s.workers.UpdateOne(ctx, filter, doc, options.Update().SetUpsert(true))
+	}
+	if err != nil {
+		return writeError(fmt.Sprintf("heartbeat of worker %q", w.WorkerID), err)
 	}
 	return nil
 }
@@ -45,16 +62,19 @@ func (s *Store) RemoveWorker(ctx context.Context, workerID string) error {
 	return nil
 }
 
-// LiveWorkers returns the workers whose last heartbeat is newer than now-maxAge, by id.
-// The comparison uses this process's clock against the heartbeat times the workers wrote,
-// so maxAge must cover the clock skew between machines as well as the heartbeat period.
+// LiveWorkers returns the workers whose last heartbeat is newer than the server's time
+// less maxAge, by id. maxAge covers the heartbeat period and the delays of the heartbeats'
+// round trips, not the skew between the workers' clocks, which plays no part.
 func (s *Store) LiveWorkers(ctx context.Context, maxAge time.Duration) ([]history.WorkerInfo, error) {
 	if maxAge <= 0 {
 		return nil, fmt.Errorf("live workers: %w: max age %s must be positive", ErrInvalidArgument, maxAge)
 	}
-	since := time.Now().Add(-maxAge)
+	now, err := s.serverTime(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("live workers: %w", err)
+	}
 	cur, err := s.workers.Find(ctx,
-		bson.D{{Key: "heartbeatAt", Value: bson.D{{Key: "$gt", Value: since}}}},
+		bson.D{{Key: "heartbeatAt", Value: bson.D{{Key: "$gt", Value: now.Add(-maxAge)}}}},
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("live workers: %w", err)
@@ -64,4 +84,19 @@ func (s *Store) LiveWorkers(ctx context.Context, maxAge time.Duration) ([]histor
 		return nil, fmt.Errorf("live workers: %w", err)
 	}
 	return ws, nil
+}
+
+// serverTime asks the server for its clock: the localTime of the hello command, which
+// MongoDB and FerretDB both report (the same clock $currentDate uses).
+func (s *Store) serverTime(ctx context.Context) (time.Time, error) {
+	var hello struct {
+		LocalTime time.Time `bson:"localTime"`
+	}
+	if err := s.db.RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return time.Time{}, fmt.Errorf("read the server's time: %w", err)
+	}
+	if hello.LocalTime.IsZero() {
+		return time.Time{}, fmt.Errorf("read the server's time: hello reported no localTime")
+	}
+	return hello.LocalTime, nil
 }

@@ -1,0 +1,95 @@
+package mongo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/bson"
+	mongodrv "go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/x/mongo/driver"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// These run without a server.
+
+func TestWriteErrorMapsTooLarge(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      error
+		tooLarge bool
+	}{
+		{"driver refuses to send", driver.ErrDocumentTooLarge, true},
+		{"driver error wrapped", fmt.Errorf("insert: %w", driver.ErrDocumentTooLarge), true},
+		{"server BSONObjectTooLarge", mongodrv.CommandError{Code: 10334, Message: "object to insert too large"}, true},
+		{"write error of an insert", mongodrv.WriteException{WriteErrors: []mongodrv.WriteError{{Code: 10334}}}, true},
+		{"write error of a batch", mongodrv.BulkWriteError{WriteError: mongodrv.WriteError{Code: 17419}}, true},
+		{"replacement too large", mongodrv.WriteException{WriteErrors: []mongodrv.WriteError{{Code: 17420}}}, true},
+		{"duplicate key", mongodrv.WriteException{WriteErrors: []mongodrv.WriteError{{Code: 11000}}}, false},
+		{"other", errors.New("connection reset"), false},
+	}
+	for _, tc := range cases {
+		err := writeError("op", tc.err)
+		if got := errors.Is(err, history.ErrTooLarge); got != tc.tooLarge {
+			t.Errorf("%s: errors.Is(%v, ErrTooLarge) = %v, want %v", tc.name, err, got, tc.tooLarge)
+		}
+		if !strings.HasSuffix(err.Error(), tc.err.Error()) {
+			t.Errorf("%s: %v does not say the driver's error", tc.name, err)
+		}
+	}
+}
+
+func TestCheckDocumentFindsNULInNestedStrings(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  bson.D
+		path string // "" when the document is accepted
+	}{
+		{"clean", bson.D{{Key: "a", Value: "x"}, {Key: "b", Value: bson.A{"y", bson.D{{Key: "c", Value: "z"}}}}}, ""},
+		{"top level", bson.D{{Key: "a", Value: "x\x00"}}, "a"},
+		{"in an array", bson.D{{Key: "a", Value: bson.A{"ok", "\x00"}}}, "a.1"},
+		{"in a nested document", bson.D{{Key: "e", Value: bson.A{bson.D{{Key: "name", Value: "n\x00"}}}}}, "e.0.name"},
+		{"binary may hold NUL", bson.D{{Key: "b", Value: []byte{0, 1, 0}}}, ""},
+	}
+	for _, tc := range cases {
+		raw, err := bson.Marshal(tc.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkDocument("doc", raw, 0)
+		switch {
+		case tc.path == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.path != "" && !errors.Is(err, history.ErrInvalidArgument):
+			t.Errorf("%s: %v, want ErrInvalidArgument", tc.name, err)
+		case tc.path != "" && err.Error() != fmt.Sprintf("%v: doc: the string at %s contains a NUL byte", history.ErrInvalidArgument, tc.path):
+			t.Errorf("%s: %v does not name %s", tc.name, err, tc.path)
+		}
+	}
+	raw, _ := bson.Marshal(bson.D{{Key: "a", Value: "x"}})
+	if err := checkDocument("doc", raw, maxDocumentBytes); !errors.Is(err, history.ErrTooLarge) {
+		t.Errorf("a document over the limit with the store's additions: %v, want ErrTooLarge", err)
+	}
+}
+
+// The status part of the version filter: the statuses that do not outrank ours.
+func TestStatusesNotAbove(t *testing.T) {
+	cases := []struct {
+		status history.Status
+		want   []history.Status
+	}{
+		{history.StatusPending, []history.Status{history.StatusPending}},
+		{history.StatusRunning, []history.Status{history.StatusPending, history.StatusRunning, history.StatusSuspended}},
+		{history.StatusSuspended, []history.Status{history.StatusPending, history.StatusRunning, history.StatusSuspended}},
+		{history.StatusCompleted, nil},
+		{history.StatusContinuedAsNew, nil},
+		{"SomethingNew", nil},
+	}
+	for _, tc := range cases {
+		if got := statusesNotAbove(tc.status); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("statusesNotAbove(%s) = %v, want %v", tc.status, got, tc.want)
+		}
+	}
+}
