@@ -7,6 +7,18 @@
 #   scripts/services.sh status   say what answers and who started it
 #   scripts/services.sh run CMD...   up, run CMD, then down what this up started (even when
 #                                CMD fails or is interrupted); exits with CMD's status
+#   scripts/services.sh hubs     list the Warren hubs on the broker (queues each, quorum
+#                                queues, the broker's file-handle budget)
+#   scripts/services.sh delete-hubs HUB...   delete those hubs' queues and exchanges through
+#                                rabbitmqctl (works on a broker too wedged to answer AMQP);
+#                                `go run ./scripts/deletehub HUB` also drops the database
+#
+# Why hubs matter: RabbitMQ 3.x gives every quorum queue three of its file handles (the
+# budget is ulimit -n less about a hundred) and once they are spent, new connections are
+# accepted but never answered. A hub is P+20 quorum queues (36 with 16 partitions), so with
+# the 1024 open files that su/PAM gives the rabbitmq user, about eight hubs left behind
+# wedge the node. `up` starts the broker with the hard limit instead and warns about a
+# reused one with a small budget.
 #
 # Built binaries, pid, log and state files live under .services/ in the repository.
 #
@@ -211,6 +223,7 @@ rabbitmq_up() {
 		else
 			log "rabbitmq: reusing the broker on 127.0.0.1:$AMQP_PORT ($(took "$t0"))"
 		fi
+		rabbitmq_check_budget
 		return 0
 	fi
 	if ! command -v rabbitmq-server >/dev/null 2>&1; then
@@ -230,7 +243,7 @@ rabbitmq_up() {
 	if rabbitmq-diagnostics -q ping >/dev/null 2>&1 9>&-; then
 		log "rabbitmq: a node is running but AMQP does not answer yet; waiting for it"
 		wait_for rabbitmq amqp_answers ||
-			die "rabbitmq: the running node does not answer AMQP on 127.0.0.1:$AMQP_PORT (rabbitmqctl status)"
+			die "rabbitmq: the running node does not answer AMQP on 127.0.0.1:$AMQP_PORT; file handles (limit, used): $(rabbitmq_budget || true) — when used is above the limit, delete hubs left behind (scripts/services.sh hubs, delete-hubs)"
 		if started_by_us rabbitmq; then
 			add_user rabbitmq
 		fi
@@ -241,7 +254,7 @@ rabbitmq_up() {
 	# The package's post-install step may have started the broker already.
 	if ! amqp_answers; then
 		log "rabbitmq: starting rabbitmq-server"
-		rabbitmq-server -detached >"$STATE/rabbitmq.log" 2>&1 9>&- ||
+		rabbitmq_start >"$STATE/rabbitmq.log" 2>&1 9>&- ||
 			die "rabbitmq: rabbitmq-server -detached failed: $(tail -n 5 "$STATE/rabbitmq.log")"
 	fi
 	# Record before waiting, so that `status` shows it; without a pid `down` will not stop it.
@@ -259,6 +272,39 @@ rabbitmq_up() {
 	pid=$(rabbitmq_pid)
 	record rabbitmq "how=rabbitmq-server" "pid=$pid"
 	log "rabbitmq: started, pid $pid ($(took "$t0"))"
+}
+
+# rabbitmq_start: rabbitmq-server -detached with as many open files as the hard limit allows
+# (at most 65536). As root the package's wrapper switches to the rabbitmq user with su, whose
+# PAM session resets the soft limit to 1024, so the switch is made here, limit raised after it.
+rabbitmq_start() {
+	local raise='n=$(ulimit -Hn); [ "$n" = unlimited ] || [ "$n" -gt 65536 ] && n=65536; ulimit -n "$n"'
+	if [ "$(id -u)" -eq 0 ] && id rabbitmq >/dev/null 2>&1 && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+		su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && { $raise; } && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached"
+	else
+		eval "$raise" 2>/dev/null || true
+		rabbitmq-server -detached
+	fi
+}
+
+# rabbitmq_budget prints the broker's file-handle limit and use ("927 12"), or nothing.
+rabbitmq_budget() {
+	timeout 20 rabbitmqctl -q eval 'file_handle_cache:info([total_limit,total_used]).' 2>/dev/null 9>&- |
+		grep -o '[0-9][0-9]*' | paste -sd' ' - | awk 'NF >= 2 { print $1, $2 }'
+}
+
+# rabbitmq_check_budget warns when the broker's file handles would run out after a handful of
+# hubs, or are nearly spent.
+rabbitmq_check_budget() {
+	local budget limit used
+	budget=$(rabbitmq_budget) || return 0
+	[ -n "$budget" ] || return 0
+	read -r limit used <<<"$budget"
+	if ((used * 10 > limit * 8)); then
+		log "rabbitmq: WARNING: $used of the broker's $limit file handles are in use (3 per quorum queue); at the limit it stops answering new connections. Delete the hubs left behind: scripts/services.sh hubs"
+	elif ((limit < 5000)); then
+		log "rabbitmq: note: the broker has $limit file handles, enough for about $((limit / 3 / 36)) hubs of 16 partitions; restart it through this script for more, or raise it in place (prlimit --pid PID --nofile=N:N, then rabbitmqctl eval 'file_handle_cache:set_limit(N-100).')"
+	fi
 }
 
 rabbitmq_pid() { rabbitmqctl -q eval 'list_to_integer(os:getpid()).' 2>/dev/null 9>&- | tr -dc 0-9; }
@@ -493,17 +539,88 @@ locked() {
 	exec 9>&-
 }
 
+# --- hubs on the broker ------------------------------------------------------------------
+
+# rabbitmq_queue_names prints "NAME TYPE" for every queue of the default vhost. It asks the
+# node through rabbitmqctl eval, which still answers when AMQP does not.
+rabbitmq_queue_names() {
+	local out
+	out=$(timeout 60 rabbitmqctl -q eval '
+		lists:foreach(fun(Q) ->
+			{resource, <<"/">>, queue, N} = amqqueue:get_name(Q),
+			io:format("~s ~s~n", [N, amqqueue:get_type(Q)])
+		end, [Q || Q <- rabbit_amqqueue:list(), element(2, amqqueue:get_name(Q)) =:= <<"/">>]).' 2>/dev/null 9>&-) || return 1
+	printf '%s\n' "$out" | grep -v '^ok$' || true
+}
+
+# hub_of reads queue names and prints each one's hub (what precedes .control.NN,
+# .workitems, .deadletter, .delay.NN or .announce.NAME), or nothing for other queues.
+hub_of() { sed -nE 's/^(.+)\.(control\.[0-9]+|workitems|deadletter|delay\.[0-9]+|announce\..+) .*$/\1/p'; }
+
+hubs() {
+	local names budget
+	names=$(rabbitmq_queue_names) || die "hubs: rabbitmqctl eval failed; is the node running (rabbitmq-diagnostics ping)?"
+	printf '%-40s %7s %7s\n' HUB QUEUES QUORUM
+	printf '%s\n' "$names" | awk '
+		match($1, /\.(control\.[0-9]+|workitems|deadletter|delay\.[0-9]+|announce\..+)$/) {
+			hub = substr($1, 1, RSTART - 1); n[hub]++; if ($2 ~ /quorum/) q[hub]++
+		}
+		END { for (h in n) printf "%-40s %7d %7d\n", h, n[h], q[h] }' | sort
+	budget=$(rabbitmq_budget)
+	[ -z "$budget" ] || echo "file handles (limit used): $budget; every quorum queue takes 3"
+}
+
+delete_hubs() {
+	[ $# -gt 0 ] || die "delete-hubs: name the hubs to delete (scripts/services.sh hubs lists them)"
+	local names hub queues exchanges list
+	names=$(rabbitmq_queue_names | awk '{ print $1 }') || die "delete-hubs: rabbitmqctl eval failed"
+	for hub in "$@"; do
+		queues=$(printf '%s\n' "$names" | awk -v h="$hub" 'index($0, h ".") == 1 { print }' | hub_of_names "$hub")
+		exchanges=$(timeout 60 rabbitmqctl -q list_exchanges name --no-table-headers 2>/dev/null 9>&- |
+			awk -v h="$hub" 'index($0, h ".") == 1 { print }' |
+			grep -E "^$(printf '%s' "$hub" | sed 's/[.[\*^$]/\\&/g')\.(announce|delay\.deliver|delay\.[0-9]+)$" || true)
+		list=$(printf '%s\n%s\n' "$queues" "$exchanges" | sed '/^$/d' | sed 's/.*/<<"&">>/' | paste -sd, -)
+		if [ -z "$list" ]; then
+			log "delete-hubs: no queue or exchange of hub $hub"
+			continue
+		fi
+		timeout 300 rabbitmqctl -q eval '
+			Names = ['"$list"'],
+			R = fun(Kind, N) -> rabbit_misc:r(<<"/">>, Kind, N) end,
+			Qs = [Q || N <- Names, {ok, Q} <- [rabbit_amqqueue:lookup(R(queue, N))]],
+			[rabbit_amqqueue:delete(Q, false, false, <<"warren-services">>) || Q <- Qs],
+			[rabbit_exchange:delete(R(exchange, N), false, <<"warren-services">>) || N <- Names],
+			length(Qs).' 9>&- >/dev/null 2>>"$STATE/delete-hubs.log" ||
+			die "delete-hubs: rabbitmqctl eval failed deleting hub $hub"
+		log "delete-hubs: deleted hub $hub ($(printf '%s\n' "$queues" | sed '/^$/d' | wc -l) queues)"
+	done
+}
+
+# hub_of_names HUB keeps the queue names that belong to HUB exactly.
+hub_of_names() {
+	local hub=$1 name
+	while read -r name; do
+		[ "$(printf '%s x\n' "$name" | hub_of)" = "$hub" ] && printf '%s\n' "$name"
+	done
+	return 0
+}
+
 mkdir -p "$STATE"
 case ${1:-} in
 up) locked up ;;
 down) locked down ;;
 status) status ;;
+hubs) hubs ;;
+delete-hubs)
+	shift
+	delete_hubs "$@"
+	;;
 run)
 	shift
 	run "$@"
 	;;
 *)
-	echo "usage: $0 up|down|status|run CMD..." >&2
+	echo "usage: $0 up|down|status|hubs|delete-hubs HUB...|run CMD..." >&2
 	exit 2
 	;;
 esac
