@@ -34,7 +34,13 @@ func newHub(t testing.TB, edit func(*Config)) *Conn {
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
+	keep := testenv.OnInterrupt(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = c.DeleteTopology(ctx)
+	})
 	t.Cleanup(func() {
+		keep()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if err := c.DeleteTopology(ctx); err != nil {

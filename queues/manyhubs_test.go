@@ -88,7 +88,9 @@ func useHub(t *testing.T, partitions int) string {
 		return cfg.Hub
 	}
 	defer c.Close()
+	keep := testenv.OnInterrupt(func() { _ = c.DeleteTopology(context.Background()) })
 	defer func() {
+		keep()
 		_ = c.StopListening(context.Background(), "many")
 		if err := c.DeleteTopology(context.Background()); err != nil {
 			t.Errorf("DeleteTopology %s: %v", cfg.Hub, err)

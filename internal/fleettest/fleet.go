@@ -80,7 +80,9 @@ func Start(t testing.TB, o Options) *Fleet {
 		"WARREN_DISPATCHER="+f.URL,
 	)
 	f.env = append(f.env, o.Env...)
-	t.Cleanup(f.stop)
+	// An interrupted test binary runs no cleanups: stop the fleet and delete its hub then too.
+	keep := testenv.OnInterrupt(f.stop)
+	t.Cleanup(func() { keep(); f.stop() })
 
 	f.procs = append(f.procs, f.start("dispatcher", filepath.Join(bins, "dispatcher")))
 	WaitUntil(t, 30*time.Second, "dispatcher ready", func() bool {
