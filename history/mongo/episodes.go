@@ -41,7 +41,7 @@ func marshalEpisode(ep *history.Episode) (bson.Raw, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: episode %s cannot be encoded: %v", ErrInvalidArgument, episodeName(ep), err)
 	}
-	if err := checkDocument("episode "+episodeName(ep), doc, episodeIDBytes); err != nil {
+	if err := checkDocument("episode "+episodeName(ep), doc, 0); err != nil {
 		return nil, err
 	}
 	return doc, nil

@@ -37,10 +37,16 @@ func encodeInstance(inst *history.Instance, writer string) (bson.Raw, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: instance %q cannot be encoded: %v", ErrInvalidArgument, inst.InstanceID, err)
 	}
-	if err := checkDocument(fmt.Sprintf("instance %q", inst.InstanceID), doc, 0); err != nil {
+	if err := checkDocument(fmt.Sprintf("instance %q", inst.InstanceID), doc, writerFieldBytes(writer)); err != nil {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// writerFieldBytes is the size of the writer element in an instance document: type byte,
+// key and NUL, string length, string and NUL.
+func writerFieldBytes(writer string) int {
+	return 1 + len("writer") + 1 + 4 + len(writer) + 1
 }
 
 // CreateInstance inserts a new instance; the _id is the instance id, so a second create of

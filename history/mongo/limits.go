@@ -20,12 +20,11 @@ import (
 // maxIDLen bounds instance, execution and worker ids, well below any index key limit.
 const maxIDLen = 1024
 
-// maxDocumentBytes is MongoDB's limit on one document, which FerretDB and the driver share.
-const maxDocumentBytes = 16 << 20
-
-// episodeIDBytes is what the ObjectID _id that the driver adds to an episode document
-// weighs: type byte, "_id" and its NUL, 12 bytes.
-const episodeIDBytes = 1 + len("_id") + 1 + 12
+// maxRecordBytes bounds the BSON encoding of one record (an instance, an episode) as
+// bson.Marshal writes it: MongoDB's 16 MiB document limit, less 1 KiB for the fields a store
+// adds (an episode's _id, an instance document's writer). history/memstore measures the
+// same way, so the two stores refuse the same records.
+const maxRecordBytes = 16<<20 - 1<<10
 
 // Server error codes for a document over the size limit.
 var tooLargeCodes = []int{
@@ -49,12 +48,12 @@ func checkID(what, id string) error {
 	return nil
 }
 
-// checkDocument refuses an encoded record over the size limit (ErrTooLarge), once the store
-// has added extra bytes of its own, or holding a string with a NUL byte: FerretDB keeps
-// documents in PostgreSQL jsonb, which cannot hold one (ErrInvalidArgument).
-func checkDocument(what string, doc bson.Raw, extra int) error {
-	if n := len(doc) + extra; n > maxDocumentBytes {
-		return fmt.Errorf("%w: %s is %d bytes, over the %d-byte document limit", history.ErrTooLarge, what, n, maxDocumentBytes)
+// checkDocument refuses an encoded record over the size limit (ErrTooLarge), not counting
+// the added bytes of the store's own fields, or holding a string with a NUL byte: FerretDB
+// keeps documents in PostgreSQL jsonb, which cannot hold one (ErrInvalidArgument).
+func checkDocument(what string, doc bson.Raw, added int) error {
+	if n := len(doc) - added; n > maxRecordBytes {
+		return fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit", history.ErrTooLarge, what, n, maxRecordBytes)
 	}
 	if path, ok := findNUL(doc, ""); ok {
 		return fmt.Errorf("%w: %s: the string at %s contains a NUL byte", ErrInvalidArgument, what, path)

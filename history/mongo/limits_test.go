@@ -68,9 +68,12 @@ func TestCheckDocumentFindsNULInNestedStrings(t *testing.T) {
 			t.Errorf("%s: %v does not name %s", tc.name, err, tc.path)
 		}
 	}
-	raw, _ := bson.Marshal(bson.D{{Key: "a", Value: "x"}})
-	if err := checkDocument("doc", raw, maxDocumentBytes); !errors.Is(err, history.ErrTooLarge) {
-		t.Errorf("a document over the limit with the store's additions: %v, want ErrTooLarge", err)
+	big, _ := bson.Marshal(bson.D{{Key: "b", Value: make([]byte, maxRecordBytes)}})
+	if err := checkDocument("doc", big, 0); !errors.Is(err, history.ErrTooLarge) {
+		t.Errorf("a document over the limit: %v, want ErrTooLarge", err)
+	}
+	if err := checkDocument("doc", big, len(big)-maxRecordBytes); err != nil {
+		t.Errorf("a document at the limit once the store's fields are left out: %v", err)
 	}
 }
 
@@ -91,5 +94,26 @@ func TestStatusesNotAbove(t *testing.T) {
 		if got := statusesNotAbove(tc.status); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("statusesNotAbove(%s) = %v, want %v", tc.status, got, tc.want)
 		}
+	}
+}
+
+// The size limit leaves out the writer field that UpdateInstance adds, so that the verdict
+// depends on the instance alone, as in history/memstore.
+func TestInstanceSizeLeavesOutTheWriter(t *testing.T) {
+	inst := &history.Instance{InstanceID: "i", Status: history.StatusRunning}
+	plain, err := bson.Marshal(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Input = make([]byte, maxRecordBytes-len(plain)-(1+len("input")+1+4+1)) // binary: length, subtype
+	if plain, _ = bson.Marshal(inst); len(plain) != maxRecordBytes {
+		t.Fatalf("setup: the instance encodes to %d bytes, want %d", len(plain), maxRecordBytes)
+	}
+	if _, err := encodeInstance(inst, newWriterID()); err != nil {
+		t.Errorf("an instance of exactly the limit: %v", err)
+	}
+	inst.Input = append(inst.Input, 0)
+	if _, err := encodeInstance(inst, newWriterID()); !errors.Is(err, history.ErrTooLarge) {
+		t.Errorf("an instance one byte over the limit: %v, want ErrTooLarge", err)
 	}
 }

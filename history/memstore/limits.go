@@ -1,0 +1,135 @@
+package memstore
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/bsontype"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// The store refuses what history/mongo refuses, with the same errors, before any effect:
+// what MongoDB or FerretDB on PostgreSQL could not keep (an id too long to key on, a NUL
+// byte in a string, a document over 16 MiB) and what the store's interface rules out. The
+// storetest suite checks that the two agree.
+
+const (
+	maxIDLen      = 1024
+	maxPartitions = 1024
+	// maxRecordBytes bounds bson.Marshal's encoding of one record: MongoDB's 16 MiB
+	// document limit, less the 1 KiB history/mongo keeps for the fields it adds.
+	maxRecordBytes  = 16<<20 - 1<<10
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// checkID refuses ids the real store cannot key on.
+func checkID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty %s", history.ErrInvalidArgument, what)
+	case len(id) > maxIDLen:
+		return fmt.Errorf("%w: %s is %d bytes long (at most %d)", history.ErrInvalidArgument, what, len(id), maxIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: %s %q is not valid UTF-8", history.ErrInvalidArgument, what, id)
+	case strings.IndexByte(id, 0) >= 0:
+		return fmt.Errorf("%w: %s %q contains a NUL byte", history.ErrInvalidArgument, what, id)
+	}
+	return nil
+}
+
+// checkDocument refuses an encoded record over the size limit, or holding a string with a
+// NUL byte, which PostgreSQL's jsonb (FerretDB's storage) cannot hold.
+func checkDocument(what string, doc bson.Raw) error {
+	if len(doc) > maxRecordBytes {
+		return fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit", history.ErrTooLarge, what, len(doc), maxRecordBytes)
+	}
+	if path, ok := findNUL(doc, ""); ok {
+		return fmt.Errorf("%w: %s: the string at %s contains a NUL byte", history.ErrInvalidArgument, what, path)
+	}
+	return nil
+}
+
+// findNUL returns the path of the first string value in doc (a document or an array) that
+// contains a NUL byte.
+func findNUL(doc bson.Raw, prefix string) (string, bool) {
+	elems, err := doc.Elements()
+	if err != nil {
+		return "", false // bson.Marshal wrote it
+	}
+	for _, e := range elems {
+		path := prefix + e.Key()
+		v := e.Value()
+		switch v.Type {
+		case bsontype.String:
+			if strings.IndexByte(v.StringValue(), 0) >= 0 {
+				return path, true
+			}
+		case bsontype.EmbeddedDocument, bsontype.Array:
+			if p, ok := findNUL(v.Value, path+"."); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}
+
+// encodeInstance checks an instance and encodes it.
+func encodeInstance(inst *history.Instance) (bson.Raw, error) {
+	if inst == nil {
+		return nil, fmt.Errorf("%w: nil instance", history.ErrInvalidArgument)
+	}
+	if err := checkID("instance id", inst.InstanceID); err != nil {
+		return nil, err
+	}
+	if inst.Status == "" {
+		return nil, fmt.Errorf("%w: instance %q has no status", history.ErrInvalidArgument, inst.InstanceID)
+	}
+	doc, err := bson.Marshal(inst)
+	if err != nil {
+		return nil, fmt.Errorf("%w: instance %q cannot be encoded: %v", history.ErrInvalidArgument, inst.InstanceID, err)
+	}
+	return doc, checkDocument(fmt.Sprintf("instance %q", inst.InstanceID), doc)
+}
+
+// encodeEpisode checks an episode and encodes it.
+func encodeEpisode(ep *history.Episode) (bson.Raw, error) {
+	if ep == nil {
+		return nil, fmt.Errorf("%w: nil episode", history.ErrInvalidArgument)
+	}
+	if err := checkID("instance id", ep.InstanceID); err != nil {
+		return nil, err
+	}
+	if err := checkID("execution id", ep.ExecutionID); err != nil {
+		return nil, fmt.Errorf("instance %q: %w", ep.InstanceID, err)
+	}
+	if ep.Number < 1 {
+		return nil, fmt.Errorf("%w: instance %q: episode number %d (episodes count from 1)", history.ErrInvalidArgument, ep.InstanceID, ep.Number)
+	}
+	doc, err := bson.MarshalWithRegistry(historyRegistry, ep)
+	if err != nil {
+		return nil, fmt.Errorf("%w: episode %s cannot be encoded: %v", history.ErrInvalidArgument, episodeName(ep), err)
+	}
+	return doc, checkDocument("episode "+episodeName(ep), doc)
+}
+
+// encodeWorker checks a heartbeat record and encodes it, stamped at now.
+func encodeWorker(w history.WorkerInfo, now time.Time) (bson.Raw, error) {
+	if err := checkID("worker id", w.WorkerID); err != nil {
+		return nil, err
+	}
+	w.HeartbeatAt = now
+	doc, err := bson.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("%w: worker %q cannot be encoded: %v", history.ErrInvalidArgument, w.WorkerID, err)
+	}
+	return doc, checkDocument(fmt.Sprintf("worker %q", w.WorkerID), doc)
+}
+
+func episodeName(ep *history.Episode) string {
+	return fmt.Sprintf("%q/%s#%d", ep.InstanceID, ep.ExecutionID, ep.Number)
+}

@@ -1,0 +1,12 @@
+package memstore
+
+import (
+	"testing"
+
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/storetest"
+)
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) history.Store { return New(Options{}) })
+}
