@@ -102,10 +102,11 @@ type OutboxMessage struct {
 
 // WorkerInfo is a worker's heartbeat record.
 type WorkerInfo struct {
-	WorkerID      string    `json:"workerId" bson:"_id"`
-	Host          string    `json:"host" bson:"host"`
-	Orchestrators []string  `json:"orchestrators" bson:"orchestrators"`
-	Activities    []string  `json:"activities" bson:"activities"`
-	HeartbeatAt   time.Time `json:"heartbeatAt" bson:"heartbeatAt"`
-	StartedAt     time.Time `json:"startedAt" bson:"startedAt"`
+	WorkerID      string   `json:"workerId" bson:"_id"`
+	Host          string   `json:"host" bson:"host"`
+	Orchestrators []string `json:"orchestrators" bson:"orchestrators"`
+	Activities    []string `json:"activities" bson:"activities"`
+	// HeartbeatAt is the store's time of the last heartbeat; the store sets it.
+	HeartbeatAt time.Time `json:"heartbeatAt" bson:"heartbeatAt"`
+	StartedAt   time.Time `json:"startedAt" bson:"startedAt"`
 }

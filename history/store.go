@@ -19,7 +19,8 @@ var (
 	// (16 MiB in MongoDB). Trying again cannot help.
 	ErrTooLarge = errors.New("history: record too large for the store")
 	// ErrInvalidArgument is returned for a record the store refuses whatever its state (an
-	// id with a NUL byte, an over-long id). Trying again cannot help.
+	// empty or over-long id, a NUL byte in any string, which FerretDB on PostgreSQL cannot
+	// keep). Trying again cannot help.
 	ErrInvalidArgument = errors.New("history: invalid argument")
 )
 
@@ -35,7 +36,13 @@ type ListFilter struct {
 }
 
 // Store keeps instances, their histories and the hub's shared settings. history/mongo
-// implements it; the worker and the dispatcher consume it.
+// implements it on MongoDB or FerretDB, history/memstore in memory (for the simulation and
+// unit tests); the worker and the dispatcher consume it. history/storetest is the suite
+// every implementation passes, and the contract's details are written down there.
+//
+// Ids (instance, execution, worker) are 1 to 1024 bytes of UTF-8 without NUL; one record
+// (an instance, an episode) encodes to at most 16 MiB less 1 KiB of BSON. Anything else
+// is refused up front with ErrInvalidArgument or ErrTooLarge.
 type Store interface {
 	// EnsureHub records the partition count on first use and returns ErrPartitionMismatch
 	// (wrapped, naming both counts) when the hub already has another.
@@ -49,7 +56,10 @@ type Store interface {
 	// conditional updates race: a writer that may have overwritten a newer version reads
 	// back and repairs.
 	UpdateInstance(ctx context.Context, inst *Instance) error
-	// Purge deletes a terminal instance and its history (ErrNotTerminal otherwise).
+	// Purge deletes a terminal instance and its history (ErrNotTerminal otherwise). It
+	// never erases a new execution's history: it lists the executions that have history,
+	// deletes the document only while it is terminal, then only the listed executions'
+	// history.
 	Purge(ctx context.Context, instanceID string) error
 
 	// LoadHistory returns the committed episodes of one execution in episode order.
@@ -58,8 +68,11 @@ type Store interface {
 	// ErrEpisodeConflict when that episode number was already taken, or another error.
 	CommitEpisodes(ctx context.Context, eps []*Episode) (errs []error)
 
+	// Heartbeat writes the worker's record stamped with the store's clock; w.HeartbeatAt
+	// is ignored, so that no worker's clock decides liveness.
 	Heartbeat(ctx context.Context, w WorkerInfo) error
 	RemoveWorker(ctx context.Context, workerID string) error
-	// LiveWorkers returns workers whose heartbeat is newer than now-maxAge.
+	// LiveWorkers returns, by id, the workers whose heartbeat is newer than the store's
+	// time less maxAge.
 	LiveWorkers(ctx context.Context, maxAge time.Duration) ([]WorkerInfo, error)
 }
