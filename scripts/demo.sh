@@ -2,10 +2,12 @@
 # The seed scenario on a local fleet: a dispatcher and three workers from bin/, against the
 # services that answer on 127.0.0.1 (make demo brings them up first). It runs
 # ProvisionNewDevices for DEMO_DEVICES devices through the client binary, acknowledges every
-# device with `client raise`, prints the result and the trace id, and stops what it started.
+# device with `client raise`, prints the result and the trace id, and stops what it started;
+# it deletes its hub at the end (on Ctrl-C too) unless KEEP_HUB is set. The trace stays in
+# Jaeger either way.
 #
 # Environment: DEMO_DEVICES (default 10), DEMO_WORKERS (3), DEMO_PORT (8089),
-# WARREN_HUB (warren-demo), OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:4318, Jaeger).
+# WARREN_HUB (warren-demo), KEEP_HUB, OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:4318, Jaeger).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +25,9 @@ SCRIPT_NAME=demo
 . "$ROOT/scripts/lib/fleet.sh"
 
 build_fleet
-trap stop_fleet EXIT
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 start_fleet "$WORKERS"
 say "dispatcher on $WARREN_DISPATCHER, $WORKERS workers on hub $WARREN_HUB"
 client workers

@@ -2,6 +2,9 @@
 # scripts/bench-fleet.sh. Expects WARREN_HUB, WARREN_HTTP_ADDR and WARREN_DISPATCHER set,
 # and LOGS naming a folder for the processes' output.
 
+# The scripts' own stdout and stderr, for finish.
+exec 7>&1 8>&2
+
 say() { printf '\033[1m%s:\033[0m %s\n' "${SCRIPT_NAME:-fleet}" "$*"; }
 client() { bin/client "$@"; }
 
@@ -21,7 +24,7 @@ wait_until() {
 build_fleet() {
 	say "building the binaries"
 	mkdir -p bin "$LOGS"
-	go build -o bin/ ./cmd/dispatcher ./cmd/worker ./cmd/client
+	go build -o bin/ ./cmd/dispatcher ./cmd/worker ./cmd/client ./scripts/deletehub
 }
 
 FLEET_PIDS=()
@@ -46,4 +49,27 @@ stop_fleet() {
 	for pid in "${FLEET_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${FLEET_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 	FLEET_PIDS=()
+}
+
+# delete_hub: delete the hub's queues, exchanges and database (scripts/deletehub), so that
+# runs do not pile hubs up on the broker. Safe to call twice and on a hub that never was.
+delete_hub() {
+	[ -x bin/deletehub ] || return 0
+	bin/deletehub --timeout 60s "$WARREN_HUB" 2>&1 | sed "s/^/${SCRIPT_NAME:-fleet}: /" ||
+		say "could not delete hub $WARREN_HUB (scripts/services.sh hubs lists what is left)"
+}
+
+# finish: the EXIT trap of the scripts: stop the fleet, then delete the hub unless KEEP_HUB
+# is set. It also runs on Ctrl-C and SIGTERM (the scripts turn those into an exit).
+finish() {
+	local status=$?
+	trap - EXIT INT TERM
+	exec 1>&7 2>&8 # a signal may land inside a command whose output goes to /dev/null
+	stop_fleet
+	if [ -z "${KEEP_HUB:-}" ]; then
+		delete_hub
+	else
+		say "keeping hub $WARREN_HUB (KEEP_HUB is set)"
+	fi
+	exit "$status"
 }
