@@ -29,6 +29,7 @@ type Conn struct {
 	up       chan struct{} // closed while cur is usable
 	down     chan struct{} // wakes the supervisor when a user sees cur closed
 	declared bool          // DeclareTopology succeeded: declare again after reconnects
+	dialErr  error         // why the last connection attempt failed, while down
 	closed   bool
 	idle     []*publisher // confirm-mode channels of connection gen, ready for Publish
 
@@ -136,8 +137,56 @@ func (c *Conn) setUp(l *link) bool {
 	c.gen++
 	l.gen = c.gen
 	c.cur = l
+	c.dialErr = nil
 	close(c.up)
 	return true
+}
+
+// Ping says whether the broker answers on the Conn's connection now, by asking it about the
+// hub's dead-letter queue (a passive declare). The error says what is wrong: no connection
+// (and why the last attempt failed), no answer within ctx, or the hub not declared. A
+// readiness probe uses it; unlike a TCP check it fails on a broker that accepts
+// connections but has stopped answering. Ping gives up when ctx ends; the question it
+// asked is abandoned, with the connection, only after Config.OperationTimeout.
+func (c *Conn) Ping(ctx context.Context) error {
+	c.mu.Lock()
+	cur, closed, dialErr := c.cur, c.closed, c.dialErr
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case cur == nil || cur.IsClosed():
+		if dialErr != nil {
+			return fmt.Errorf("queues: not connected to the broker, reconnecting (last attempt: %v)", dialErr)
+		}
+		return errors.New("queues: not connected to the broker, reconnecting")
+	}
+	q := DeadLetterQueue(c.cfg.Hub)
+	done := make(chan error, 1)
+	go func() {
+		ch, err := cur.channel(context.Background())
+		if err == nil {
+			err = cur.do(context.Background(), "queue.declare", func() error {
+				_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+				return err
+			})
+			cur.closeChannel(ch)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var ae *amqp.Error
+		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+			return fmt.Errorf("queues: the broker answers but hub %q is not declared (no queue %s)", c.cfg.Hub, q)
+		}
+		if err != nil {
+			return fmt.Errorf("queues: ping: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queues: the broker accepted the connection but did not answer a queue.declare within the probe's time (%w); if it stays so it may be out of file handles", ctx.Err())
+	}
 }
 
 // markDown records that connection gen is gone (once), so that callers wait for the next.
@@ -223,6 +272,9 @@ func (c *Conn) connect(ctx context.Context, redeclare bool) (*link, error) {
 			return conn, nil
 		}
 		lastErr = err
+		c.mu.Lock()
+		c.dialErr = err
+		c.mu.Unlock()
 		var ae *amqp.Error
 		if errors.As(err, &ae) && ae.Code == amqp.AccessRefused && !redeclare {
 			return nil, fmt.Errorf("queues: %s refused the credentials: %w", redact(u), err)

@@ -173,6 +173,7 @@ func TestCallsOnAStuckBrokerEndByTheirDeadline(t *testing.T) {
 		cfg.Partitions = 1
 		cfg.TimerLevels = 4
 		cfg.OperationTimeout = time.Second
+		cfg.DialTimeout = time.Second
 	})
 	defer proxy.frozen.Store(false) // the hub's cleanup deletes it through the proxy
 	hub := c.cfg.Hub
@@ -228,6 +229,7 @@ func TestCallsOnAStuckBrokerEndByTheirDeadline(t *testing.T) {
 	})
 	stuck("StopListening (ctx)", d, withCtx(d, func(ctx context.Context) error { return c.StopListening(ctx, "stuck") }))
 	stuck("DeleteTopology (ctx)", d, withCtx(d, c.DeleteTopology))
+	stuck("Ping (ctx)", d, withCtx(d, c.Ping))
 
 	// Thawed, the Conn works again (the topology is declared anew after the reconnects).
 	proxy.frozen.Store(false)
@@ -235,6 +237,9 @@ func TestCallsOnAStuckBrokerEndByTheirDeadline(t *testing.T) {
 	defer cancel()
 	if err := c.DeclareTopology(ctx); err != nil {
 		t.Fatalf("DeclareTopology after the broker thawed: %v", err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("Ping after the broker thawed: %v", err)
 	}
 	col := newCollector()
 	k, err := c.Consume(ctx, WorkItemQueue(hub), 10, func(d *Delivery) { col.add(d); _ = d.Ack() })

@@ -100,6 +100,9 @@ func TestDeleteTopologyTwiceAndOnAMissingHub(t *testing.T) {
 	if err := c.DeleteTopology(ctx); err != nil {
 		t.Fatalf("DeleteTopology of a deleted hub: %v", err)
 	}
+	if err := c.Ping(ctx); err == nil || !strings.Contains(err.Error(), "not declared") {
+		t.Fatalf("Ping on a deleted hub = %v, want one saying the hub is not declared", err)
+	}
 	// Publishing to the deleted hub is unroutable, not silently dropped.
 	if err := c.Publish(ctx, WorkItemQueue(c.cfg.Hub), Message{ID: "x"}); !errors.Is(err, ErrUnroutable) {
 		t.Fatalf("Publish to a deleted hub = %v, want ErrUnroutable", err)
