@@ -18,11 +18,11 @@ import (
 // document than its own after writing.
 const maxUpdateRounds = 8
 
-// Bounds of the pause before reading back a document that replaced another process's
-// write (see UpdateInstance). Twice our own replace's duration, within these bounds, let
-// all but about one in a thousand racing older writes land before the read-back on
-// FerretDB with SQLite, where a write may wait tens of milliseconds for the database lock;
-// with no pause a quarter of them landed after it.
+// Bounds of the pause between a write that replaced another process's document and its
+// read-back (see UpdateInstance). Pausing twice as long as our own replace took let all
+// but about one in two thousand racing older writes land before the read-back on FerretDB
+// with SQLite, where a write may wait tens of milliseconds for the database lock; with a
+// flat 2 ms a quarter of them landed after it (TestUpdateInstanceAcrossStores, 2 Stores).
 const (
 	minSettle = 2 * time.Millisecond
 	maxSettle = 250 * time.Millisecond
