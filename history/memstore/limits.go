@@ -18,7 +18,7 @@ import (
 // storetest suite checks that the two agree.
 
 const (
-	maxIDLen      = 1024
+	maxIDLen      = history.MaxInstanceIDBytes
 	maxPartitions = 1024
 	// maxRecordBytes bounds bson.Marshal's encoding of one record: MongoDB's 16 MiB
 	// document limit, less the 1 KiB history/mongo keeps for the fields it adds.

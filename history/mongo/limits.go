@@ -18,7 +18,7 @@ import (
 // makes the same checks, agrees with it on every record.
 
 // maxIDLen bounds instance, execution and worker ids, well below any index key limit.
-const maxIDLen = 1024
+const maxIDLen = history.MaxInstanceIDBytes
 
 // maxRecordBytes bounds the BSON encoding of one record (an instance, an episode) as
 // bson.Marshal writes it: MongoDB's 16 MiB document limit, less 1 KiB for the fields a store

@@ -21,10 +21,10 @@ import (
 
 // The limits every store enforces (see [history.ErrInvalidArgument], [history.ErrTooLarge]).
 const (
-	maxIDBytes       = 1024     // instance, execution and worker ids
-	maxPageSize      = 1000     // ListFilter.PageSize
-	maxPartitions    = 1024     // EnsureHub
-	maxDocumentBytes = 16 << 20 // one instance document or one episode, BSON-encoded
+	maxIDBytes       = history.MaxInstanceIDBytes // instance, execution and worker ids
+	maxPageSize      = 1000                       // ListFilter.PageSize
+	maxPartitions    = 1024                       // EnsureHub
+	maxDocumentBytes = 16 << 20                   // one instance document or one episode, BSON-encoded
 )
 
 // Run runs the suite, one subtest per behaviour. newStore must return a store on an empty
