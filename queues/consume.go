@@ -90,8 +90,10 @@ type Consumer struct {
 	done   chan struct{}
 }
 
-// Cancel stops the consumer and waits until its handler has returned; deliveries it did not
-// settle go back to the queue. Do not call it from the handler itself.
+// Cancel stops the consumer and waits until its handler has returned and its channel is
+// closed (on a broker that does not answer, until Config.OperationTimeout drops the
+// connection); deliveries it did not settle go back to the queue. Do not call it from the
+// handler itself.
 func (k *Consumer) Cancel() error {
 	k.cancel()
 	<-k.done
