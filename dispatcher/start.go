@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -75,6 +76,8 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	if ae := d.createInstance(ctx, r, inst); ae != nil {
 		return ae
 	}
+	// An adopted document keeps its own execution.
+	started.ExecutionID, started.Input = inst.ExecutionID, inst.Input
 	tp, ts := tracing.MessageTrace(ctx)
 	// The message, and so its id, is made once: every attempt sends the same one.
 	msg, err := controlMessage(inst.InstanceID, inst.ExecutionID, started, tp, ts)
@@ -133,6 +136,12 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 				"instance %q is being created and purged concurrently; try again", inst.InstanceID))
 		case err != nil:
 			return d.unavailable(r, "reading the existing instance", err)
+		case adoptable(old, inst):
+			// The same start, asked again after an answer that was lost or an error whose
+			// create took effect all the same: its start message goes out (again) for the
+			// recorded execution, and a worker runs it once.
+			*inst = *old
+			return nil
 		case !old.Status.Terminal() || attempt > 0:
 			return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
 				"instance %q already exists and is %s; terminate it (and wait for it to end) or choose another id",
@@ -149,7 +158,17 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 			return d.unavailable(r, "replacing the ended instance", err)
 		}
 		d.log.Info("replacing ended instance", "instance", inst.InstanceID, "was", old.Status)
+		// Later than every version of the ended instance, so that a late write about it
+		// (a worker's, the dispatcher's own) cannot overwrite the new one.
+		inst.Executions = old.Executions + 1
 	}
+}
+
+// adoptable reports whether old is the document of the very start asked for again: not
+// begun by any worker, same orchestrator and input.
+func adoptable(old, want *history.Instance) bool {
+	return old.Status == history.StatusPending && old.LastEpisode == 0 &&
+		old.Name == want.Name && bytes.Equal(old.Input, want.Input)
 }
 
 // undoCreate removes an instance whose start message was never queued. The store deletes

@@ -115,6 +115,13 @@ func (c *OrchestrationContext) call(child bool, name string, input any, opts []C
 			return doneTask(ep, nil, fmt.Errorf("calling %q: %w", name, err))
 		}
 	}
+	if child && o.instanceID != "" {
+		// No store could keep the child (nor the parent's history naming it): the call
+		// fails here, the same way on every replay.
+		if err := history.CheckInstanceID(o.instanceID); err != nil {
+			return doneTask(ep, nil, fmt.Errorf("calling sub-orchestrator %q: %w", name, err))
+		}
+	}
 	tc := &taskCall{ep: ep, child: child, name: name, input: raw, instanceID: o.instanceID,
 		policy: o.retry, firstAt: ep.clock, t: &task{ep: ep}}
 	tc.attempt(1)

@@ -18,7 +18,8 @@ const (
 	// this worker does not know that the episode's outbox was sent (its worker may have
 	// died between commit and publish): ack it and publish that outbox again.
 	resend
-	// later: for an execution that has not begun yet (continue-as-new in flight): requeue.
+	// later: for an execution that has not begun yet (continue-as-new in flight, a start
+	// overtaken by a message behind it): requeue.
 	later
 	// stale: for an execution that has ended: ack and drop.
 	stale
@@ -29,7 +30,7 @@ const (
 	conflict
 	// refused: a start that the dispatcher gave up on (its document says StartNotQueued).
 	refused
-	// orphan: not a start, for an instance the store does not have.
+	// orphan: not a start, for an instance that has not started after many deliveries.
 	orphan
 )
 
@@ -41,8 +42,16 @@ func (v verdict) String() string { return verdictNames[v] }
 type arrival struct {
 	id          string // message id
 	redelivered bool   // the broker handed this very message out before
+	deliveries  int    // the broker's deliveries of this message, this one included
 	msg         history.ControlMessage
 }
+
+// startWaitDeliveries is how often a message that arrived before its instance's start is
+// put back to wait for it. Requeued messages can overtake one another (RabbitMQ delivers
+// returns in the order they came back), so the start is usually right behind; a start
+// that never comes (its dispatcher died before sending it) must not keep the message
+// going round for ever.
+const startWaitDeliveries = 20
 
 // classify relates a message to st, the instance's state (nil when the store has no such
 // instance). cached says st came from this worker's cache rather than from the store just now.
@@ -73,7 +82,11 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 			return conflict
 		}
 	}
-	if st == nil {
+	if st == nil || (st.started.Kind == "" && !st.fresh && !st.finished()) {
+		// The instance is unknown, or recorded without its start processed yet.
+		if a.deliveries < startWaitDeliveries {
+			return later
+		}
 		return orphan
 	}
 	if x := a.msg.ExecutionID; x != "" && x != st.inst.ExecutionID {
@@ -85,9 +98,6 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 		default:
 			return stale
 		}
-	}
-	if st.started.Kind == "" && !st.finished() {
-		return orphan // the instance is recorded but its start was never processed
 	}
 	if st.finished() {
 		if st.status == history.StatusContinuedAsNew && a.msg.ExecutionID == "" {

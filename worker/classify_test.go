@@ -2,6 +2,7 @@ package worker
 
 import (
 	"testing"
+	"time"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -58,13 +59,22 @@ func TestClassify(t *testing.T) {
 		{"start after the end, from cache", ended(history.StatusCompleted, history.ExecutionCompleted), "s", false, "e2", start("e2"), true, reload},
 		{"start after the end, from store", ended(history.StatusCompleted, history.ExecutionCompleted), "s", false, "e2", start("e2"), false, begin},
 		{"start after continue-as-new", ended(history.StatusContinuedAsNew, history.ContinuedAsNew), "s", false, "e2", start("e2"), false, begin},
-		{"event for an unknown instance", nil, "m", false, "", raised, false, orphan},
-		{"event before the instance's start", pending, "m", false, "", raised, false, orphan},
+		{"event for an unknown instance", nil, "m", false, "", raised, false, later},
+		{"event before the instance's start", pending, "m", false, "", raised, false, later},
+		{"event behind the start in the same batch", freshState("i", nil, start("e1"), time.Time{}), "m", false, "", raised, false, apply},
 		{"event for a start the dispatcher gave up on", refusedDoc, "m", false, "", raised, false, stale},
+	}
+	// A message whose start never comes stops waiting for it.
+	gone := arrival{id: "m", redelivered: true, deliveries: startWaitDeliveries, msg: history.ControlMessage{InstanceID: "i", Event: raised}}
+	if got := classify(nil, gone, false); got != orphan {
+		t.Fatalf("after %d deliveries without an instance: %s, want orphan", startWaitDeliveries, got)
+	}
+	if got := classify(pending, gone, false); got != orphan {
+		t.Fatalf("after %d deliveries without a start: %s, want orphan", startWaitDeliveries, got)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := arrival{id: c.id, redelivered: c.redelivered, msg: history.ControlMessage{InstanceID: "i", ExecutionID: c.exec, Event: c.ev}}
+			a := arrival{id: c.id, redelivered: c.redelivered, deliveries: 1, msg: history.ControlMessage{InstanceID: "i", ExecutionID: c.exec, Event: c.ev}}
 			if got := classify(c.st, a, c.cached); got != c.want {
 				t.Fatalf("classify = %s, want %s", got, c.want)
 			}

@@ -138,6 +138,12 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		for _, dl := range p.dead {
 			_ = dl.d.DeadLetter(dl.why)
 		}
+		if len(p.requeue) > 0 {
+			// Messages of the instance that arrived after these go back behind them, so
+			// that the instance sees its messages in their order (an event never overtakes
+			// the start it follows).
+			p.requeue = append(p.requeue, w.inbox.takeInstance(p.id)...)
+		}
 		for _, d := range p.requeue {
 			_ = d.Nack(true)
 		}

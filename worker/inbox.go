@@ -66,3 +66,21 @@ func (b *inbox) len() int {
 	defer b.mu.Unlock()
 	return len(b.items)
 }
+
+// takeInstance removes and returns the messages of one instance, oldest first.
+func (b *inbox) takeInstance(id string) []*queues.Delivery {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*queues.Delivery
+	kept := b.items[:0]
+	for _, d := range b.items {
+		if d.InstanceID == id {
+			out = append(out, d)
+		} else {
+			kept = append(kept, d)
+		}
+	}
+	clear(b.items[len(kept):])
+	b.items = kept
+	return out
+}

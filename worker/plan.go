@@ -48,7 +48,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	var consumed []string
 	for i := 0; i < len(msgs); i++ {
 		m := msgs[i]
-		v := classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, msg: m.msg}, cached)
+		v := classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, cached)
 		if v == reload || (v == begin && len(incoming) > 0) {
 			if len(incoming) > 0 {
 				// The episode so far is computed on this state: the rest waits for a later one.
@@ -62,7 +62,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 				p.requeue = append(p.requeue, deliveries(msgs[i:])...)
 				return p
 			}
-			v = classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, msg: m.msg}, false)
+			v = classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, false)
 		}
 		ev := m.msg.Event
 		switch v {
@@ -85,7 +85,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			p.dead.add(m.d, fmt.Sprintf("instance %q: the dispatcher gave this start up (StartNotQueued) and told its caller so; it does not run", id))
 			continue
 		case orphan:
-			p.dead.add(m.d, fmt.Sprintf("no instance %q: %s arrived before the instance was started", id, ev.Kind))
+			p.dead.add(m.d, fmt.Sprintf("instance %q has not started: %s was delivered %d times waiting for its start", id, ev.Kind, m.d.DeliveryCount))
 			continue
 		case begin:
 			next := freshState(id, st, ev, now)

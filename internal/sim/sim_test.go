@@ -1,0 +1,70 @@
+package sim
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestSimulation plays SIM_SEEDS seeds (default 40), or just SIM_SEED when it is set.
+// `make sim` runs it; a failure prints its seed and fault schedule.
+func TestSimulation(t *testing.T) {
+	first, count := uint64(1), 40
+	if s := os.Getenv("SIM_SEEDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("SIM_SEEDS=%q: want a positive number", s)
+		}
+		count = n
+	}
+	if s := os.Getenv("SIM_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("SIM_SEED=%q: want a seed number", s)
+		}
+		first, count = n, 1
+	}
+	start := time.Now()
+	var steps, faults int
+	failed := 0
+	for seed := first; seed < first+uint64(count); seed++ {
+		opts := Options{Seed: seed, NoFaults: os.Getenv("SIM_NOFAULTS") != ""}
+		if os.Getenv("SIM_TRACE") != "" {
+			opts.Trace = os.Stderr
+		}
+		st, err := RunStats(opts)
+		steps += st.Steps
+		faults += st.Faults
+		if err != nil {
+			failed++
+			t.Error(err)
+			if failed >= 5 {
+				t.Fatalf("stopping after %d failed seeds", failed)
+			}
+		}
+	}
+	el := time.Since(start)
+	t.Logf("%d seeds in %s (%.1f seeds/s), %d steps, %d faults injected", count, el.Round(time.Millisecond),
+		float64(count)/el.Seconds(), steps, faults)
+}
+
+// The same seed plays the same run: same steps, same faults, same outcome.
+func TestSameSeedSameRun(t *testing.T) {
+	for _, seed := range []uint64{3, 17} {
+		a, errA := RunStats(Options{Seed: seed})
+		b, errB := RunStats(Options{Seed: seed})
+		if a != b || (errA == nil) != (errB == nil) {
+			t.Fatalf("seed %d: %+v (%v) then %+v (%v)", seed, a, errA, b, errB)
+		}
+	}
+}
+
+// Without faults every workload completes as expected and no activity runs twice.
+func TestFaultFreeRuns(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		if err := Run(Options{Seed: seed, NoFaults: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/examples/hello"
+	"github.com/warrenhq/warren/examples/provisioning"
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/retrypolicy"
+)
+
+// expect is what one started instance must end as.
+type expect struct {
+	id       string
+	name     string
+	input    any
+	status   history.Status
+	output   string // the exact JSON output, when not empty
+	failType string // a substring of the failure's type, for a Failed instance
+}
+
+// client is what the simulated user does while the run goes on: raise events,
+// suspend, resume and terminate. act is called at every client step; it returns false
+// once the client has nothing more to do.
+type client func(w *world) bool
+
+// workload is one scenario: the instances it starts and what its user does meanwhile.
+type workload struct {
+	name    string
+	starts  []expect
+	clients []client
+}
+
+// registry registers every scenario's orchestrators and activities.
+func registry() (*durable.Registry, error) {
+	r := durable.NewRegistry()
+	return r, errors.Join(
+		provisioning.Register(r),
+		hello.Register(r),
+		durable.AddOrchestrator(r, "FanOut", func(ctx *durable.OrchestrationContext, n int) (int, error) {
+			tasks := make([]durable.Task, n)
+			for i := range tasks {
+				tasks[i] = ctx.CallActivity("Square", i+1)
+			}
+			var sq []int
+			if err := durable.WhenAll(tasks...).Await(&sq); err != nil {
+				return 0, err
+			}
+			sum := 0
+			for _, v := range sq {
+				sum += v
+			}
+			return sum, nil
+		}),
+		durable.AddActivity(r, "Square", func(ctx context.Context, n int) (int, error) {
+			return n * n, nil
+		}),
+		durable.AddOrchestrator(r, "Counter", func(ctx *durable.OrchestrationContext, n int) (int, error) {
+			if n < 3 {
+				var step int
+				if err := ctx.CallActivity("Square", n).Await(&step); err != nil {
+					return 0, err
+				}
+				ctx.ContinueAsNew(n+1, true)
+				return 0, nil
+			}
+			var last int
+			if err := ctx.WaitForExternalEvent("last", 0).Await(&last); err != nil {
+				return 0, err
+			}
+			return n*10 + last, nil
+		}),
+		durable.AddOrchestrator(r, "NapThenFlaky", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			if err := ctx.CreateTimer(2 * time.Minute).Await(nil); err != nil {
+				return "", err
+			}
+			var s string
+			err := ctx.CallActivity("Flaky", "x", durable.WithRetry(retrypolicy.Policy{
+				MaxAttempts: 4, FirstInterval: 5 * time.Second, BackoffCoefficient: 2})).Await(&s)
+			return s, err
+		}),
+		durable.AddActivity(r, "Flaky", func(ctx context.Context, s string) (string, error) {
+			if a := durable.GetActivityInfo(ctx).Attempt; a < 3 {
+				return "", fmt.Errorf("attempt %d fails", a)
+			}
+			return "ok " + s, nil
+		}),
+		durable.AddOrchestrator(r, "Idle", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			return "", ctx.WaitForExternalEvent("never", 0).Await(nil)
+		}),
+		durable.AddOrchestrator(r, "Huge", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			var s string
+			err := ctx.CallActivity("Blob", 17<<20).Await(&s)
+			return "got " + fmt.Sprint(len(s)), err
+		}),
+		durable.AddActivity(r, "Blob", func(ctx context.Context, n int) (string, error) {
+			return strings.Repeat("x", n), nil
+		}),
+		durable.AddOrchestrator(r, "BadChild", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			err := ctx.CallSubOrchestrator("Idle", nil, durable.WithInstanceID("bad\x00child")).Await(nil)
+			if err == nil {
+				return "", errors.New("a child with a NUL in its id ran")
+			}
+			return "refused", nil
+		}),
+	)
+}
+
+// workloads picks this run's scenarios; every run has hello sequences and the seed
+// scenario, the rest come by the seed.
+func workloads(w *world) []workload {
+	var out []workload
+	n := 2 + w.rng.IntN(4)
+	hellos := workload{name: "hello"}
+	for i := range n {
+		name := fmt.Sprintf("n%d", i)
+		greeting := `"` + strings.TrimSpace(strings.Repeat("Hello, "+name+"! ", 5)) + `"`
+		hellos.starts = append(hellos.starts, expect{id: "hello-" + name, name: "HelloSequence", input: name,
+			status: history.StatusCompleted, output: greeting})
+	}
+	out = append(out, hellos)
+
+	devices := 1 + w.rng.IntN(4)
+	prov := workload{name: "provisioning", starts: []expect{{id: "prov", name: "ProvisionNewDevices",
+		input: provisioning.Input{Devices: devices}, status: history.StatusCompleted,
+		output: fmt.Sprintf(`{"provisioned":%d}`, devices)}}}
+	for i := 1; i <= devices; i++ {
+		prov.clients = append(prov.clients, raiseWhenRunning(fmt.Sprintf("prov:device-%04d", i), "DownloadCompletedAck", true))
+	}
+	out = append(out, prov)
+
+	if w.rng.IntN(2) == 0 {
+		out = append(out, workload{name: "fanout", starts: []expect{{id: "fan", name: "FanOut", input: 6,
+			status: history.StatusCompleted, output: "91"}}})
+	}
+	if w.rng.IntN(2) == 0 {
+		out = append(out, workload{name: "continue-as-new", starts: []expect{{id: "counter", name: "Counter", input: 0,
+			status: history.StatusCompleted, output: "37"}},
+			clients: []client{raiseOnce("counter", "last", 7)}})
+	}
+	if w.rng.IntN(2) == 0 {
+		out = append(out, workload{name: "timers-retries", starts: []expect{{id: "nap", name: "NapThenFlaky",
+			status: history.StatusCompleted, output: `"ok x"`}}})
+	}
+	if w.rng.IntN(2) == 0 {
+		out = append(out, workload{name: "suspend-resume-terminate", starts: []expect{{id: "idle", name: "Idle",
+			status: history.StatusTerminated}},
+			clients: []client{control("idle", "suspend"), control("idle", "resume"), control("idle", "terminate")}})
+	}
+	if w.rng.IntN(4) == 0 {
+		out = append(out, workload{name: "invalid-child", starts: []expect{{id: "parent-of-bad", name: "BadChild",
+			status: history.StatusCompleted, output: `"refused"`}}})
+	}
+	if w.rng.IntN(10) == 0 {
+		out = append(out, workload{name: "oversized", starts: []expect{{id: "huge", name: "Huge",
+			status: history.StatusFailed, failType: "TooLarge"}}})
+	}
+	return out
+}
+
+// raiseWhenRunning raises an event to an instance once it runs (a device acknowledging
+// the package it was sent).
+func raiseWhenRunning(id, event string, data any) client {
+	done := false
+	return func(w *world) bool {
+		if done {
+			return false
+		}
+		if inst, err := w.store.GetInstance(context.Background(), id); err == nil && inst.Status == history.StatusRunning {
+			done = w.raise(id, event, data)
+		}
+		return !done
+	}
+}
+
+// raiseOnce raises an event as soon as the dispatcher has accepted the instance's start.
+func raiseOnce(id, event string, data any) client {
+	done := false
+	return func(w *world) bool {
+		if !done && w.accepted[id] {
+			done = w.raise(id, event, data)
+		}
+		return !done
+	}
+}
+
+// control suspends, resumes or terminates an instance once it runs; the actions of one
+// instance are taken in the order given.
+func control(id, action string) client {
+	done := false
+	return func(w *world) bool {
+		if done {
+			return false
+		}
+		if inst, err := w.store.GetInstance(context.Background(), id); err == nil &&
+			(inst.Status == history.StatusRunning || inst.Status == history.StatusSuspended) && w.controlTurn(id, action) {
+			if done = w.post("/v1/instances/"+id+"/"+action, `{"reason":"sim"}`); done {
+				w.ctrlNext[id]++
+			}
+		}
+		return !done
+	}
+}
