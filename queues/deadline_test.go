@@ -2,6 +2,7 @@ package queues
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/url"
@@ -272,4 +273,30 @@ func TestCallsOnAStuckBrokerEndByTheirDeadline(t *testing.T) {
 		t.Errorf("Close on a stuck broker still waits after %v", time.Since(t0))
 	}
 	proxy.frozen.Store(false)
+}
+
+// A caller that cancels its ctx is not the broker's fault: the connection stays up.
+func TestCancelledCallKeepsTheConnection(t *testing.T) {
+	c := newHub(t, func(cfg *Config) { cfg.Partitions = 1; cfg.TimerLevels = 4 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := c.connection(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, ccancel := context.WithCancel(ctx)
+	release := make(chan struct{})
+	go func() { time.Sleep(50 * time.Millisecond); ccancel() }()
+	err = conn.do(cctx, "a slow call", func() error { <-release; return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("do with a cancelled ctx = %v, want context.Canceled", err)
+	}
+	close(release) // the call ends in the background
+	time.Sleep(50 * time.Millisecond)
+	if conn.IsClosed() {
+		t.Fatal("a cancelled call dropped the connection")
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

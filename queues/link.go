@@ -2,6 +2,7 @@ package queues
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -92,10 +93,19 @@ func (l *link) abort() {
 	}
 }
 
-// do runs fn, a call to the broker that takes no ctx (what names its AMQP method), and waits for it until ctx ends or
-// the operation timeout passes; then it aborts the connection, so that fn returns too, and
-// reports that the broker did not answer.
+// do runs fn, a call to the broker that takes no ctx (what names its AMQP method), and waits
+// for it until ctx ends or the operation timeout passes. When a deadline passes, the broker
+// is stuck: do aborts the connection, so that fn returns too, and reports that the broker
+// did not answer. When the caller cancels ctx instead, the broker is not to blame: fn may
+// finish in the background, and the connection is aborted only if it does not within the
+// operation timeout.
 func (l *link) do(ctx context.Context, what string, fn func() error) error {
+	return l.call(ctx, what, fn, nil)
+}
+
+// call is do with late, which runs if fn succeeds after the caller stopped waiting for it
+// (to close what fn opened).
+func (l *link) call(ctx context.Context, what string, fn func() error, late func()) error {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	if err := ctx.Err(); err != nil {
@@ -112,19 +122,41 @@ func (l *link) do(ctx context.Context, what string, fn func() error) error {
 			return err
 		default:
 		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			go l.finish(what, done, late)
+			return fmt.Errorf("%s abandoned: %w", what, ctx.Err())
+		}
 		l.abort()
 		return fmt.Errorf("the broker did not answer %s in time, dropping the connection: %w", what, ctx.Err())
+	}
+}
+
+// finish waits for a call its caller abandoned, and aborts the connection if the broker
+// does not answer it within the operation timeout.
+func (l *link) finish(what string, done <-chan error, late func()) {
+	t := time.NewTimer(l.timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err == nil && late != nil {
+			late()
+		}
+	case <-t.C:
+		l.abort()
 	}
 }
 
 // channel opens a channel.
 func (l *link) channel(ctx context.Context) (*amqp.Channel, error) {
 	var ch *amqp.Channel
-	err := l.do(ctx, "channel.open", func() (err error) {
+	err := l.call(ctx, "channel.open", func() (err error) {
 		ch, err = l.Channel()
 		return err
-	})
-	return ch, err
+	}, func() { l.closeChannel(ch) })
+	if err != nil {
+		return nil, err // ch belongs to the call still running, if any
+	}
+	return ch, nil
 }
 
 // closeChannel closes ch, waiting at most the operation timeout for the broker's answer.
