@@ -54,6 +54,14 @@ func (d *Delivery) Nack(requeue bool) error { return d.settler.Nack(requeue) }
 // publish fails, the message stays unacked and the error is returned.
 func (d *Delivery) DeadLetter(reason string) error { return d.settler.DeadLetter(reason) }
 
+// Stale reports whether the delivery can no longer be settled: the channel or connection
+// it came on has gone, so the broker has taken the message back and will deliver it again.
+// A consumer that keeps deliveries for later drops stale ones.
+func (d *Delivery) Stale() bool {
+	s, ok := d.settler.(interface{ Stale() bool })
+	return ok && s.Stale()
+}
+
 // amqpSettler settles a RabbitMQ delivery.
 type amqpSettler struct {
 	d    *Delivery
@@ -62,6 +70,11 @@ type amqpSettler struct {
 }
 
 func (s *amqpSettler) Ack() error { return s.raw.Ack(false) }
+
+func (s *amqpSettler) Stale() bool {
+	ch, ok := s.raw.Acknowledger.(*amqp.Channel)
+	return ok && ch.IsClosed()
+}
 
 func (s *amqpSettler) Nack(requeue bool) error { return s.raw.Nack(false, requeue) }
 

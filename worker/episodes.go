@@ -19,13 +19,19 @@ type inbound struct {
 // episodePlan is one instance's share of a batch: the episode to commit (if any), what to
 // publish and write afterwards, and how to settle each input message.
 type episodePlan struct {
-	id        string
-	state     *instanceState // the state the episode was computed from
-	episode   *history.Episode
-	result    *episodeOutcome
-	inputs    []*queues.Delivery      // consumed by the episode: acked after commit
-	done      []*queues.Delivery      // redeliveries and stale messages: acked now
-	requeue   []*queues.Delivery      // for a later episode (another execution)
+	id      string
+	state   *instanceState // the state the episode was computed from
+	episode *history.Episode
+	result  *episodeOutcome
+	inputs  []*queues.Delivery // consumed by the episode: acked after commit
+	done    []*queues.Delivery // redeliveries and stale messages: acked now
+	// requeue goes back to the broker, for an execution or a start not begun yet, which
+	// the broker holds behind them.
+	requeue []*queues.Delivery
+	// retry stays with this worker for its next batch (after a failure, or for a later
+	// episode): unacked, so the broker neither counts a delivery nor lets another message
+	// of the instance overtake them.
+	retry     []*queues.Delivery
 	dead      deadLetters             // dead-lettered with a reason
 	republish []history.OutboxMessage // outboxes of episodes already committed
 	// trouble marks a store or broker failure: the loop backs off before the next batch.
@@ -109,8 +115,8 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		w.log.Warn("publishing outbox failed; inputs will be redelivered", "err", err)
 		for _, p := range plans {
 			p.trouble = true
-			p.requeue = append(p.requeue, p.inputs...)
-			p.requeue = append(p.requeue, p.done...)
+			p.retry = append(p.retry, p.inputs...)
+			p.retry = append(p.retry, p.done...)
 			p.inputs, p.done = nil, nil
 		}
 	}
@@ -125,6 +131,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		return false
 	}
 
+	var retry []*queues.Delivery
 	for _, p := range plans {
 		if p.episode != nil && p.result != nil {
 			w.traceEpisode(p)
@@ -147,11 +154,16 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		for _, d := range p.requeue {
 			_ = d.Nack(true)
 		}
+		for _, d := range p.retry {
+			d.Redelivered = true // handed over again: its episode's outbox may be unsent
+			retry = append(retry, d)
+		}
 		trouble = trouble || p.trouble
 		if w.crashed("acking") {
 			return false
 		}
 	}
+	w.inbox.putFront(retry)
 	w.log.Debug("batch", "messages", len(batch), "instances", len(order), "episodes", len(eps),
 		"plan", t1.Sub(t0), "commit", t2.Sub(t1), "publish", t3.Sub(t2), "update", t4.Sub(t3), "ack", time.Since(t4))
 	return trouble
@@ -206,12 +218,12 @@ func (w *Worker) commit(ctx context.Context, eps []*history.Episode, owners []*e
 			p.inputs = nil
 		case errors.Is(err, history.ErrEpisodeConflict):
 			w.log.Debug("episode conflict, will reload", "instance", p.id, "episode", p.episode.Number)
-			p.requeue = append(p.requeue, p.inputs...)
+			p.retry = append(p.retry, p.inputs...)
 			p.inputs = nil
 		default:
 			w.log.Warn("episode commit failed", "instance", p.id, "err", err)
 			p.trouble = true
-			p.requeue = append(p.requeue, p.inputs...)
+			p.retry = append(p.retry, p.inputs...)
 			p.inputs = nil
 		}
 		w.cache.drop(p.id)

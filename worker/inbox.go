@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/warrenhq/warren/queues"
@@ -22,6 +23,22 @@ func newInbox() *inbox { return &inbox{ready: make(chan struct{}, 1)} }
 func (b *inbox) put(d *queues.Delivery) {
 	b.mu.Lock()
 	b.items = append(b.items, d)
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// putFront puts messages back at the head, in the order given, for the next batch. A stale
+// one (its channel has gone) is dropped: the broker delivers it again.
+func (b *inbox) putFront(ds []*queues.Delivery) {
+	ds = slices.DeleteFunc(ds, (*queues.Delivery).Stale)
+	if len(ds) == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.items = append(append(make([]*queues.Delivery, 0, len(ds)+len(b.items)), ds...), b.items...)
 	b.mu.Unlock()
 	select {
 	case b.ready <- struct{}{}:

@@ -206,8 +206,8 @@ func (w *Worker) writeDoc(ctx context.Context, p *episodePlan, doc *history.Inst
 		w.log.Warn("updating instance failed; its messages will come back", "instance", doc.InstanceID, "err", err)
 		p.state.unwritten = true
 		p.trouble = true
-		p.requeue = append(p.requeue, p.inputs...)
-		p.requeue = append(p.requeue, p.done...)
+		p.retry = append(p.retry, p.inputs...)
+		p.retry = append(p.retry, p.done...)
 		p.inputs, p.done = nil, nil
 	}
 }

@@ -40,7 +40,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		}
 		w.log.Warn("loading history failed", "instance", id, "err", err)
 		p.trouble = true
-		p.requeue = deliveries(msgs)
+		p.retry = deliveries(msgs)
 		return p
 	}
 	now := w.now()
@@ -52,14 +52,14 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		if v == reload || (v == begin && len(incoming) > 0) {
 			if len(incoming) > 0 {
 				// The episode so far is computed on this state: the rest waits for a later one.
-				p.requeue = append(p.requeue, deliveries(msgs[i:])...)
+				p.retry = append(p.retry, deliveries(msgs[i:])...)
 				break
 			}
 			w.cache.drop(id)
 			if st, cached, err = w.loadState(ctx, id, p.epoch); err != nil {
 				w.log.Warn("loading history failed", "instance", id, "err", err)
 				p.trouble = true
-				p.requeue = append(p.requeue, deliveries(msgs[i:])...)
+				p.retry = append(p.retry, deliveries(msgs[i:])...)
 				return p
 			}
 			v = classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, false)
@@ -100,7 +100,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 						w.log.Warn("recording new execution failed", "instance", id, "err", err)
 						p.trouble = true
 					}
-					p.requeue = append(p.requeue, deliveries(msgs[i:])...)
+					p.retry = append(p.retry, deliveries(msgs[i:])...)
 					return p
 				}
 			}

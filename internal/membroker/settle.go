@@ -66,3 +66,12 @@ func (d *delivery) settle(do func(*Broker, *queue)) error {
 }
 
 var _ queues.Settler = (*delivery)(nil)
+
+// Stale reports whether the delivery can no longer be settled: its connection closed or its
+// consumer stopped, so the broker has taken the message back.
+func (d *delivery) Stale() bool {
+	b := d.k.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return d.k.conn.closed || d.k.stopped
+}

@@ -34,6 +34,16 @@ func TestDebugSeed(t *testing.T) {
 			fmt.Println("PENDING", q, m.ID, m.Kind, m.InstanceID)
 		}
 	}
+	for _, q := range w.broker.Queues() {
+		for _, m := range w.broker.Unsettled(q) {
+			fmt.Println("UNSETTLED", q, m.ID, m.Kind, m.InstanceID)
+		}
+	}
+	for _, n := range w.nodes {
+		if !n.dead {
+			fmt.Println("node", n.id, "inbox", n.steps.Inbox(), "activities", n.steps.Activities(), "owned", n.steps.Owned(), "pause", n.pauseUntil.Sub(w.clock))
+		}
+	}
 	for _, m := range w.broker.DeadLetters() {
 		fmt.Println("DL", m.ID, m.Kind, m.InstanceID, m.Reason)
 	}
