@@ -82,7 +82,7 @@ type world struct {
 	expects  []expect
 	starting []expect // not yet accepted by the dispatcher
 	clients  []client
-	ctrlNext map[string]int // instance id → actions of its control clients taken
+	ctrlNext map[string]int  // instance id → actions of its control clients taken
 	accepted map[string]bool // instance ids whose start the dispatcher accepted
 
 	runs     map[string]int // work item id → runs
@@ -93,6 +93,8 @@ type world struct {
 	problems []string
 	stalled  bool
 	progress time.Time // the virtual time of the last step that did something
+	// nextClient is when the user acts next.
+	nextClient time.Time
 }
 
 // Run plays one seed and checks its invariants: nil, or a *Failure.
@@ -345,6 +347,9 @@ func (w *world) nextEvent() time.Time {
 			consider(n.pauseUntil)
 		}
 	}
+	if len(w.starting) > 0 || len(w.clients) > 0 {
+		consider(w.nextClient)
+	}
 	// Heartbeats and sweeps matter while something may still move: a worker's death is
 	// noticed DeadAfter later, a lost timer is sent again after TimerGrace. Long after the
 	// last step that did something, only the broker's timers can wake the fleet.
@@ -374,7 +379,7 @@ func (w *world) actions() []action {
 			}})
 		}
 	}
-	if len(w.starting) > 0 || len(w.clients) > 0 {
+	if (len(w.starting) > 0 || len(w.clients) > 0) && !w.clock.Before(w.nextClient) {
 		acts = append(acts, action{label: "client", weight: 2, do: w.clientStep})
 	}
 	if w.faults < w.budget && len(acts) > 0 {
@@ -399,6 +404,7 @@ func (w *world) done() bool {
 
 // clientStep is the user: it starts what is not started yet and runs the clients.
 func (w *world) clientStep() {
+	w.nextClient = w.clock.Add(250 * time.Millisecond) // a user does not hammer the API
 	var still []expect
 	for _, e := range w.starting {
 		if w.startInstance(e) {
