@@ -122,10 +122,11 @@ func (rg *rig) events(id string) []history.Event {
 	return evs
 }
 
-// A start message delivered again after its episode was committed (its ack lost) is not
-// run again: the episode's outbox is published again, so the activity runs twice, and its
-// result is applied once.
-func TestRedeliveredMessageRepublishesOutboxAndAppliesOnce(t *testing.T) {
+// A copy of a consumed message that the broker did not redeliver (here the start, published
+// again under its id, as a duplicate publish or a resent timer would be) is recognised and
+// acked, and does not send its episode's outbox again: the activity runs once (issue 8,
+// defect 1: before, every such copy re-sent the next episode's messages, down the chain).
+func TestCopyOfConsumedMessageSendsNothingAgain(t *testing.T) {
 	var runs atomic.Int32
 	r := durable.NewRegistry()
 	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
@@ -141,19 +142,19 @@ func TestRedeliveredMessageRepublishesOutboxAndAppliesOnce(t *testing.T) {
 	rg := startRig(t, r)
 	ev := rg.start("once-1", "Once", "start-message-1")
 	rg.waitFor("the first result in history", func() bool { return count(rg.events("once-1"), history.TaskCompleted) == 1 })
-	rg.send("once-1", "start-message-1", ev) // the same message again, as a redelivery
-
-	// The republished activity request runs the activity again, and its result is sent.
-	rg.waitFor("the activity to run again and report", func() bool { return runs.Load() == 2 && rg.w.inFlight.Load() == 0 })
-	// Sent after that duplicate result, on the same queue, the event is processed after it.
+	rg.send("once-1", "start-message-1", ev) // the same message again, not a redelivery
+	// Sent after the copy, on the same queue, the event is processed after it.
 	rg.send("once-1", "go-1", history.Event{Version: history.SchemaVersion, Kind: history.EventRaised, Name: "go"})
 	inst := rg.waitStatus("once-1", history.StatusCompleted)
+	// A request sent again with the copy's batch, before the event's, would be running or
+	// done by now.
+	rg.waitFor("no activity in flight", func() bool { return rg.w.inFlight.Load() == 0 })
 	evs := rg.events("once-1")
 	if s, sc, c := count(evs, history.ExecutionStarted), count(evs, history.TaskScheduled), count(evs, history.TaskCompleted); s != 1 || sc != 1 || c != 1 {
 		t.Fatalf("history has %d starts, %d scheduled, %d results; want 1 each", s, sc, c)
 	}
-	if string(inst.Output) != "1" {
-		t.Fatalf("output %s, want the first result 1", inst.Output)
+	if string(inst.Output) != "1" || runs.Load() != 1 {
+		t.Fatalf("output %s after %d runs of the activity, want 1 after 1", inst.Output, runs.Load())
 	}
 }
 
