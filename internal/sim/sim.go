@@ -268,7 +268,12 @@ func (w *world) loop() int {
 			w.join()
 		}
 	}
-	w.problems = append(w.problems, fmt.Sprintf("livelock: %d steps without the run settling (a hot loop?)", w.opts.MaxSteps))
+	var waiting []string
+	for _, e := range w.starting {
+		waiting = append(waiting, e.id)
+	}
+	w.problems = append(w.problems, fmt.Sprintf("livelock: %d steps without the run settling (a hot loop?); starts not accepted: %v; clients still acting: %d",
+		w.opts.MaxSteps, waiting, len(w.clients)))
 	return w.opts.MaxSteps
 }
 

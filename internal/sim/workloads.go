@@ -174,6 +174,7 @@ func raiseWhenRunning(id, event string, data any) client {
 		if inst, err := w.store.GetInstance(context.Background(), id); err == nil && inst.Status == history.StatusRunning {
 			done = w.raise(id, event, data)
 		}
+		done = done || w.ended(id) // an answer lost after the event was queued
 		return !done
 	}
 }
@@ -183,7 +184,7 @@ func raiseOnce(id, event string, data any) client {
 	done := false
 	return func(w *world) bool {
 		if !done && w.accepted[id] {
-			done = w.raise(id, event, data)
+			done = w.raise(id, event, data) || w.ended(id)
 		}
 		return !done
 	}
@@ -203,6 +204,14 @@ func control(id, action string) client {
 				w.ctrlNext[id]++
 			}
 		}
+		done = done || w.ended(id)
 		return !done
 	}
+}
+
+// ended reports whether the store shows the instance ended: a user stops acting on it
+// (an answer that was lost may have hidden that the action went through).
+func (w *world) ended(id string) bool {
+	inst, err := w.store.GetInstance(context.Background(), id)
+	return err == nil && inst.Status.Terminal()
 }
