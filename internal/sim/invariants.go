@@ -34,7 +34,10 @@ func (w *world) checkOutcomes() {
 			w.problem("instance %s: %v (never started?)", e.id, err)
 			continue
 		}
-		if inst.Status != e.status && !w.deliveryLimitExplained(inst) {
+		if inst.Status != e.status {
+			if w.deliveryLimitExplained(inst) {
+				continue
+			}
 			w.problem("instance %s is %s, want %s (failure %v); nothing it waits for is pending", e.id, inst.Status, e.status, inst.Failure)
 			continue
 		}
