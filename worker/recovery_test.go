@@ -1,0 +1,151 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/memstore"
+	"github.com/warrenhq/warren/internal/membroker"
+	"github.com/warrenhq/warren/queues"
+)
+
+// fleet is a hub on the in-memory broker and store with workers driven step by step, on a
+// virtual clock the test moves.
+type fleet struct {
+	t      *testing.T
+	now    time.Time
+	store  *memstore.Store
+	broker *membroker.Broker
+	reg    *durable.Registry
+}
+
+func newFleet(t *testing.T, reg *durable.Registry, storeFaults func(memstore.Op) memstore.Fault, brokerFaults func(membroker.FaultPoint) membroker.Fault) *fleet {
+	f := &fleet{t: t, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), reg: reg}
+	f.store = memstore.New(memstore.Options{Now: f.clock, Faults: storeFaults})
+	f.broker = membroker.New(membroker.Options{Hub: "h", Partitions: 1, Now: f.clock, Faults: brokerFaults})
+	return f
+}
+
+func (f *fleet) clock() time.Time { return f.now }
+
+func (f *fleet) worker(id string) (*Steps, *membroker.Conn) {
+	conn := f.broker.Connect(id)
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: id, Now: f.clock, TimerGrace: 30 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)}, f.store, memConn{conn}, f.reg)
+	must(f.t, err)
+	s := w.Steps(nil)
+	must(f.t, s.Subscribe(context.Background()))
+	s.Heartbeat(context.Background())
+	return s, conn
+}
+
+// start records an instance as the dispatcher does and sends its start.
+func (f *fleet) start(id, name string, input string) {
+	ctx := context.Background()
+	must(f.t, f.store.CreateInstance(ctx, &history.Instance{InstanceID: id, Name: name, ExecutionID: "e1",
+		Status: history.StatusPending, Executions: 1, CreatedAt: f.now, LastUpdatedAt: f.now}))
+	ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: name,
+		Input: json.RawMessage(input), ExecutionID: "e1"}
+	body, _ := json.Marshal(history.ControlMessage{InstanceID: id, ExecutionID: "e1", Event: ev})
+	must(f.t, f.broker.Connect("dispatcher").Publish(ctx, queues.ControlQueue("h", 0),
+		queues.Message{ID: "start-" + id, Kind: string(ev.Kind), InstanceID: id, Body: body}))
+}
+
+// settle runs the worker until nothing is left to do now, and reports the instance.
+func (f *fleet) settle(s *Steps, id string) *history.Instance {
+	ctx := context.Background()
+	for range 100 {
+		f.broker.Tick()
+		for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
+			f.broker.Deliver(rs[0])
+		}
+		if s.Inbox() == 0 && s.Activities() == 0 {
+			break
+		}
+		s.Batch(ctx)
+		for s.Activities() > 0 {
+			s.RunActivity(ctx, 0)
+		}
+	}
+	inst, err := f.store.GetInstance(ctx, id)
+	must(f.t, err)
+	return inst
+}
+
+// A durable timer the broker lost, for an instance no worker has in its cache (its worker
+// died), is sent again by the worker that takes the partition (issue 8, defect 10e).
+func TestLostTimerOfUncachedInstanceIsSentAgain(t *testing.T) {
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Nap", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		return "woke", ctx.CreateTimer(time.Minute).Await(nil)
+	}))
+	f := newFleet(t, r, nil, nil)
+	// The first worker schedules the timer and dies; the broker loses the timer (here: the
+	// fleet moves to an empty broker, which holds nothing of it).
+	w1, conn1 := f.worker("w1")
+	f.start("nap", "Nap", "null")
+	if inst := f.settle(w1, "nap"); inst.Status != history.StatusRunning {
+		t.Fatalf("instance %+v, want it running, waiting for its timer", inst)
+	}
+	if n := f.broker.Scheduled(); n != 1 {
+		t.Fatalf("%d messages scheduled, want the timer", n)
+	}
+	_ = conn1.Close()
+	f.broker = membroker.New(membroker.Options{Hub: "h", Partitions: 1, Now: f.clock})
+
+	// A new worker takes the partition with nothing in its cache.
+	f.now = f.now.Add(10 * time.Second)
+	w2, _ := f.worker("w2")
+	f.now = f.now.Add(2 * time.Minute) // the timer is long overdue
+	w2.SweepTimers(context.Background())
+	inst := f.settle(w2, "nap")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"woke"` {
+		t.Fatalf("instance %+v, want Completed with \"woke\"", inst)
+	}
+}
+
+// After continue-as-new, if the write of the document that shows it fails and the worker
+// dies, the next execution still begins on another worker, from what history says (issue 8,
+// defect 3: the start was refused for ever because the document still said Running).
+func TestNextExecutionBeginsAfterALostDocumentWrite(t *testing.T) {
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Again", func(ctx *durable.OrchestrationContext, n int) (string, error) {
+		if n == 0 {
+			ctx.ContinueAsNew(1, false)
+			return "", nil
+		}
+		return "done", nil
+	}))
+	updates := 0
+	f := newFleet(t, r, func(op memstore.Op) memstore.Fault {
+		if op.Kind == memstore.OpUpdateInstance {
+			if updates++; updates == 1 {
+				return memstore.Fault{Err: errors.New("test: the write of the continued-as-new document fails")}
+			}
+		}
+		return memstore.Fault{}
+	}, nil)
+	w1, conn1 := f.worker("w1")
+	f.start("again", "Again", "0")
+	w1.Batch(context.Background()) // nothing delivered yet
+	for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
+		f.broker.Deliver(rs[0])
+	}
+	w1.Batch(context.Background()) // the first execution continues as new; its document write fails
+	if updates != 1 {
+		t.Fatalf("%d document writes, want the one that failed", updates)
+	}
+	_ = conn1.Close() // w1 dies with the start unacked
+	f.now = f.now.Add(10 * time.Second)
+	w2, _ := f.worker("w2")
+	inst := f.settle(w2, "again")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"done"` || inst.Executions != 2 {
+		t.Fatalf("instance %+v, want the second execution Completed with \"done\"", inst)
+	}
+}
