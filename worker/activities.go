@@ -53,7 +53,9 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 	}
 	om, err := controlMessage(d.ID+"/result", req.InstanceID, req.ExecutionID, ev)
 	if err == nil {
-		err = w.publishOutbox(ctx, []history.OutboxMessage{om})
+		pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		err = w.publishOutbox(pctx, []history.OutboxMessage{om})
+		cancel()
 	}
 	if err != nil {
 		w.log.Warn("sending activity result failed; the activity will run again", "activity", req.Name, "instance", req.InstanceID, "err", err)

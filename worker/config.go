@@ -35,6 +35,10 @@ type Config struct {
 	DrainTimeout time.Duration // default 30s
 	// CacheSize is how many instances' histories are kept in memory.
 	CacheSize int // default 10000
+	// OpTimeout bounds each round of store and broker calls: one batch of episodes, one
+	// heartbeat, one timer sweep, the sending of one activity result. A server that accepts
+	// connections but never answers fails the round instead of hanging the worker.
+	OpTimeout time.Duration // default 30s
 	// TimerGrace is how long past its due time a durable timer of a cached instance may be
 	// missing before the worker sends it again itself.
 	TimerGrace time.Duration // default 30s
@@ -83,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = 10000
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = 30 * time.Second
 	}
 	if c.TimerGrace == 0 {
 		c.TimerGrace = 30 * time.Second

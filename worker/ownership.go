@@ -18,7 +18,9 @@ func (w *Worker) heartbeatLoop(ctx context.Context, info history.WorkerInfo) {
 	t := time.NewTicker(w.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
-		w.rebalance(ctx, info)
+		rctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		w.rebalance(rctx, info)
+		cancel()
 		select {
 		case <-ctx.Done():
 			return

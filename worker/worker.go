@@ -205,7 +205,9 @@ func (w *Worker) processLoop(ctx context.Context) {
 		select {
 		case <-w.inbox.ready:
 		case <-sweep.C:
-			w.sweepTimers(ctx)
+			sctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+			w.sweepTimers(sctx)
+			cancel()
 			continue
 		case <-w.stopping:
 		}
@@ -218,7 +220,9 @@ func (w *Worker) processLoop(ctx context.Context) {
 				continue
 			}
 		}
-		trouble := w.processBatch(ctx, batch)
+		bctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		trouble := w.processBatch(bctx, batch)
+		cancel()
 		w.troubled.Store(trouble)
 		if !trouble {
 			pause.Reset()
