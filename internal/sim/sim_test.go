@@ -68,3 +68,25 @@ func TestFaultFreeRuns(t *testing.T) {
 		}
 	}
 }
+
+// Seeds that failed against the worker before the fixes of issue 8 (the commit that first
+// built it on the seams, 2622caf, driven by the same simulation): they must pass now.
+var regressionSeeds = []struct {
+	seed  uint64
+	found string
+}{
+	{6, "defect 1: a duplicate made the activities of 5 episodes of one hello sequence run again, for 2 faults"},
+	{27, "defect 1: the same without any fault injected (a requeued copy re-sent its episode's outbox)"},
+	{23, "defect 2: a heartbeat's rebalance held the lock while cancelling a consumer blocked on the full inbox"},
+	{30, "defect 2: the same deadlock"},
+	{1, "defect 3: after continue-as-new the next start was refused for ever (the document still said Running)"},
+	{15, "defect 3: the same, with an event for the next execution requeued until the delivery limit"},
+}
+
+func TestRegressionSeeds(t *testing.T) {
+	for _, r := range regressionSeeds {
+		if err := Run(Options{Seed: r.seed}); err != nil {
+			t.Errorf("seed %d (found %s): %v", r.seed, r.found, err)
+		}
+	}
+}
