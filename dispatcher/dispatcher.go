@@ -113,7 +113,7 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		defer cancel()
 		return store.Close(ctx)
 	}
-	d, err := New(cfg, store, newAMQPPinger(conn, cfg.AMQPURL))
+	d, err := New(cfg, store, conn) // conn.Ping tells whether the broker answers AMQP
 	if err != nil {
 		_ = conn.Close()
 		_ = closeStore()

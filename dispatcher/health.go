@@ -2,13 +2,8 @@ package dispatcher
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 )
@@ -88,48 +83,4 @@ func (d *Dispatcher) pingBroker(ctx context.Context) error {
 		return p.Ping(ctx)
 	}
 	return nil
-}
-
-// amqpPinger checks that a broker node of the URL list accepts TCP connections. The
-// queues.Conn reconnects by itself and has no health call of its own; publishing a probe
-// would leave messages behind, so reachability is what /readyz can honestly tell.
-type amqpPinger struct {
-	Broker
-	hostports []string
-}
-
-func newAMQPPinger(b Broker, amqpURLs string) *amqpPinger {
-	p := &amqpPinger{Broker: b}
-	for _, raw := range strings.Split(amqpURLs, ",") {
-		u, err := url.Parse(strings.TrimSpace(raw))
-		if err != nil || u.Host == "" {
-			continue
-		}
-		port := u.Port()
-		if port == "" {
-			port = "5672"
-			if u.Scheme == "amqps" {
-				port = "5671"
-			}
-		}
-		p.hostports = append(p.hostports, net.JoinHostPort(u.Hostname(), port))
-	}
-	return p
-}
-
-func (p *amqpPinger) Ping(ctx context.Context) error {
-	var errs []error
-	for _, hp := range p.hostports {
-		var dialer net.Dialer
-		c, err := dialer.DialContext(ctx, "tcp", hp)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		errs = append(errs, err)
-	}
-	if len(errs) == 0 {
-		return errors.New("no broker address configured")
-	}
-	return fmt.Errorf("no broker node answers: %w", errors.Join(errs...))
 }
