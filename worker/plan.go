@@ -46,6 +46,8 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	now := w.now()
 	var incoming []history.Event
 	var consumed []string
+	var deferred []inbound // waiting for an execution to begin
+	begun := false
 	for i := 0; i < len(msgs); i++ {
 		m := msgs[i]
 		v := classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, cached)
@@ -59,7 +61,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			if st, cached, err = w.loadState(ctx, id, p.epoch); err != nil {
 				w.log.Warn("loading history failed", "instance", id, "err", err)
 				p.trouble = true
-				p.retry = append(p.retry, deliveries(msgs[i:])...)
+				p.retry = append(append(p.retry, deliveries(deferred)...), deliveries(msgs[i:])...)
 				return p
 			}
 			v = classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, false)
@@ -76,7 +78,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			p.done = append(p.done, m.d)
 			continue
 		case later:
-			p.requeue = append(p.requeue, m.d)
+			deferred = append(deferred, m) // a start later in this batch may be what it waits for
 			continue
 		case conflict:
 			w.rejectStart(p, m, ev, "InstanceExists", fmt.Sprintf("instance %q is already running (execution %s)", id, st.inst.ExecutionID))
@@ -100,11 +102,11 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 						w.log.Warn("recording new execution failed", "instance", id, "err", err)
 						p.trouble = true
 					}
-					p.retry = append(p.retry, deliveries(msgs[i:])...)
+					p.retry = append(append(p.retry, deliveries(deferred)...), deliveries(msgs[i:])...)
 					return p
 				}
 			}
-			st, cached = next, false
+			st, cached, begun = next, false, true
 		}
 		if ev.Timestamp.IsZero() {
 			ev.Timestamp = now
@@ -113,6 +115,22 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		incoming = append(incoming, ev)
 		consumed = append(consumed, m.d.ID)
 		p.inputs = append(p.inputs, m.d)
+	}
+	// Messages that overtook the start of their execution join it when it began in this
+	// batch; the others go back to the broker, behind which their start waits.
+	for _, m := range deferred {
+		ev := m.msg.Event
+		if begun && classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, false) == apply {
+			if ev.Timestamp.IsZero() {
+				ev.Timestamp = now
+			}
+			ev.MessageID = m.d.ID
+			incoming = append(incoming, ev)
+			consumed = append(consumed, m.d.ID)
+			p.inputs = append(p.inputs, m.d)
+			continue
+		}
+		p.requeue = append(p.requeue, m.d)
 	}
 	p.state = st
 	if len(incoming) == 0 {

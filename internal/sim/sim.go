@@ -15,6 +15,7 @@ import (
 
 	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/memstore"
 	"github.com/warrenhq/warren/internal/membroker"
 	"github.com/warrenhq/warren/queues"
@@ -239,7 +240,7 @@ func (w *world) loop() int {
 		acts := w.actions()
 		if len(acts) == 0 {
 			next := w.nextEvent()
-			if w.done() || next.IsZero() || next.After(deadline) {
+			if (w.done() && !w.queued()) || next.IsZero() || next.After(deadline) {
 				return step
 			}
 			w.clock = next
@@ -358,13 +359,29 @@ func (w *world) nextEvent() time.Time {
 	// Heartbeats and sweeps matter while something may still move: a worker's death is
 	// noticed DeadAfter later, a lost timer is sent again after TimerGrace. Long after the
 	// last step that did something, only the broker's timers can wake the fleet.
-	if w.clock.Sub(w.progress) < 5*time.Minute && (len(w.starting) > 0 || len(w.clients) > 0 || !w.done()) {
+	if w.clock.Sub(w.progress) < 5*time.Minute && (len(w.starting) > 0 || len(w.clients) > 0 || !w.done() || w.queued()) {
 		for _, n := range w.live() {
 			consider(n.nextBeat)
 			consider(n.nextSweep)
 		}
 	}
 	return next
+}
+
+// queued reports whether a message waits in a queue other than the dead-letter queue (not a
+// timer on the ladder): the fleet is not settled until the owner of its partition takes it.
+func (w *world) queued() bool {
+	for _, q := range w.broker.Queues() {
+		if q == queues.DeadLetterQueue(hub) {
+			continue
+		}
+		for _, m := range w.broker.Pending(q) {
+			if m.Kind != string(history.TimerFired) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // actions lists what may happen next.
