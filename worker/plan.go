@@ -48,6 +48,17 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	var consumed []string
 	var deferred []inbound // waiting for an execution to begin
 	begun := false
+	// take makes a message an input of this episode.
+	take := func(m inbound) {
+		ev := m.msg.Event
+		if ev.Timestamp.IsZero() {
+			ev.Timestamp = now
+		}
+		ev.MessageID = m.d.ID
+		incoming = append(incoming, ev)
+		consumed = append(consumed, m.d.ID)
+		p.inputs = append(p.inputs, m.d)
+	}
 	for i := 0; i < len(msgs); i++ {
 		m := msgs[i]
 		v := classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, cached)
@@ -108,26 +119,13 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			}
 			st, cached, begun = next, false, true
 		}
-		if ev.Timestamp.IsZero() {
-			ev.Timestamp = now
-		}
-		ev.MessageID = m.d.ID
-		incoming = append(incoming, ev)
-		consumed = append(consumed, m.d.ID)
-		p.inputs = append(p.inputs, m.d)
+		take(m)
 	}
 	// Messages that overtook the start of their execution join it when it began in this
 	// batch; the others go back to the broker, behind which their start waits.
 	for _, m := range deferred {
-		ev := m.msg.Event
 		if begun && classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, false) == apply {
-			if ev.Timestamp.IsZero() {
-				ev.Timestamp = now
-			}
-			ev.MessageID = m.d.ID
-			incoming = append(incoming, ev)
-			consumed = append(consumed, m.d.ID)
-			p.inputs = append(p.inputs, m.d)
+			take(m)
 			continue
 		}
 		p.requeue = append(p.requeue, m.d)
