@@ -17,6 +17,7 @@ import (
 
 	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/internal/startup"
 	"github.com/warrenhq/warren/tracing"
 )
 
@@ -101,7 +102,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}()
 	o.Tracer = tp.Tracer("github.com/warrenhq/warren/dispatcher")
-	d, err := openWithin(ctx, o.StartupTimeout, o.Config)
+	d, err := startup.Within(ctx, o.StartupTimeout, o.Config.AMQPURL,
+		func(ctx context.Context) (*dispatcher.Dispatcher, error) { return dispatcher.Open(ctx, o.Config) },
+		func(d *dispatcher.Dispatcher) { _ = d.Close() })
 	if ctx.Err() != nil {
 		if d != nil {
 			_ = d.Close()
@@ -120,57 +123,4 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
-}
-
-// openGrace is how long past the startup deadline openWithin waits for dispatcher.Open to
-// report why it did not finish.
-const openGrace = time.Second
-
-// openWithin opens the dispatcher, giving up when timeout has passed or ctx ends. Open
-// honours its context, but not at every instant: an AMQP handshake with a broker that
-// accepts the connection and says nothing runs out its own timeout of a few seconds. So
-// openWithin does not wait for Open beyond a short grace after the deadline (none after
-// ctx ends); a late Open closes what it opened by itself.
-func openWithin(ctx context.Context, timeout time.Duration, cfg dispatcher.Config) (*dispatcher.Dispatcher, error) {
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	type opened struct {
-		d   *dispatcher.Dispatcher
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		defer cancel()
-		d, err := dispatcher.Open(sctx, cfg)
-		done <- opened{d, err}
-	}()
-	deadlineErr := func(err error) error {
-		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): %w", timeout, err)
-		}
-		return err
-	}
-	select {
-	case o := <-done:
-		return o.d, deadlineErr(o.err)
-	case <-sctx.Done():
-	}
-	if ctx.Err() == nil {
-		grace := time.NewTimer(openGrace)
-		defer grace.Stop()
-		select {
-		case o := <-done:
-			return o.d, deadlineErr(o.err)
-		case <-grace.C:
-		case <-ctx.Done():
-		}
-	}
-	go func() {
-		if o := <-done; o.d != nil {
-			_ = o.d.Close()
-		}
-	}()
-	// The store's driver gives up with its context; what outlives the grace is the broker's
-	// dial or handshake.
-	return nil, fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): no answer from the broker at %s",
-		timeout, config.Redact(cfg.AMQPURL))
 }

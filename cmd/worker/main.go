@@ -20,6 +20,7 @@ import (
 	"github.com/warrenhq/warren/examples/provisioning"
 	"github.com/warrenhq/warren/examples/resilience"
 	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/internal/startup"
 	"github.com/warrenhq/warren/tracing"
 	"github.com/warrenhq/warren/worker"
 )
@@ -90,7 +91,8 @@ func run(ctx context.Context) error {
 		}
 	}
 	cfg.Logger.Info("worker starting", "amqp", config.Redact(cfg.AMQPURL), "mongo", config.Redact(cfg.MongoURI), "hub", cfg.Hub)
-	w, err := openWithin(ctx, startupTimeout, cfg, r)
+	w, err := startup.Within(ctx, startupTimeout, cfg.AMQPURL,
+		func(ctx context.Context) (*worker.Worker, error) { return worker.Open(ctx, cfg, r) }, nil)
 	if ctx.Err() != nil {
 		// The process exits now; a worker opened meanwhile never joined the fleet.
 		cfg.Logger.Info("stopped before startup finished")
@@ -100,52 +102,4 @@ func run(ctx context.Context) error {
 		return err
 	}
 	return w.Run(ctx)
-}
-
-// openGrace is how long past the startup deadline openWithin waits for worker.Open to
-// report why it did not finish.
-const openGrace = time.Second
-
-// openWithin opens the worker, giving up when timeout has passed or ctx ends. Open
-// honours its context, but not at every instant: an AMQP handshake with a broker that
-// accepts the connection and says nothing runs out its own timeout of a few seconds. So
-// openWithin does not wait for Open beyond a short grace after the deadline (none after
-// ctx ends); the process exits with an Open still under way.
-func openWithin(ctx context.Context, timeout time.Duration, cfg worker.Config, r *durable.Registry) (*worker.Worker, error) {
-	sctx, cancel := context.WithTimeout(ctx, timeout)
-	type opened struct {
-		w   *worker.Worker
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
-		defer cancel()
-		w, err := worker.Open(sctx, cfg, r)
-		done <- opened{w, err}
-	}()
-	deadlineErr := func(err error) error {
-		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): %w", timeout, err)
-		}
-		return err
-	}
-	select {
-	case o := <-done:
-		return o.w, deadlineErr(o.err)
-	case <-sctx.Done():
-	}
-	if ctx.Err() == nil {
-		grace := time.NewTimer(openGrace)
-		defer grace.Stop()
-		select {
-		case o := <-done:
-			return o.w, deadlineErr(o.err)
-		case <-grace.C:
-		case <-ctx.Done():
-		}
-	}
-	// The store's driver gives up with its context; what outlives the grace is the broker's
-	// dial or handshake.
-	return nil, fmt.Errorf("did not start within %s (--startup-timeout, WARREN_STARTUP_TIMEOUT): no answer from the broker at %s",
-		timeout, config.Redact(cfg.AMQPURL))
 }
