@@ -2,14 +2,12 @@ package memstore
 
 import (
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/internal/record"
 )
 
 // The store refuses what history/mongo refuses, with the same errors, before any effect:
@@ -18,65 +16,18 @@ import (
 // storetest suite checks that the two agree.
 
 const (
-	maxIDLen      = history.MaxInstanceIDBytes
-	maxPartitions = 1024
-	// maxRecordBytes bounds bson.Marshal's encoding of one record: MongoDB's 16 MiB
-	// document limit, less the 1 KiB history/mongo keeps for the fields it adds.
-	maxRecordBytes  = 16<<20 - 1<<10
+	maxPartitions   = 1024
 	defaultPageSize = 100
 	maxPageSize     = 1000
 )
 
 // checkID refuses ids the real store cannot key on.
-func checkID(what, id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: empty %s", history.ErrInvalidArgument, what)
-	case len(id) > maxIDLen:
-		return fmt.Errorf("%w: %s is %d bytes long (at most %d)", history.ErrInvalidArgument, what, len(id), maxIDLen)
-	case !utf8.ValidString(id):
-		return fmt.Errorf("%w: %s %q is not valid UTF-8", history.ErrInvalidArgument, what, id)
-	case strings.IndexByte(id, 0) >= 0:
-		return fmt.Errorf("%w: %s %q contains a NUL byte", history.ErrInvalidArgument, what, id)
-	}
-	return nil
-}
+func checkID(what, id string) error { return record.CheckID(what, id) }
 
 // checkDocument refuses an encoded record over the size limit, or holding a string with a
-// NUL byte, which PostgreSQL's jsonb (FerretDB's storage) cannot hold.
-func checkDocument(what string, doc bson.Raw) error {
-	if len(doc) > maxRecordBytes {
-		return fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit", history.ErrTooLarge, what, len(doc), maxRecordBytes)
-	}
-	if path, ok := findNUL(doc, ""); ok {
-		return fmt.Errorf("%w: %s: the string at %s contains a NUL byte", history.ErrInvalidArgument, what, path)
-	}
-	return nil
-}
-
-// findNUL returns the path of the first string value in doc (a document or an array) that
-// contains a NUL byte.
-func findNUL(doc bson.Raw, prefix string) (string, bool) {
-	elems, err := doc.Elements()
-	if err != nil {
-		return "", false // bson.Marshal wrote it
-	}
-	for _, e := range elems {
-		path := prefix + e.Key()
-		v := e.Value()
-		switch v.Type {
-		case bsontype.String:
-			if strings.IndexByte(v.StringValue(), 0) >= 0 {
-				return path, true
-			}
-		case bsontype.EmbeddedDocument, bsontype.Array:
-			if p, ok := findNUL(v.Value, path+"."); ok {
-				return p, true
-			}
-		}
-	}
-	return "", false
-}
+// NUL byte, which PostgreSQL's jsonb (FerretDB's storage) cannot hold. The store adds no
+// fields of its own, so all of doc counts.
+func checkDocument(what string, doc bson.Raw) error { return record.CheckDocument(what, doc, 0) }
 
 // encodeInstance checks an instance and encodes it.
 func encodeInstance(inst *history.Instance) (bson.Raw, error) {

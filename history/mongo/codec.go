@@ -1,71 +1,9 @@
 package mongo
 
-import (
-	"fmt"
-	"reflect"
-	"time"
+import "github.com/warrenhq/warren/history/internal/record"
 
-	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsoncodec"
-	"go.mongodb.org/mongo-driver/bson/bsonrw"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
-)
-
-// historyRegistry encodes the history collection's documents. It differs from the driver's
-// default in one respect: a time.Time is stored as an RFC 3339 string with nanoseconds
-// instead of a BSON datetime, which keeps only milliseconds. An orchestrator replays with
-// the timestamps of its history (CurrentTime, timer due times), so a worker that reloads
-// history must see exactly the times that the worker which wrote it had in memory. History
-// is never queried by time, so nothing is lost by not using datetimes here.
-//
-// json.RawMessage and []byte fields use the default codec: BSON binary, byte for byte.
-var historyRegistry = newHistoryRegistry()
-
-var timeType = reflect.TypeOf(time.Time{})
-
-func newHistoryRegistry() *bsoncodec.Registry {
-	r := bson.NewRegistry()
-	r.RegisterTypeEncoder(timeType, bsoncodec.ValueEncoderFunc(encodeExactTime))
-	r.RegisterTypeDecoder(timeType, bsoncodec.ValueDecoderFunc(decodeExactTime))
-	return r
-}
-
-func encodeExactTime(_ bsoncodec.EncodeContext, vw bsonrw.ValueWriter, val reflect.Value) error {
-	if !val.IsValid() || val.Type() != timeType {
-		return bsoncodec.ValueEncoderError{Name: "encodeExactTime", Types: []reflect.Type{timeType}, Received: val}
-	}
-	return vw.WriteString(val.Interface().(time.Time).Format(time.RFC3339Nano))
-}
-
-// decodeExactTime reads the strings encodeExactTime writes, and also plain BSON datetimes
-// (so documents written by other tools still load).
-func decodeExactTime(_ bsoncodec.DecodeContext, vr bsonrw.ValueReader, val reflect.Value) error {
-	if !val.CanSet() || val.Type() != timeType {
-		return bsoncodec.ValueDecoderError{Name: "decodeExactTime", Types: []reflect.Type{timeType}, Received: val}
-	}
-	var t time.Time
-	switch vr.Type() {
-	case bsontype.String:
-		s, err := vr.ReadString()
-		if err != nil {
-			return err
-		}
-		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
-			return fmt.Errorf("history time %q: %w", s, err)
-		}
-	case bsontype.DateTime:
-		ms, err := vr.ReadDateTime()
-		if err != nil {
-			return err
-		}
-		t = time.UnixMilli(ms).UTC()
-	case bsontype.Null:
-		if err := vr.ReadNull(); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("history time: cannot decode BSON %s into time.Time", vr.Type())
-	}
-	val.Set(reflect.ValueOf(t))
-	return nil
-}
+// historyRegistry encodes the history collection's documents: record.Registry, which
+// writes a time.Time as an RFC 3339 string with nanoseconds (not a BSON datetime, which
+// keeps only milliseconds), so a worker that reloads history sees exactly the times of the
+// worker that wrote it. history/memstore encodes episodes with the same registry.
+var historyRegistry = record.Registry

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/x/mongo/driver"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/internal/record"
 )
 
 // These run without a server.
@@ -38,42 +39,6 @@ func TestWriteErrorMapsTooLarge(t *testing.T) {
 		if !strings.HasSuffix(err.Error(), tc.err.Error()) {
 			t.Errorf("%s: %v does not say the driver's error", tc.name, err)
 		}
-	}
-}
-
-func TestCheckDocumentFindsNULInNestedStrings(t *testing.T) {
-	cases := []struct {
-		name string
-		doc  bson.D
-		path string // "" when the document is accepted
-	}{
-		{"clean", bson.D{{Key: "a", Value: "x"}, {Key: "b", Value: bson.A{"y", bson.D{{Key: "c", Value: "z"}}}}}, ""},
-		{"top level", bson.D{{Key: "a", Value: "x\x00"}}, "a"},
-		{"in an array", bson.D{{Key: "a", Value: bson.A{"ok", "\x00"}}}, "a.1"},
-		{"in a nested document", bson.D{{Key: "e", Value: bson.A{bson.D{{Key: "name", Value: "n\x00"}}}}}, "e.0.name"},
-		{"binary may hold NUL", bson.D{{Key: "b", Value: []byte{0, 1, 0}}}, ""},
-	}
-	for _, tc := range cases {
-		raw, err := bson.Marshal(tc.doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = checkDocument("doc", raw, 0)
-		switch {
-		case tc.path == "" && err != nil:
-			t.Errorf("%s: %v", tc.name, err)
-		case tc.path != "" && !errors.Is(err, history.ErrInvalidArgument):
-			t.Errorf("%s: %v, want ErrInvalidArgument", tc.name, err)
-		case tc.path != "" && err.Error() != fmt.Sprintf("%v: doc: the string at %s contains a NUL byte", history.ErrInvalidArgument, tc.path):
-			t.Errorf("%s: %v does not name %s", tc.name, err, tc.path)
-		}
-	}
-	big, _ := bson.Marshal(bson.D{{Key: "b", Value: make([]byte, maxRecordBytes)}})
-	if err := checkDocument("doc", big, 0); !errors.Is(err, history.ErrTooLarge) {
-		t.Errorf("a document over the limit: %v, want ErrTooLarge", err)
-	}
-	if err := checkDocument("doc", big, len(big)-maxRecordBytes); err != nil {
-		t.Errorf("a document at the limit once the store's fields are left out: %v", err)
 	}
 }
 
@@ -105,9 +70,9 @@ func TestInstanceSizeLeavesOutTheWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst.Input = make([]byte, maxRecordBytes-len(plain)-(1+len("input")+1+4+1)) // binary: length, subtype
-	if plain, _ = bson.Marshal(inst); len(plain) != maxRecordBytes {
-		t.Fatalf("setup: the instance encodes to %d bytes, want %d", len(plain), maxRecordBytes)
+	inst.Input = make([]byte, record.MaxBytes-len(plain)-(1+len("input")+1+4+1)) // binary: length, subtype
+	if plain, _ = bson.Marshal(inst); len(plain) != record.MaxBytes {
+		t.Fatalf("setup: the instance encodes to %d bytes, want %d", len(plain), record.MaxBytes)
 	}
 	if _, err := encodeInstance(inst, newWriterID()); err != nil {
 		t.Errorf("an instance of exactly the limit: %v", err)
