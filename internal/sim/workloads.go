@@ -101,6 +101,13 @@ func registry() (*durable.Registry, error) {
 		durable.AddActivity(r, "Blob", func(ctx context.Context, n int) (string, error) {
 			return strings.Repeat("x", n), nil
 		}),
+		durable.AddOrchestrator(r, "Panicky", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			var n int
+			if err := ctx.CallActivity("Square", 3).Await(&n); err != nil {
+				return "", err
+			}
+			panic(fmt.Sprintf("user code panics after %d", n))
+		}),
 		durable.AddOrchestrator(r, "BadChild", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
 			err := ctx.CallSubOrchestrator("Idle", nil, durable.WithInstanceID("bad\x00child")).Await(nil)
 			if err == nil {
@@ -155,6 +162,10 @@ func workloads(w *world) []workload {
 	if w.rng.IntN(4) == 0 {
 		out = append(out, workload{name: "invalid-child", starts: []expect{{id: "parent-of-bad", name: "BadChild",
 			status: history.StatusCompleted, output: `"refused"`}}})
+	}
+	if w.rng.IntN(4) == 0 {
+		out = append(out, workload{name: "panic", starts: []expect{{id: "panicky", name: "Panicky",
+			status: history.StatusFailed, failType: "Panic"}}})
 	}
 	if w.rng.IntN(10) == 0 {
 		out = append(out, workload{name: "oversized", starts: []expect{{id: "huge", name: "Huge",
