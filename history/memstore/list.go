@@ -3,8 +3,6 @@ package memstore
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -12,31 +10,8 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/internal/record"
 )
-
-// listCursor is where the next page starts: after the instance with this creation time
-// (milliseconds, as stored) and id. The encoding is history/mongo's.
-type listCursor struct {
-	CreatedAtMs int64  `json:"t"`
-	ID          string `json:"id"`
-}
-
-func encodeCursor(c listCursor) string {
-	b, _ := json.Marshal(c) // a struct of an int and a string always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (listCursor, error) {
-	var c listCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" {
-		return listCursor{}, fmt.Errorf("%w: malformed cursor %q (pass back the one a previous page returned)", history.ErrInvalidArgument, s)
-	}
-	return c, nil
-}
 
 // millis rounds t as a BSON datetime does: whole milliseconds, UTC.
 func millis(t time.Time) time.Time {
@@ -57,9 +32,9 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 		return nil, "", fmt.Errorf("memstore: list instances: %w: created range [%s, %s) is empty", history.ErrInvalidArgument,
 			f.CreatedFrom.Format(time.RFC3339Nano), f.CreatedTo.Format(time.RFC3339Nano))
 	}
-	var after *listCursor
+	var after *record.Cursor
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
+		c, err := record.DecodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", fmt.Errorf("memstore: list instances: %w", err)
 		}
@@ -88,7 +63,7 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 		}
 		sel = sel[:size]
 		last := sel[size-1]
-		return page{sel, encodeCursor(listCursor{CreatedAtMs: last.CreatedAt.UnixMilli(), ID: last.InstanceID})}, nil
+		return page{sel, record.EncodeCursor(record.Cursor{CreatedAtMs: last.CreatedAt.UnixMilli(), ID: last.InstanceID})}, nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -101,7 +76,7 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 
 // matches applies a filter, and the cursor when there is one, to a stored instance. Filter
 // times round to milliseconds as they do on their way to MongoDB.
-func matches(inst *history.Instance, f history.ListFilter, after *listCursor) bool {
+func matches(inst *history.Instance, f history.ListFilter, after *record.Cursor) bool {
 	if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, inst.Status) {
 		return false
 	}

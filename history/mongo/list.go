@@ -2,8 +2,6 @@ package mongo
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,37 +9,13 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/internal/record"
 )
 
 const (
 	defaultPageSize = 100
 	maxPageSize     = 1000
 )
-
-// listCursor is where the next page starts: after the instance with this creation time
-// (milliseconds, as stored) and id. Pages are ordered by (createdAt, _id), which is unique,
-// so paging neither repeats nor skips an instance that exists throughout.
-type listCursor struct {
-	CreatedAtMs int64  `json:"t"`
-	ID          string `json:"id"`
-}
-
-func encodeCursor(c listCursor) string {
-	b, _ := json.Marshal(c) // a struct of an int and a string always marshals
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s string) (listCursor, error) {
-	var c listCursor
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" {
-		return listCursor{}, fmt.Errorf("%w: malformed cursor %q (pass back the one a previous page returned)", ErrInvalidArgument, s)
-	}
-	return c, nil
-}
 
 // ListInstances returns one page of the instances that match f, oldest first, and the cursor
 // of the next page ("" after the last page).
@@ -73,7 +47,7 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 	}
 	page = page[:size]
 	last := page[size-1]
-	return page, encodeCursor(listCursor{CreatedAtMs: last.CreatedAt.UnixMilli(), ID: last.InstanceID}), nil
+	return page, record.EncodeCursor(record.Cursor{CreatedAtMs: last.CreatedAt.UnixMilli(), ID: last.InstanceID}), nil
 }
 
 // listQuery turns a filter into a query document.
@@ -99,7 +73,7 @@ func listQuery(f history.ListFilter) (bson.D, error) {
 		and = append(and, bson.D{{Key: "createdAt", Value: bson.D{{Key: "$lt", Value: f.CreatedTo}}}})
 	}
 	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor)
+		c, err := record.DecodeCursor(f.Cursor)
 		if err != nil {
 			return nil, err
 		}
