@@ -3,7 +3,6 @@ package queues
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/url"
 	"sync"
@@ -17,37 +16,10 @@ import (
 // A wedged broker accepts TCP connections and then answers nothing. These tests stand one
 // up on 127.0.0.1 and check that every call gives up by its deadline.
 
-// silentListener accepts connections and never writes a byte, like a RabbitMQ node out of
-// file handles. It returns its amqp:// URL.
+// silentListener is a broker that accepts connections and answers nothing; it returns
+// its amqp:// URL.
 func silentListener(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() { _, _ = io.Copy(io.Discard, c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "amqp://guest:guest@" + ln.Addr().String() + "/"
+	return "amqp://guest:guest@" + testenv.SilentListener(t) + "/"
 }
 
 // freezeProxy forwards connections to the broker until freeze is called; from then on it

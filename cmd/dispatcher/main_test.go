@@ -173,36 +173,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// silentBroker is a TCP listener that accepts connections and never says a word: a broker
-// that hangs, or something else on its port. It returns an AMQP URL with a password.
+// silentBroker is a broker that accepts connections and never says a word (or something
+// else on its port). It returns an AMQP URL with a password, and the host:port.
 func silentBroker(t *testing.T) (amqpURL, hostport string) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "amqp://warren:s3cret-pw@" + l.Addr().String() + "/", l.Addr().String()
+	hostport = testenv.SilentListener(t)
+	return "amqp://warren:s3cret-pw@" + hostport + "/", hostport
 }
 
 // startupEnv points the binary at the test store and at amqpURL, under a fresh hub that the
