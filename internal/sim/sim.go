@@ -415,6 +415,11 @@ func (w *world) done() bool {
 	if len(w.starting) > 0 || len(w.clients) > 0 {
 		return false
 	}
+	return w.allEnded()
+}
+
+// allEnded reports whether every expected instance has ended.
+func (w *world) allEnded() bool {
 	for _, e := range w.expects {
 		inst, err := w.store.GetInstance(context.Background(), e.id)
 		if err != nil || !inst.Status.Terminal() {
@@ -443,6 +448,11 @@ func (w *world) clientStep() {
 		}
 	}
 	w.clients = live
+	if len(w.starting) == 0 && w.allEnded() {
+		// Every instance has ended: what the user still waited for (an event for a child
+		// that never ran, its parent having failed) will not come.
+		w.clients = nil
+	}
 }
 
 // startInstance asks the dispatcher to start e; it reports whether the start is settled
