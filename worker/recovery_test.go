@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +149,48 @@ func TestNextExecutionBeginsAfterALostDocumentWrite(t *testing.T) {
 	inst := f.settle(w2, "again")
 	if inst.Status != history.StatusCompleted || string(inst.Output) != `"done"` || inst.Executions != 2 {
 		t.Fatalf("instance %+v, want the second execution Completed with \"done\"", inst)
+	}
+}
+
+// A work item that keeps coming back without a result (its workers die while running it)
+// fails its task on the last delivery the broker allows, so the orchestration learns of it
+// instead of waiting for a result the dead-letter queue swallowed (issue 8, defect 8).
+func TestWorkItemAtItsDeliveryLimitFailsItsTask(t *testing.T) {
+	r := durable.NewRegistry()
+	ran := 0
+	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		var s string
+		err := ctx.CallActivity("Slow", nil).Await(&s)
+		return s, err
+	}))
+	must(t, durable.AddActivity(r, "Slow", func(context.Context, any) (string, error) { ran++; return "ran", nil }))
+	f := newFleet(t, r, nil, nil)
+	ctx := context.Background()
+	w, conn := f.worker("w0")
+	f.start("once", "Once", "null")
+	deliver := func() {
+		for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
+			f.broker.Deliver(rs[0])
+		}
+	}
+	deliver()
+	w.Batch(ctx) // the episode schedules the activity
+	deliver()    // the work item waits in w's hands
+	// Each worker takes the work item and dies before running it: the broker counts a return.
+	for i := 1; i < queues.DefaultDeliveryLimit; i++ {
+		if w.Activities() != 1 {
+			t.Fatalf("delivery %d: worker holds %d work items, want 1", i, w.Activities())
+		}
+		_ = conn.Close()
+		f.now = f.now.Add(10 * time.Second) // its heartbeat ages out
+		w, conn = f.worker(fmt.Sprintf("w%d", i))
+		deliver()
+	}
+	inst := f.settle(w, "once")
+	if inst.Status != history.StatusFailed || inst.Failure == nil || !strings.Contains(inst.Failure.Message, "DeliveryLimitExceeded") || ran != 0 {
+		t.Fatalf("instance %+v (failure %+v) after %d runs, want Failed with DeliveryLimitExceeded and no run", inst, inst.Failure, ran)
+	}
+	if n := len(f.broker.DeadLetters()); n != 0 {
+		t.Fatalf("%d messages dead-lettered, want none: the task failed before the broker gave up", n)
 	}
 }
