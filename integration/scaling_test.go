@@ -13,8 +13,8 @@ import (
 	"github.com/warrenhq/warren/internal/testenv"
 )
 
-// A worker killed with SIGKILL mid-run loses nothing, and a worker that joins mid-run takes
-// partitions within seconds.
+// A worker killed with SIGKILL mid-run loses nothing, and once a worker joins mid-run the
+// partitions are shared out again within seconds.
 func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 	f := fleettest.Start(t, fleettest.Options{Workers: 3})
 	const n = 200
@@ -37,7 +37,7 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 	wg.Wait()
 
 	fourth := f.StartWorker()
-	fleettest.WaitUntil(t, 20*time.Second, "the new worker owns partitions", func() bool {
+	fleettest.WaitUntil(t, 20*time.Second, "the killed worker gone, the new one in, every partition owned once", func() bool {
 		r := f.Client("workers", "--json")
 		if r.Code != 0 {
 			return false
@@ -49,12 +49,20 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.Stdout), &ws); err != nil {
 			return false
 		}
-		// the killed worker has gone, the new one is in: 3 live, each owning some.
+		// 3 live. Rendezvous hashing may leave one of them without a partition (8 over 3:
+		// about 4% for a given worker), so what must hold is that every partition has
+		// exactly one owner.
 		if len(ws) != 3 {
 			return false
 		}
+		owned := map[int]int{}
 		for _, w := range ws {
-			if len(w.Partitions) == 0 {
+			for _, p := range w.Partitions {
+				owned[p]++
+			}
+		}
+		for p := 0; p < f.Partitions; p++ {
+			if owned[p] != 1 {
 				return false
 			}
 		}
