@@ -119,6 +119,10 @@ func RunStats(opts Options) (Stats, error) {
 	steps := w.loop()
 	if !w.stalled {
 		w.check()
+		// Stop the consumers' goroutines: each holds the whole run.
+		for _, n := range w.nodes {
+			n.link.close()
+		}
 	}
 	st := Stats{Steps: steps, Faults: w.faults, Instances: len(w.expects), Virtual: w.clock.Sub(w.start)}
 	if len(w.problems) > 0 {
