@@ -6,8 +6,11 @@ import "encoding/json"
 // message is a control message whose type is the Kind of the event it carries.
 const MessageKindActivity = "ActivityRequest"
 
-// MessageKindEnded is the type of the announcement a worker makes when it has written the
-// document of an instance whose execution ended (Completed, Failed or Terminated).
+// MessageKindEnded is the type of the announcement a worker makes when it has committed the
+// end of an instance's execution (Completed, Failed or Terminated). Its body, when not
+// empty, is the instance document as it will be written (JSON of [Instance]): a waiter
+// answers from it without reading the store, whose document may lag. An empty body (an
+// output too large to announce) is sent once the document is written.
 const MessageKindEnded = "InstanceEnded"
 
 // ControlMessage delivers one event to an instance through its partition's control queue.
@@ -17,6 +20,14 @@ type ControlMessage struct {
 	// execution (a late timer after continue-as-new) is dropped.
 	ExecutionID string `json:"executionId,omitempty"`
 	Event       Event  `json:"event"`
+	// Recorded, on an ExecutionStarted, is the execution number ([Instance.Executions])
+	// under which the sender has already written this execution into the instance document
+	// (the dispatcher creates the document before it sends the start). A worker then begins
+	// the execution without reading the store: should the instance hold this execution's
+	// history already, committing its first episode fails with a duplicate key, and only
+	// then does the worker read. Zero when the document is the worker's to write (a
+	// sub-orchestration, continue-as-new).
+	Recorded int64 `json:"recorded,omitempty"`
 }
 
 // ActivityRequest asks any worker to run one attempt of an activity.

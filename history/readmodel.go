@@ -1,0 +1,56 @@
+package history
+
+// The instance document is a read model of the committed history: workers write it after
+// the episodes it reflects are committed, batched and coalesced, so it may lag them. A
+// decision that depends on an instance's status (a purge, a restart, a second start) reads
+// the history where the two may differ, through [Reconcile].
+
+// StatusAfter is an execution's status once ev is applied to an execution in status s.
+func StatusAfter(s Status, ev Event) Status {
+	switch ev.Kind {
+	case ExecutionStarted, ExecutionResumed:
+		return StatusRunning
+	case ExecutionSuspended:
+		return StatusSuspended
+	case ExecutionCompleted:
+		return StatusCompleted
+	case ExecutionFailed:
+		return StatusFailed
+	case ExecutionTerminated:
+		return StatusTerminated
+	case ContinuedAsNew:
+		return StatusContinuedAsNew
+	}
+	return s
+}
+
+// Reconcile returns doc as the committed episodes of its execution (eps, in order) say it
+// should be: their status and last episode number and, for an ended execution, its output
+// or failure, and the time of the last one. It returns doc itself when the document is not behind
+// them (no episodes, or it already shows their last one). The custom status is not in the
+// history: it catches up with the execution's next episode.
+func Reconcile(doc *Instance, eps []Episode) *Instance {
+	if len(eps) == 0 || doc.LastEpisode >= eps[len(eps)-1].Number {
+		return doc
+	}
+	out := *doc
+	for i := range eps {
+		for _, ev := range eps[i].Events {
+			out.Status = StatusAfter(out.Status, ev)
+			switch ev.Kind {
+			case ExecutionCompleted:
+				out.Output = ev.Result
+			case ExecutionFailed:
+				out.Failure = ev.Failure
+			case ExecutionTerminated:
+				out.Failure = &Failure{Type: "Terminated", Message: ev.Reason}
+			}
+		}
+	}
+	last := eps[len(eps)-1]
+	out.LastEpisode = last.Number
+	if !last.CommittedAt.IsZero() {
+		out.LastUpdatedAt = last.CommittedAt
+	}
+	return &out
+}
