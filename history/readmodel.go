@@ -1,5 +1,7 @@
 package history
 
+import "time"
+
 // The instance document is a read model of the committed history: workers write it after
 // the episodes it reflects are committed, batched and coalesced, so it may lag them. A
 // decision that depends on an instance's status (a purge, a restart, a second start) reads
@@ -53,4 +55,30 @@ func Reconcile(doc *Instance, eps []Episode) *Instance {
 		out.LastUpdatedAt = last.CommittedAt
 	}
 	return &out
+}
+
+// ReadModel is the part of an instance document that workers keep up to date as episodes
+// commit ([Store.UpdateInstances]); the rest is written when the execution begins.
+type ReadModel struct {
+	ExecutionID   string    `bson:"executionId"`
+	Status        Status    `bson:"status"`
+	Output        []byte    `bson:"output,omitempty"`
+	Failure       *Failure  `bson:"failure,omitempty"`
+	CustomStatus  []byte    `bson:"customStatus,omitempty"`
+	LastUpdatedAt time.Time `bson:"lastUpdatedAt"`
+	LastEpisode   int64     `bson:"lastEpisode"`
+	Executions    int64     `bson:"executions,omitempty"`
+}
+
+// ReadModel returns the read-model fields of inst.
+func (inst *Instance) ReadModel() ReadModel {
+	return ReadModel{ExecutionID: inst.ExecutionID, Status: inst.Status, Output: inst.Output,
+		Failure: inst.Failure, CustomStatus: inst.CustomStatus, LastUpdatedAt: inst.LastUpdatedAt,
+		LastEpisode: inst.LastEpisode, Executions: inst.Executions}
+}
+
+// SetReadModel overwrites the read-model fields of inst with m.
+func (inst *Instance) SetReadModel(m ReadModel) {
+	inst.ExecutionID, inst.Status, inst.Output, inst.Failure = m.ExecutionID, m.Status, m.Output, m.Failure
+	inst.CustomStatus, inst.LastUpdatedAt, inst.LastEpisode, inst.Executions = m.CustomStatus, m.LastUpdatedAt, m.LastEpisode, m.Executions
 }

@@ -35,6 +35,12 @@ type ListFilter struct {
 	Cursor      string    // from the previous page; empty for the first
 }
 
+// ExecutionRef names one execution of an instance.
+type ExecutionRef struct {
+	InstanceID  string
+	ExecutionID string
+}
+
 // Store keeps instances, their histories and the hub's shared settings. history/mongo
 // implements it on MongoDB or FerretDB, history/memstore in memory (for the simulation and
 // unit tests); the worker and the dispatcher consume it. history/storetest is the suite
@@ -56,6 +62,16 @@ type Store interface {
 	// conditional updates race: a writer that may have overwritten a newer version reads
 	// back and repairs.
 	UpdateInstance(ctx context.Context, inst *Instance) error
+	// UpdateInstances writes what readers see of many instance documents in one round trip:
+	// the status, output, failure, custom status, execution id and counters and the last
+	// update time, unless the stored version is newer ([Instance.Newer]; then errs[i] wraps
+	// ErrStaleInstance). The other fields (name, input, creation time, parent, trace) are
+	// left as the document's creator wrote them. errs[i] wraps ErrInstanceNotFound when
+	// there is no document. Workers write the read model through it, batched and
+	// coalesced; unlike UpdateInstance it does not read each document back, so on FerretDB
+	// two processes writing one document within the same milliseconds can leave the older
+	// version (the next owner of its partition repairs it from the history).
+	UpdateInstances(ctx context.Context, docs []*Instance) (errs []error)
 	// Purge deletes a terminal instance and its history (ErrNotTerminal otherwise). It
 	// never erases a new execution's history: it lists the executions that have history,
 	// deletes the document only while it is terminal, then only the listed executions'
@@ -64,6 +80,10 @@ type Store interface {
 
 	// LoadHistory returns the committed episodes of one execution in episode order.
 	LoadHistory(ctx context.Context, instanceID, executionID string) ([]Episode, error)
+	// LoadHistories returns the committed episodes of many executions, each in episode
+	// order, with one query for the lot (a worker that takes a partition warms its cache
+	// with it). An execution without history is absent from the map.
+	LoadHistories(ctx context.Context, refs []ExecutionRef) (map[ExecutionRef][]Episode, error)
 	// CommitEpisodes inserts the episodes in one round trip; errs[i] is nil, or
 	// ErrEpisodeConflict when that episode number was already taken, or another error.
 	CommitEpisodes(ctx context.Context, eps []*Episode) (errs []error)

@@ -20,13 +20,19 @@ func (s *Store) LoadHistory(ctx context.Context, instanceID, executionID string)
 		return nil, fmt.Errorf("memstore: load history of %q: %w", instanceID, err)
 	}
 	return run(ctx, s, Op{Kind: OpLoadHistory, InstanceID: instanceID}, func() ([]history.Episode, error) {
-		byNumber := s.history[instanceID][executionID]
-		eps := make([]history.Episode, 0, len(byNumber))
-		for _, n := range slices.Sorted(maps.Keys(byNumber)) {
-			eps = append(eps, *decode[history.Episode](byNumber[n], historyRegistry))
-		}
-		return eps, nil
+		return s.episodes(instanceID, executionID), nil
 	})
+}
+
+// episodes decodes the committed episodes of one execution in order; the caller holds the
+// lock.
+func (s *Store) episodes(instanceID, executionID string) []history.Episode {
+	byNumber := s.history[instanceID][executionID]
+	eps := make([]history.Episode, 0, len(byNumber))
+	for _, n := range slices.Sorted(maps.Keys(byNumber)) {
+		eps = append(eps, *decode[history.Episode](byNumber[n], historyRegistry))
+	}
+	return eps
 }
 
 // CommitEpisodes stores each episode whose (instance, execution, number) is free. errs[i] is

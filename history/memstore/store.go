@@ -53,17 +53,19 @@ type Op struct {
 
 // Operation kinds, the names of the [history.Store] methods.
 const (
-	OpEnsureHub      = "EnsureHub"
-	OpCreateInstance = "CreateInstance"
-	OpGetInstance    = "GetInstance"
-	OpListInstances  = "ListInstances"
-	OpUpdateInstance = "UpdateInstance"
-	OpPurge          = "Purge"
-	OpLoadHistory    = "LoadHistory"
-	OpCommitEpisodes = "CommitEpisodes"
-	OpHeartbeat      = "Heartbeat"
-	OpRemoveWorker   = "RemoveWorker"
-	OpLiveWorkers    = "LiveWorkers"
+	OpEnsureHub       = "EnsureHub"
+	OpCreateInstance  = "CreateInstance"
+	OpGetInstance     = "GetInstance"
+	OpListInstances   = "ListInstances"
+	OpUpdateInstance  = "UpdateInstance"
+	OpUpdateInstances = "UpdateInstances"
+	OpPurge           = "Purge"
+	OpLoadHistory     = "LoadHistory"
+	OpLoadHistories   = "LoadHistories"
+	OpCommitEpisodes  = "CommitEpisodes"
+	OpHeartbeat       = "Heartbeat"
+	OpRemoveWorker    = "RemoveWorker"
+	OpLiveWorkers     = "LiveWorkers"
 )
 
 // Fault is what Options.Faults decides for one operation. The zero Fault lets it run.

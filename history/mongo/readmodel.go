@@ -1,0 +1,152 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/bson"
+	mongodrv "go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// UpdateInstances writes the read-model fields of many documents with one unordered bulk
+// write of conditional updates (each one applies unless the stored version is newer). When
+// every update matched, that is the whole cost; otherwise one find reads the documents of
+// the batch back to tell, for each, whether it is written, newer or missing.
+func (s *Store) UpdateInstances(ctx context.Context, docs []*history.Instance) []error {
+	errs := make([]error, len(docs))
+	models := make([]mongodrv.WriteModel, 0, len(docs))
+	sent := make([]int, 0, len(docs)) // sent[j] is the index in docs of models[j]
+	for i, inst := range docs {
+		if _, err := encodeInstance(inst, s.writerID); err != nil {
+			errs[i] = fmt.Errorf("update instances: %w", err)
+			continue
+		}
+		update, err := readModelUpdate(inst, s.writerID)
+		if err != nil {
+			errs[i] = fmt.Errorf("update instances: %w", err)
+			continue
+		}
+		models = append(models, mongodrv.NewUpdateOneModel().SetFilter(notNewerThan(inst)).SetUpdate(update))
+		sent = append(sent, i)
+	}
+	if len(models) == 0 {
+		return errs
+	}
+	res, err := s.instances.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	if err == nil && res.MatchedCount == int64(len(models)) {
+		return errs
+	}
+	var bwe mongodrv.BulkWriteException
+	if err != nil && !errors.As(err, &bwe) {
+		for _, i := range sent {
+			errs[i] = writeError(fmt.Sprintf("update instance %q", docs[i].InstanceID), err)
+		}
+		return errs
+	}
+	s.readBack(ctx, docs, sent, errs)
+	return errs
+}
+
+// readBack sets errs for the documents of a bulk update that did not all match: a stored
+// version at least as new as ours is written (ours, or one since), a newer one is
+// ErrStaleInstance, a missing one ErrInstanceNotFound, an older one an error to try again.
+func (s *Store) readBack(ctx context.Context, docs []*history.Instance, sent []int, errs []error) {
+	ids := make([]string, len(sent))
+	for j, i := range sent {
+		ids[j] = docs[i].InstanceID
+	}
+	stored := map[string]*history.Instance{}
+	cur, err := s.instances.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err == nil {
+		var found []history.Instance
+		err = cur.All(ctx, &found)
+		for k := range found {
+			stored[found[k].InstanceID] = &found[k]
+		}
+	}
+	for _, i := range sent {
+		inst := docs[i]
+		op := fmt.Sprintf("update instance %q", inst.InstanceID)
+		st, ok := stored[inst.InstanceID]
+		switch {
+		case err != nil:
+			errs[i] = fmt.Errorf("%s: read back: %w", op, err)
+		case !ok:
+			errs[i] = fmt.Errorf("%s: %w", op, history.ErrInstanceNotFound)
+		case st.Newer(inst):
+			errs[i] = fmt.Errorf("%s: stored version (execution %d, episode %d, %s) is newer: %w",
+				op, st.Executions, st.LastEpisode, st.Status, history.ErrStaleInstance)
+		case inst.Newer(st):
+			errs[i] = fmt.Errorf("%s: the stored document is still older than ours; write it again", op)
+		}
+	}
+}
+
+// readModelUpdate sets inst's read-model fields and the writer, and unsets those it has
+// not (an output, failure or custom status of an earlier version must not linger).
+func readModelUpdate(inst *history.Instance, writer string) (bson.D, error) {
+	set, err := bson.Marshal(inst.ReadModel())
+	if err != nil {
+		return nil, fmt.Errorf("%w: instance %q cannot be encoded: %v", ErrInvalidArgument, inst.InstanceID, err)
+	}
+	setDoc := bson.D{}
+	if err := bson.Unmarshal(set, &setDoc); err != nil {
+		return nil, err
+	}
+	setDoc = append(setDoc, bson.E{Key: "writer", Value: writer})
+	unset := bson.D{}
+	for _, f := range []struct {
+		name    string
+		missing bool
+	}{{"output", inst.Output == nil}, {"failure", inst.Failure == nil}, {"customStatus", inst.CustomStatus == nil}} {
+		if f.missing {
+			unset = append(unset, bson.E{Key: f.name, Value: ""})
+		}
+	}
+	update := bson.D{{Key: "$set", Value: setDoc}}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	return update, nil
+}
+
+// maxRefsPerQuery bounds the executions one LoadHistories query asks for.
+const maxRefsPerQuery = 500
+
+// LoadHistories returns the committed episodes of many executions, one query per
+// maxRefsPerQuery of them.
+func (s *Store) LoadHistories(ctx context.Context, refs []history.ExecutionRef) (map[history.ExecutionRef][]history.Episode, error) {
+	for _, r := range refs {
+		if err := checkID("instance id", r.InstanceID); err != nil {
+			return nil, fmt.Errorf("load histories: %w", err)
+		}
+		if err := checkID("execution id", r.ExecutionID); err != nil {
+			return nil, fmt.Errorf("load histories of %q: %w", r.InstanceID, err)
+		}
+	}
+	out := map[history.ExecutionRef][]history.Episode{}
+	for start := 0; start < len(refs); start += maxRefsPerQuery {
+		batch := refs[start:min(start+maxRefsPerQuery, len(refs))]
+		or := make(bson.A, len(batch))
+		for i, r := range batch {
+			or[i] = bson.D{{Key: "instanceId", Value: r.InstanceID}, {Key: "executionId", Value: r.ExecutionID}}
+		}
+		cur, err := s.history.Find(ctx, bson.D{{Key: "$or", Value: or}}, options.Find().SetSort(bson.D{{Key: "number", Value: 1}}))
+		if err != nil {
+			return nil, fmt.Errorf("load histories of %d executions: %w", len(batch), err)
+		}
+		var eps []history.Episode
+		if err := cur.All(ctx, &eps); err != nil {
+			return nil, fmt.Errorf("load histories of %d executions: %w", len(batch), err)
+		}
+		for _, ep := range eps {
+			r := history.ExecutionRef{InstanceID: ep.InstanceID, ExecutionID: ep.ExecutionID}
+			out[r] = append(out[r], ep)
+		}
+	}
+	return out, nil
+}
