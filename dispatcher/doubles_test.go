@@ -123,6 +123,24 @@ func (s *memStore) LoadHistory(ctx context.Context, id, exec string) ([]history.
 	return s.episodes[id], nil
 }
 
+func (s *memStore) UpdateInstances(ctx context.Context, docs []*history.Instance) []error {
+	errs := make([]error, len(docs))
+	for i, inst := range docs {
+		errs[i] = s.UpdateInstance(ctx, inst)
+	}
+	return errs
+}
+
+func (s *memStore) LoadHistories(ctx context.Context, refs []history.ExecutionRef) (map[history.ExecutionRef][]history.Episode, error) {
+	out := map[history.ExecutionRef][]history.Episode{}
+	for _, r := range refs {
+		if eps, _ := s.LoadHistory(ctx, r.InstanceID, r.ExecutionID); len(eps) > 0 {
+			out[r] = eps
+		}
+	}
+	return out, nil
+}
+
 func (s *memStore) CommitEpisodes(ctx context.Context, eps []*history.Episode) []error {
 	return make([]error, len(eps))
 }
