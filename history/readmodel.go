@@ -27,32 +27,44 @@ func StatusAfter(s Status, ev Event) Status {
 }
 
 // Reconcile returns doc as the committed episodes of its execution (eps, in order) say it
-// should be: their status and last episode number and, for an ended execution, its output
-// or failure, and the time of the last one. It returns doc itself when the document is not behind
-// them (no episodes, or it already shows their last one). The custom status is not in the
-// history: it catches up with the execution's next episode.
+// should be (see [ReconcileEvents]), stamped with the last episode's commit time. It
+// returns doc itself when the document is not behind them.
 func Reconcile(doc *Instance, eps []Episode) *Instance {
-	if len(eps) == 0 || doc.LastEpisode >= eps[len(eps)-1].Number {
+	if len(eps) == 0 {
+		return doc
+	}
+	var events []Event
+	for i := range eps {
+		events = append(events, eps[i].Events...)
+	}
+	last := eps[len(eps)-1]
+	return ReconcileEvents(doc, events, last.Number, last.CommittedAt)
+}
+
+// ReconcileEvents returns doc as the events of its execution so far (all of them, in
+// order, up to episode lastEpisode) say it should be: their status and last episode and,
+// for an ended execution, its output or failure; at, when set, is the last update time.
+// It returns doc itself when the document already shows lastEpisode. The custom status is
+// not in the history: it catches up with the execution's next episode.
+func ReconcileEvents(doc *Instance, events []Event, lastEpisode int64, at time.Time) *Instance {
+	if doc.LastEpisode >= lastEpisode {
 		return doc
 	}
 	out := *doc
-	for i := range eps {
-		for _, ev := range eps[i].Events {
-			out.Status = StatusAfter(out.Status, ev)
-			switch ev.Kind {
-			case ExecutionCompleted:
-				out.Output = ev.Result
-			case ExecutionFailed:
-				out.Failure = ev.Failure
-			case ExecutionTerminated:
-				out.Failure = &Failure{Type: "Terminated", Message: ev.Reason}
-			}
+	for _, ev := range events {
+		out.Status = StatusAfter(out.Status, ev)
+		switch ev.Kind {
+		case ExecutionCompleted:
+			out.Output = ev.Result
+		case ExecutionFailed:
+			out.Failure = ev.Failure
+		case ExecutionTerminated:
+			out.Failure = &Failure{Type: "Terminated", Message: ev.Reason}
 		}
 	}
-	last := eps[len(eps)-1]
-	out.LastEpisode = last.Number
-	if !last.CommittedAt.IsZero() {
-		out.LastUpdatedAt = last.CommittedAt
+	out.LastEpisode = lastEpisode
+	if !at.IsZero() {
+		out.LastUpdatedAt = at
 	}
 	return &out
 }

@@ -42,6 +42,11 @@ type Config struct {
 	// TimerGrace is how long past its due time a durable timer of a cached instance may be
 	// missing before the worker sends it again itself.
 	TimerGrace time.Duration // default 30s
+	// DocLag is how long a worker may hold back the instance document of a running
+	// instance: documents are written in batches, off the critical path, and one that
+	// starts and ends within DocLag is written once. An ended execution's document is
+	// written at the next flush (every DocLag/10).
+	DocLag time.Duration // default 1s
 
 	Logger *slog.Logger
 	// Now is the worker's clock (default time.Now); the simulation passes a virtual one.
@@ -93,6 +98,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TimerGrace == 0 {
 		c.TimerGrace = 30 * time.Second
+	}
+	if c.DocLag == 0 {
+		c.DocLag = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

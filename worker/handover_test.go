@@ -100,6 +100,7 @@ func TestPartitionComingBackIsReadAgain(t *testing.T) {
 	w2.Batch(ctx) // "next": the first execution continues as new
 	deliverAll()
 	w2.Batch(ctx) // the second execution begins and schedules its activity
+	w2.FlushDocs(ctx)
 	inst, err := store.GetInstance(ctx, "x")
 	must(t, err)
 	if inst.ExecutionID == "e1" || inst.Status != history.StatusRunning {
@@ -117,6 +118,7 @@ func TestPartitionComingBackIsReadAgain(t *testing.T) {
 		}
 		deliverAll()
 		w1.Batch(ctx)
+		w1.FlushDocs(ctx)
 		if inst, err = store.GetInstance(ctx, "x"); err == nil && inst.Status.Terminal() {
 			break
 		}

@@ -3,12 +3,12 @@ package worker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
-	"github.com/warrenhq/warren/queues"
 )
 
 // episodeOutcome is what the executor decided in a committed episode, kept for the
@@ -123,17 +123,14 @@ func (w *Worker) writeExecutionDoc(ctx context.Context, st *instanceState, creat
 	return w.store.UpdateInstance(ctx, &st.inst)
 }
 
-// updateInstances applies committed episodes to their states and writes the instance
-// documents whose reader-visible fields changed, and the repairs. published says whether
-// the batch's outboxes were confirmed. A write that fails keeps the episode's inputs
-// unacked and the document marked unwritten: the inputs come back, and their redelivery
-// writes the document again.
+// updateInstances applies committed episodes to their states and owes the store the
+// instance documents whose reader-visible fields changed, and the repairs (docWriter writes
+// them off the critical path). published says whether the batch's outboxes were
+// confirmed. The executions that ended are announced now, with their documents, so that
+// waiters need not read the store, whose document may lag.
 func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, published bool) {
-	type write struct {
-		p   *episodePlan
-		doc *history.Instance
-	}
-	var writes []write
+	var ended []history.Instance
+	now := w.now()
 	for _, p := range plans {
 		st := p.state
 		if published && st != nil {
@@ -142,7 +139,7 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 			}
 		}
 		if p.repair != nil {
-			writes = append(writes, write{p, p.repair})
+			w.docs.owe(*p.repair, p.epoch, now, p.repair.Status.Terminal())
 		}
 		if p.episode == nil || p.result == nil {
 			continue
@@ -158,95 +155,42 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 		st.inst.CustomStatus = res.CustomStatus
 		st.inst.LastEpisode = p.episode.Number
 		w.cache.put(p.id, st, p.epoch)
-		if !visibleChange(before, st.inst) && !st.unwritten {
+		if !visibleChange(before, st.inst) {
 			continue
 		}
 		st.inst.LastUpdatedAt = p.result.now
-		inst := st.inst
-		writes = append(writes, write{p, &inst})
-	}
-	w.each(len(writes), func(i int) { w.writeDoc(ctx, writes[i].p, writes[i].doc) })
-	w.announceEnded(ctx, plans)
-}
-
-// announceEnded tells the dispatchers' waiters which instances have ended. A lost notice
-// costs a waiter only time: it also reads the store now and then.
-func (w *Worker) announceEnded(ctx context.Context, plans []*episodePlan) {
-	var notices []queues.Message
-	for _, p := range plans {
-		if p.ended != "" {
-			notices = append(notices, queues.Message{ID: p.ended + "/ended/" + randomHex(4), Kind: history.MessageKindEnded, InstanceID: p.ended})
+		big := false
+		if st.inst.Status.Terminal() {
+			if b, err := json.Marshal(&st.inst); err != nil || len(b) > maxAnnouncedDoc {
+				big = true
+			} else {
+				ended = append(ended, st.inst)
+			}
 		}
+		w.docs.owe(st.inst, p.epoch, now, big)
 	}
-	if len(notices) == 0 {
-		return
-	}
-	if err := w.broker.Announce(ctx, notices...); err != nil {
-		w.log.Debug("announcing ended instances failed", "err", err)
-	}
+	w.announce(ctx, ended, true)
 }
 
-// writeDoc writes an instance document. On failure the plan's inputs go back to the queue
-// and the cached state keeps the document as unwritten, so that their redelivery writes it
-// again. A stored newer version (another worker has moved the instance on) means this
-// worker's state is out of date: it is dropped from the cache. A document that shows an
-// ended execution is announced, so that waiters learn of it.
-func (w *Worker) writeDoc(ctx context.Context, p *episodePlan, doc *history.Instance) {
-	err := w.store.UpdateInstance(ctx, doc)
-	switch {
-	case err == nil:
-		p.state.unwritten = false
-		p.state.inst = *doc
-		if doc.Status.Terminal() {
-			p.ended = doc.InstanceID
-		}
-	case errors.Is(err, history.ErrStaleInstance):
-		w.cache.drop(doc.InstanceID)
-	default:
-		w.log.Warn("updating instance failed; its messages will come back", "instance", doc.InstanceID, "err", err)
-		p.state.unwritten = true
-		p.trouble = true
-		p.retry = append(p.retry, p.inputs...)
-		p.retry = append(p.retry, p.done...)
-		p.inputs, p.done = nil, nil
-	}
-}
-
-// docRepair returns the document to write again for an instance that had no new input, or
-// nil: one whose last write failed on this worker (unwritten), or one loaded from a store
-// whose document lags its history (the write after an episode failed on a worker that then
-// died or lost the partition). A lagging document gets the status, episode and, for an
-// ended execution, the output or failure from history; its custom status catches up with
-// the next episode.
+// docRepair returns the document to write again for an instance loaded from a store whose
+// document lags its history (a worker that owed it died or lost the partition), or nil.
 func (s *instanceState) docRepair() *history.Instance {
-	if s == nil || s.fresh {
-		return nil
+	if s == nil || s.fresh || s.started.Kind == "" || s.inst.Status == s.status {
+		return nil // up to date, or no history yet: the document is the dispatcher's
 	}
-	if s.unwritten {
-		doc := s.inst
-		return &doc
-	}
-	if s.inst.Status == s.status {
-		return nil
-	}
-	if s.started.Kind == "" {
-		return nil // no history yet: the document is the dispatcher's
-	}
-	doc := s.inst
-	doc.Status = s.status
-	doc.LastEpisode = s.episodes
+	var at time.Time
 	if ev, ok := s.endEvent(); ok {
-		switch ev.Kind {
-		case history.ExecutionCompleted:
-			doc.Output = ev.Result
-		case history.ExecutionFailed:
-			doc.Failure = ev.Failure
-		case history.ExecutionTerminated:
-			doc.Failure = &history.Failure{Type: "Terminated", Message: ev.Reason}
-		}
-		doc.LastUpdatedAt = ev.Timestamp
+		at = ev.Timestamp
 	}
-	return &doc
+	doc := history.ReconcileEvents(&s.inst, s.past, s.episodes, at)
+	if doc == &s.inst {
+		// The document has seen the last episode yet shows another status: write it as the
+		// history says all the same.
+		fixed := *doc
+		fixed.Status = s.status
+		doc = &fixed
+	}
+	return doc
 }
 
 // endEvent is the event that ended the execution, if it has ended.

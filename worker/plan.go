@@ -32,7 +32,15 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		return p
 	}
 	p.epoch = w.epochOf(id)
-	st, cached, err := w.loadState(ctx, id, p.epoch)
+	var (
+		st     *instanceState
+		cached bool
+		err    error
+	)
+	presumed := w.presumeNew(id, p.epoch, msgs[0])
+	if !presumed {
+		st, cached, err = w.loadState(ctx, id, p.epoch)
+	}
 	if err != nil {
 		if permanent(err) {
 			w.refuseAll(p, msgs, "the store refuses this instance: "+err.Error())
@@ -102,7 +110,16 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			continue
 		case begin:
 			next := freshState(id, st, ev, now)
-			if recorded := st != nil && st.started.Kind == "" && st.inst.ExecutionID == ev.ExecutionID; !recorded {
+			recorded := st != nil && st.started.Kind == "" && st.inst.ExecutionID == ev.ExecutionID
+			if presumed && st == nil && m.msg.Recorded > 0 {
+				// The sender wrote this execution into the document: take its word for it.
+				next.inst.Executions = m.msg.Recorded
+				if !ev.Timestamp.IsZero() {
+					next.inst.CreatedAt = ev.Timestamp
+				}
+				recorded = true
+			}
+			if !recorded {
 				if err := w.writeExecutionDoc(ctx, next, st == nil); err != nil {
 					w.cache.drop(id)
 					if permanent(err) {
@@ -116,6 +133,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 					p.retry = append(append(p.retry, deliveries(deferred)...), deliveries(msgs[i:])...)
 					return p
 				}
+				w.docs.forget(&next.inst)
 			}
 			st, cached, begun = next, false, true
 		}
@@ -153,6 +171,15 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	p.result = &episodeOutcome{res: res, started: ec.started, now: now}
 	p.incoming = incoming
 	return p
+}
+
+// presumeNew reports whether the instance's batch may begin without reading the store: it
+// is not cached and its first message is a start the broker hands out for the first time,
+// so most likely a new instance (a dispatcher's start, a new child). Should it exist after
+// all, writing its document (a child's) or committing its first episode fails on a
+// duplicate key, the messages come back marked redelivered, and the next batch reads.
+func (w *Worker) presumeNew(id string, epoch int64, first inbound) bool {
+	return first.msg.Event.Kind == history.ExecutionStarted && !first.d.Redelivered && w.cache.get(id, epoch) == nil
 }
 
 // rejectStart answers a start that cannot begin: a child's parent learns that its child

@@ -54,12 +54,13 @@ func (f *fleet) start(id, name string, input string) {
 		Status: history.StatusPending, Executions: 1, CreatedAt: f.now, LastUpdatedAt: f.now}))
 	ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: name,
 		Input: json.RawMessage(input), ExecutionID: "e1"}
-	body, _ := json.Marshal(history.ControlMessage{InstanceID: id, ExecutionID: "e1", Event: ev})
+	body, _ := json.Marshal(history.ControlMessage{InstanceID: id, ExecutionID: "e1", Event: ev, Recorded: 1})
 	must(f.t, f.broker.Connect("dispatcher").Publish(ctx, queues.ControlQueue("h", 0),
 		queues.Message{ID: "start-" + id, Kind: string(ev.Kind), InstanceID: id, Body: body}))
 }
 
-// settle runs the worker until nothing is left to do now, and reports the instance.
+// settle runs the worker until nothing is left to do now, writes the documents it owes,
+// and reports the instance.
 func (f *fleet) settle(s *Steps, id string) *history.Instance {
 	ctx := context.Background()
 	for range 100 {
@@ -74,6 +75,9 @@ func (f *fleet) settle(s *Steps, id string) *history.Instance {
 		for s.Activities() > 0 {
 			s.RunActivity(ctx, 0)
 		}
+	}
+	if s.FlushDocs(ctx) || s.DocsOwed() != 0 {
+		f.t.Fatalf("%d instance documents still owed after a flush", s.DocsOwed())
 	}
 	inst, err := f.store.GetInstance(ctx, id)
 	must(f.t, err)
@@ -126,7 +130,7 @@ func TestNextExecutionBeginsAfterALostDocumentWrite(t *testing.T) {
 	}))
 	updates := 0
 	f := newFleet(t, r, func(op memstore.Op) memstore.Fault {
-		if op.Kind == memstore.OpUpdateInstance {
+		if op.Kind == memstore.OpUpdateInstances {
 			if updates++; updates == 1 {
 				return memstore.Fault{Err: errors.New("test: the write of the continued-as-new document fails")}
 			}
@@ -139,9 +143,10 @@ func TestNextExecutionBeginsAfterALostDocumentWrite(t *testing.T) {
 	for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
 		f.broker.Deliver(rs[0])
 	}
-	w1.Batch(context.Background()) // the first execution continues as new; its document write fails
-	if updates != 1 {
-		t.Fatalf("%d document writes, want the one that failed", updates)
+	w1.Batch(context.Background())     // the first execution continues as new
+	w1.FlushDocs(context.Background()) // and the write of its document fails
+	if updates != 1 || w1.DocsOwed() != 1 {
+		t.Fatalf("%d document writes, %d owed, want the one that failed, still owed", updates, w1.DocsOwed())
 	}
 	_ = conn1.Close() // w1 dies with the start unacked
 	f.now = f.now.Add(10 * time.Second)

@@ -25,9 +25,6 @@ type instanceState struct {
 	status    history.Status
 	// fresh marks a new execution whose instance document has not been written yet.
 	fresh bool
-	// unwritten marks a document (inst) that the store has not taken yet: the next batch
-	// for the instance writes it again.
-	unwritten bool
 	// resends counts the times the timer watch sent each overdue timer again.
 	resends map[int64]int
 }
@@ -52,23 +49,10 @@ func (s *instanceState) apply(ep *history.Episode) {
 		s.outboxes[ep.Number] = ep.Outbox
 	}
 	for _, ev := range ep.Events {
-		switch ev.Kind {
-		case history.ExecutionStarted, history.ExecutionResumed:
-			if ev.Kind == history.ExecutionStarted {
-				s.started = ev
-			}
-			s.status = history.StatusRunning
-		case history.ExecutionSuspended:
-			s.status = history.StatusSuspended
-		case history.ExecutionCompleted:
-			s.status = history.StatusCompleted
-		case history.ExecutionFailed:
-			s.status = history.StatusFailed
-		case history.ExecutionTerminated:
-			s.status = history.StatusTerminated
-		case history.ContinuedAsNew:
-			s.status = history.StatusContinuedAsNew
+		if ev.Kind == history.ExecutionStarted {
+			s.started = ev
 		}
+		s.status = history.StatusAfter(s.status, ev)
 	}
 }
 
@@ -110,6 +94,16 @@ func (c *stateCache) get(id string, epoch int64) *instanceState {
 		}
 		c.order.MoveToFront(e)
 		return ce.state
+	}
+	return nil
+}
+
+// peek returns the instance's cached state whatever its epoch, without touching the order.
+func (c *stateCache) peek(id string) *instanceState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok {
+		return e.Value.(*cacheEntry).state
 	}
 	return nil
 }

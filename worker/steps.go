@@ -56,6 +56,15 @@ func (s *Steps) Batch(ctx context.Context) (trouble bool) {
 	return trouble
 }
 
+// DocsOwed is the number of instance documents the worker owes the store.
+func (s *Steps) DocsOwed() int { return s.w.docs.len() }
+
+// FlushDocs writes the instance documents owed, as Run does every DocLag/10 (all of them,
+// however recent: the simulation's clock decides when this step runs).
+func (s *Steps) FlushDocs(ctx context.Context) (trouble bool) {
+	return s.w.flushDocs(ctx, 0, false)
+}
+
 // Activities is the number of work items waiting to run.
 func (s *Steps) Activities() int { return len(s.items) }
 
@@ -74,12 +83,14 @@ func (s *Steps) SweepTimers(ctx context.Context) { s.w.sweepTimers(ctx) }
 // Owned lists the partitions the worker consumes.
 func (s *Steps) Owned() []int { return s.w.OwnedPartitions() }
 
-// Leave stops consuming everything and removes the heartbeat, as a drain does.
+// Leave stops consuming everything, writes the documents owed and removes the heartbeat,
+// as a drain does.
 func (s *Steps) Leave(ctx context.Context) {
 	if s.sub != nil {
 		_ = s.sub.Cancel() // the work items not run go back to the queue
 	}
 	s.items = nil
 	s.w.releaseAll()
+	s.w.flushDocs(ctx, 0, true)
 	_ = s.w.store.RemoveWorker(ctx, s.w.cfg.WorkerID)
 }

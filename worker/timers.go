@@ -71,9 +71,10 @@ func overdueTimers(past []history.Event, now time.Time, grace time.Duration, res
 	return out
 }
 
-// warmPartitions reads into the cache the running instances of the partitions taken since
-// the last sweep, so that a timer the broker lost is sent again even for an instance that
-// no message has brought into this worker's cache.
+// warmPartitions reads into the cache the live instances of the partitions taken since
+// the last sweep, with one history query per page of them: a timer the broker lost is then
+// sent again even for an instance that no message has brought into this worker's cache, and
+// a document left behind its history (its last owner died owing it) is repaired.
 func (w *Worker) warmPartitions(ctx context.Context) {
 	ps := w.warm.takeAll()
 	if len(ps) == 0 {
@@ -83,29 +84,60 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 	for _, p := range ps {
 		want[p] = true
 	}
-	f := history.ListFilter{Statuses: []history.Status{history.StatusRunning}, PageSize: 500}
+	f := history.ListFilter{Statuses: []history.Status{history.StatusPending, history.StatusRunning, history.StatusSuspended}, PageSize: 500}
 	loaded := 0
 	for loaded < w.cfg.CacheSize {
 		page, next, err := w.store.ListInstances(ctx, f)
+		if err == nil {
+			var n int
+			n, err = w.warmPage(ctx, page, want)
+			loaded += n
+		}
 		if err != nil {
-			w.log.Warn("listing running instances for the timer watch failed", "err", err)
+			w.log.Warn("warming the cache for taken partitions failed", "err", err)
 			for _, p := range ps {
 				w.warm.add(p) // try again at the next sweep
 			}
 			return
-		}
-		for _, inst := range page {
-			if want[queues.PartitionOf(inst.InstanceID, w.cfg.Partitions)] && w.ownsInstance(inst.InstanceID) {
-				if _, _, err := w.loadState(ctx, inst.InstanceID, w.epochOf(inst.InstanceID)); err == nil {
-					loaded++
-				}
-			}
 		}
 		if next == "" {
 			return
 		}
 		f.Cursor = next
 	}
+}
+
+// warmPage caches the instances of a page that belong to the wanted partitions and are not
+// cached yet, and owes the store the repair of their documents where needed.
+func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map[int]bool) (int, error) {
+	var refs []history.ExecutionRef
+	byRef := map[history.ExecutionRef]history.Instance{}
+	for _, inst := range page {
+		id := inst.InstanceID
+		if !want[queues.PartitionOf(id, w.cfg.Partitions)] || !w.ownsInstance(id) || w.cache.get(id, w.epochOf(id)) != nil {
+			continue
+		}
+		r := history.ExecutionRef{InstanceID: id, ExecutionID: inst.ExecutionID}
+		refs = append(refs, r)
+		byRef[r] = inst
+	}
+	if len(refs) == 0 {
+		return 0, nil
+	}
+	hist, err := w.store.LoadHistories(ctx, refs)
+	if err != nil {
+		return 0, err
+	}
+	now := w.now()
+	for _, r := range refs {
+		epoch := w.epochOf(r.InstanceID)
+		st := newState(byRef[r], hist[r])
+		w.cache.put(r.InstanceID, st, epoch)
+		if doc := st.docRepair(); doc != nil {
+			w.docs.owe(*doc, epoch, now, doc.Status.Terminal())
+		}
+	}
+	return len(refs), nil
 }
 
 // partitionSet is a set of partition numbers shared between goroutines.

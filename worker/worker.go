@@ -54,6 +54,7 @@ type Worker struct {
 	broker   Broker
 	closeAll func()
 	cache    *stateCache
+	docs     *docWriter // instance documents owed to the store
 
 	inbox *inbox // control messages of every owned partition
 	// stopping is closed when the worker drains: partition handlers stop feeding inbox.
@@ -109,6 +110,7 @@ func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID), registry: r,
 		exec: durable.NewExecutor(r), store: store, broker: broker, closeAll: func() {},
 		cache:    newStateCache(cfg.CacheSize),
+		docs:     newDocWriter(),
 		inbox:    newInbox(),
 		stopping: make(chan struct{}),
 		epochs:   make([]atomic.Int64, cfg.Partitions),
@@ -161,6 +163,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer close(processed)
 		w.processLoop(work)
 	}()
+	docsDone := make(chan struct{})
+	go func() {
+		defer close(docsDone)
+		w.docLoop(work)
+	}()
 
 	w.log.Info("worker started", "hub", w.cfg.Hub, "partitions", w.cfg.Partitions,
 		"orchestrators", len(info.Orchestrators), "activities", len(info.Activities))
@@ -183,8 +190,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.log.Warn("drain timed out; unfinished work will be redelivered to other workers")
 	}
 	stopWork()
+	<-docsDone
 	rmCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if w.flushDocs(rmCtx, 0, true) {
+		w.log.Warn("some instance documents were not written; the next owners of their partitions repair them")
+	}
 	if err := w.store.RemoveWorker(rmCtx, w.cfg.WorkerID); err != nil {
 		w.log.Warn("removing heartbeat failed", "err", err)
 	}

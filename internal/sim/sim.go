@@ -398,6 +398,11 @@ func (w *world) actions() []action {
 		if n.steps.Inbox() > 0 && !w.clock.Before(n.pauseUntil) {
 			acts = append(acts, action{label: n.id + " batch", weight: 4, do: func() { n.batch(w.clock) }})
 		}
+		if n.steps.DocsOwed() > 0 {
+			acts = append(acts, action{label: n.id + " write documents", weight: 3, do: func() {
+				n.steps.FlushDocs(context.Background())
+			}})
+		}
 		if k := n.steps.Activities(); k > 0 {
 			i := w.rng.IntN(k)
 			acts = append(acts, action{label: n.id + " activity", weight: 4, do: func() {

@@ -1,0 +1,208 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
+)
+
+// The instance document is a read model of the committed history (docs/design.md section
+// 4): a committed episode is the durable effect that precedes the acks, and the document
+// readers see follows it, written by docWriter in batches off the critical path. A worker
+// that dies with documents owed leaves them behind their history; the next owner of the
+// partition repairs them when it takes it (warmPartitions).
+
+// maxAnnouncedDoc bounds the document an ended announcement carries; a larger one (a big
+// output) is announced without it, once it is written.
+const maxAnnouncedDoc = 64 << 10
+
+// maxDocsPerWrite bounds one UpdateInstances call.
+const maxDocsPerWrite = 500
+
+// owedDoc is a document version the store has not taken yet.
+type owedDoc struct {
+	doc   history.Instance
+	epoch int64     // ownership epoch of the instance's partition when it was owed
+	since time.Time // when the first version still owed was queued
+	// announce: the execution has ended and its waiters have not been told with its document.
+	announce bool
+}
+
+// docWriter holds the newest document version owed for each instance.
+type docWriter struct {
+	mu   sync.Mutex
+	owed map[string]*owedDoc
+}
+
+func newDocWriter() *docWriter { return &docWriter{owed: map[string]*owedDoc{}} }
+
+// owe queues doc, unless a newer version is owed already.
+func (dw *docWriter) owe(doc history.Instance, epoch int64, now time.Time, announce bool) {
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	if o, ok := dw.owed[doc.InstanceID]; ok {
+		if o.doc.Newer(&doc) {
+			return
+		}
+		o.doc, o.epoch, o.announce = doc, epoch, o.announce || announce
+		return
+	}
+	dw.owed[doc.InstanceID] = &owedDoc{doc: doc, epoch: epoch, since: now, announce: announce}
+}
+
+// forget drops what is owed for id when written is at least as new (the execution's
+// document was written directly: continue-as-new).
+func (dw *docWriter) forget(written *history.Instance) {
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	if o, ok := dw.owed[written.InstanceID]; ok && !o.doc.Newer(written) {
+		delete(dw.owed, written.InstanceID)
+	}
+}
+
+// len is the number of documents owed.
+func (dw *docWriter) len() int {
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	return len(dw.owed)
+}
+
+// due takes out, in instance id order, the documents to write now: those of ended
+// executions and those owed for at least lag; all of them when lag is 0.
+func (dw *docWriter) due(now time.Time, lag time.Duration) []*owedDoc {
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	var out []*owedDoc
+	for id, o := range dw.owed {
+		if lag == 0 || o.doc.Status.Terminal() || o.doc.Status == history.StatusContinuedAsNew || now.Sub(o.since) >= lag {
+			out = append(out, o)
+			delete(dw.owed, id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].doc.InstanceID < out[j].doc.InstanceID })
+	return out
+}
+
+// giveBack returns a document whose write failed, unless a newer version is owed since.
+func (dw *docWriter) giveBack(o *owedDoc) {
+	dw.mu.Lock()
+	defer dw.mu.Unlock()
+	if cur, ok := dw.owed[o.doc.InstanceID]; ok {
+		if !o.doc.Newer(&cur.doc) {
+			cur.announce = cur.announce || o.announce
+			cur.since = o.since
+			return
+		}
+	}
+	dw.owed[o.doc.InstanceID] = o
+}
+
+// flushDocs writes the documents due (owed for lag, or ended) and announces the ended
+// ones that were not announced with their document. It reports whether the store failed;
+// what failed stays owed. A drain writes them even for partitions released since.
+func (w *Worker) flushDocs(ctx context.Context, lag time.Duration, drain bool) (trouble bool) {
+	var batch []*owedDoc
+	for _, o := range w.docs.due(w.now(), lag) {
+		if !drain && w.epochOf(o.doc.InstanceID) != o.epoch {
+			continue // the partition changed hands: its new owner repairs the document
+		}
+		batch = append(batch, o)
+	}
+	var ended []history.Instance
+	for start := 0; start < len(batch); start += maxDocsPerWrite {
+		part := batch[start:min(start+maxDocsPerWrite, len(batch))]
+		docs := make([]*history.Instance, len(part))
+		for i, o := range part {
+			docs[i] = &o.doc
+		}
+		for i, err := range w.store.UpdateInstances(ctx, docs) {
+			o := part[i]
+			switch {
+			case err == nil:
+				if o.announce {
+					ended = append(ended, o.doc)
+				}
+			case errors.Is(err, history.ErrStaleInstance):
+				// Another writer has moved the document on; unless this worker has too, its
+				// state is out of date.
+				if st := w.cache.peek(o.doc.InstanceID); st == nil || !st.inst.Newer(&o.doc) {
+					w.cache.drop(o.doc.InstanceID)
+				}
+			case errors.Is(err, history.ErrInstanceNotFound), permanent(err):
+				w.log.Warn("instance document not written", "instance", o.doc.InstanceID, "err", err)
+			default:
+				w.log.Warn("writing instance documents failed; will try again", "instance", o.doc.InstanceID, "err", err)
+				w.docs.giveBack(o)
+				trouble = true
+			}
+		}
+	}
+	w.announce(ctx, ended, false)
+	return trouble
+}
+
+// announce tells the dispatchers' waiters that these instances have ended, with their
+// documents (withDoc) when small enough. A lost notice costs a waiter only time: it also
+// reads the store now and then.
+func (w *Worker) announce(ctx context.Context, docs []history.Instance, withDoc bool) {
+	if len(docs) == 0 {
+		return
+	}
+	notices := make([]queues.Message, len(docs))
+	for i := range docs {
+		notices[i] = queues.Message{ID: docs[i].InstanceID + "/ended/" + randomHex(4), Kind: history.MessageKindEnded, InstanceID: docs[i].InstanceID}
+		if withDoc {
+			notices[i].Body, _ = json.Marshal(&docs[i])
+		}
+	}
+	if err := w.broker.Announce(ctx, notices...); err != nil {
+		w.log.Debug("announcing ended instances failed", "err", err)
+	}
+}
+
+// docLoop writes the documents owed every DocLag/10 until ctx ends, backing off while the
+// store fails.
+func (w *Worker) docLoop(ctx context.Context) {
+	every := max(w.cfg.DocLag/10, time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	pause := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if pause > 0 {
+			if !sleepCtx(ctx, pause) {
+				return
+			}
+		}
+		fctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		trouble := w.flushDocs(fctx, w.cfg.DocLag, false)
+		cancel()
+		if trouble {
+			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
+		} else {
+			pause = 0
+		}
+	}
+}
+
+// sleepCtx waits for d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
