@@ -83,6 +83,11 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 		}
 	}
 	if st == nil || (st.started.Kind == "" && !st.fresh && !st.finished()) {
+		if st != nil && cached {
+			// Cached before its start was processed, perhaps by another worker while the
+			// partition changed hands: only the store can say it still waits.
+			return reload
+		}
 		// The instance is unknown, or recorded without its start processed yet.
 		if a.deliveries < startWaitDeliveries {
 			return later

@@ -61,6 +61,7 @@ func TestClassify(t *testing.T) {
 		{"start after continue-as-new", ended(history.StatusContinuedAsNew, history.ContinuedAsNew), "s", false, "e2", start("e2"), false, begin},
 		{"event for an unknown instance", nil, "m", false, "", raised, false, later},
 		{"event before the instance's start", pending, "m", false, "", raised, false, later},
+		{"event before the start, from cache", pending, "m", false, "", raised, true, reload},
 		{"event behind the start in the same batch", freshState("i", nil, start("e1"), time.Time{}), "m", false, "", raised, false, apply},
 		{"event for a start the dispatcher gave up on", refusedDoc, "m", false, "", raised, false, stale},
 	}

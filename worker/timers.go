@@ -130,6 +130,9 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 	}
 	now := w.now()
 	for _, r := range refs {
+		if len(hist[r]) == 0 {
+			continue // not begun: no timer to watch, no document to repair
+		}
 		epoch := w.epochOf(r.InstanceID)
 		st := newState(byRef[r], hist[r])
 		w.cache.put(r.InstanceID, st, epoch)

@@ -81,6 +81,7 @@ var regressionSeeds = []struct {
 	{75, "defect 2: the same deadlock"},
 	{1, "defect 3: after continue-as-new the next start was refused for ever (the document still said Running)"},
 	{15, "defect 3: the same"},
+	{1184, "issue 9: a worker that cached an instance before its start (taking a partition its last owner still worked on) waited for that start for ever"},
 }
 
 func TestRegressionSeeds(t *testing.T) {
