@@ -12,10 +12,11 @@ import (
 	"github.com/warrenhq/warren/history"
 )
 
-// UpdateInstances writes the read-model fields of many documents with one unordered bulk
-// write of conditional updates (each one applies unless the stored version is newer). When
-// every update matched, that is the whole cost; otherwise one find reads the documents of
-// the batch back to tell, for each, whether it is written, newer or missing.
+// UpdateInstances writes the read-model fields of many documents with unordered update
+// commands of up to maxUpdatesPerCommand conditional updates (each one applies unless the
+// stored version is newer). When every update of a command matched, that is the whole
+// cost; otherwise one find reads its documents back to tell, for each, whether it is
+// written, newer or missing.
 func (s *Store) UpdateInstances(ctx context.Context, docs []*history.Instance) []error {
 	errs := make([]error, len(docs))
 	models := make([]mongodrv.WriteModel, 0, len(docs))
@@ -36,19 +37,33 @@ func (s *Store) UpdateInstances(ctx context.Context, docs []*history.Instance) [
 	if len(models) == 0 {
 		return errs
 	}
+	for start := 0; start < len(models); start += maxUpdatesPerCommand {
+		end := min(start+maxUpdatesPerCommand, len(models))
+		s.updateChunk(ctx, docs, models[start:end], sent[start:end], errs)
+	}
+	return errs
+}
+
+// maxUpdatesPerCommand bounds the statements of one update command. FerretDB v1.24 on
+// PostgreSQL holds one database connection per statement until the whole command is
+// done (and takes one more to write each document): two workers sending 25 statements
+// at once exhausted its pool of 50 and hung it for good.
+const maxUpdatesPerCommand = 10
+
+// updateChunk sends one update command and sets errs for its documents.
+func (s *Store) updateChunk(ctx context.Context, docs []*history.Instance, models []mongodrv.WriteModel, sent []int, errs []error) {
 	res, err := s.instances.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	if err == nil && res.MatchedCount == int64(len(models)) {
-		return errs
+		return
 	}
 	var bwe mongodrv.BulkWriteException
 	if err != nil && !errors.As(err, &bwe) {
 		for _, i := range sent {
 			errs[i] = writeError(fmt.Sprintf("update instance %q", docs[i].InstanceID), err)
 		}
-		return errs
+		return
 	}
 	s.readBack(ctx, docs, sent, errs)
-	return errs
 }
 
 // readBack sets errs for the documents of a bulk update that did not all match: a stored
