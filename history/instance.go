@@ -109,4 +109,7 @@ type WorkerInfo struct {
 	// HeartbeatAt is the store's time of the last heartbeat; the store sets it.
 	HeartbeatAt time.Time `json:"heartbeatAt" bson:"heartbeatAt"`
 	StartedAt   time.Time `json:"startedAt" bson:"startedAt"`
+	// StoreOps are the commands the worker's store has sent since it started, when its
+	// store counts them (benchmarks read them; see OpCounts).
+	StoreOps *OpCounts `json:"storeOps,omitempty" bson:"storeOps,omitempty"`
 }

@@ -85,6 +85,8 @@ type Store struct {
 	writerID string
 	// updates serializes this Store's writes of one instance document.
 	updates keyedLocks
+	// ops counts the commands sent, by kind (counters.go).
+	ops *opCounters
 }
 
 var _ history.Store = (*Store)(nil)
@@ -104,9 +106,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.AppName == "" {
 		opts.AppName = "warren"
 	}
+	ops := &opCounters{}
 	co := options.Client().ApplyURI(opts.URI).
 		SetServerSelectionTimeout(opts.ServerSelectionTimeout).
-		SetAppName(opts.AppName)
+		SetAppName(opts.AppName).
+		SetMonitor(ops.monitor())
 	if opts.WriteConcernMajority {
 		co.SetWriteConcern(writeconcern.Majority())
 	}
@@ -136,6 +140,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		hub:       db.Collection(hubCollection),
 		workers:   db.Collection(workersCollection),
 		writerID:  newWriterID(),
+		ops:       ops,
 	}
 	if err := s.createIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
