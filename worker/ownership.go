@@ -31,6 +31,10 @@ func (w *Worker) heartbeatLoop(ctx context.Context, info history.WorkerInfo) {
 
 func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 	info.HeartbeatAt = w.now()
+	if c, ok := w.store.(interface{ Ops() history.OpCounts }); ok {
+		ops := c.Ops() // the store's command counts, for benchmarks
+		info.StoreOps = &ops
+	}
 	if err := w.store.Heartbeat(ctx, info); err != nil {
 		w.log.Warn("heartbeat failed", "err", err)
 		return
