@@ -94,6 +94,9 @@ type Worker struct {
 	HeartbeatAt   time.Time `json:"heartbeatAt"`
 	StartedAt     time.Time `json:"startedAt"`
 	Partitions    []int     `json:"partitions"`
+	// StoreOps are the commands the worker's store has sent since it started, as of its
+	// last heartbeat, when its store counts them.
+	StoreOps *history.OpCounts `json:"storeOps,omitempty"`
 }
 
 // WorkersResponse is the answer to GET /v1/workers.

@@ -21,6 +21,7 @@
 //	POST   /v1/instances/{id}/resume          {reason?} → 202
 //	DELETE /v1/instances/{id}                 purge a terminal instance → 204
 //	GET    /v1/workers                        live workers and the partitions each owns
+//	GET    /v1/stats                          this process: pid, start, its store's command counts
 //	GET    /healthz  /readyz  /metrics
 //
 // A start answers 503 in two ways. When the broker refused the start message, nothing is
@@ -210,6 +211,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("POST /v1/instances/{id}/resume", d.handle(d.resume))
 	mux.HandleFunc("DELETE /v1/instances/{id}", d.handle(d.purge))
 	mux.HandleFunc("GET /v1/workers", d.handle(d.workers))
+	mux.HandleFunc("GET /v1/stats", d.handle(d.stats))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
@@ -223,6 +225,7 @@ func (d *Dispatcher) routes() http.Handler {
 		"/v1/instances/{id}/suspend":       "POST",
 		"/v1/instances/{id}/resume":        "POST",
 		"/v1/workers":                      "GET",
+		"/v1/stats":                        "GET",
 		"/healthz":                         "GET",
 		"/readyz":                          "GET",
 		"/metrics":                         "GET",

@@ -109,6 +109,7 @@ func (d *Dispatcher) workers(w http.ResponseWriter, r *http.Request) error {
 			HeartbeatAt:   l.HeartbeatAt,
 			StartedAt:     l.StartedAt,
 			Partitions:    owned[l.WorkerID],
+			StoreOps:      l.StoreOps,
 		})
 	}
 	sort.Slice(resp.Workers, func(i, j int) bool { return resp.Workers[i].WorkerID < resp.Workers[j].WorkerID })
