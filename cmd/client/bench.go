@@ -19,7 +19,9 @@ import (
 
 // benchResult is what `client bench` measured. Latencies and the rate come from the
 // instances' own timestamps (created → last updated, written by the dispatcher and the
-// worker), so the client's polling does not blur them.
+// worker), so the client's polling does not blur them. CPU is read from /proc over the
+// window from just before the first start to the moment the last instance was seen ended;
+// store operations are the fleet's own counters over the same run.
 type benchResult struct {
 	Orchestrator   string  `json:"orchestrator"`
 	Count          int     `json:"count"`
@@ -34,6 +36,9 @@ type benchResult struct {
 	FirstFailure   string  `json:"firstFailure,omitempty"`
 	PurgeFailures  int     `json:"purgeFailures,omitempty"`
 	InstancePrefix string  `json:"instancePrefix"`
+	// CPU and StoreOps are what the run cost the processes serving it (meter.go).
+	CPU      *cpuReport      `json:"cpu,omitempty"`
+	StoreOps *storeOpsReport `json:"storeOps,omitempty"`
 }
 
 func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
@@ -69,6 +74,7 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	if !c.cfg.JSON {
 		fmt.Fprintf(c.stderr, "Starting %d × %s (%d at a time), ids %s-*\n", o.count, name, o.concurrency, prefix)
 	}
+	meter := c.startMeter(ctx)
 	t0 := time.Now()
 	if err := forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error {
 		_, err := c.client.Start(ctx, name, input, client.WithInstanceID(id))
@@ -102,6 +108,7 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 
 	res := summarize(name, prefix, statuses)
 	res.StartSeconds = startSecs
+	res.CPU, res.StoreOps = meter.stop(ctx, res.Completed+res.Failed)
 	if o.purge {
 		// A purge that fails is reported, and does not stop the others.
 		var failed atomic.Int64
@@ -121,6 +128,8 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 		fmt.Fprintf(c.stdout, "%d × %s: %d completed, %d failed\n", res.Count, name, res.Completed, res.Failed)
 		fmt.Fprintf(c.stdout, "submitted in %.2f s; ran in %.2f s: %.1f orchestrations/s\n", res.StartSeconds, res.RunSeconds, res.PerSecond)
 		fmt.Fprintf(c.stdout, "latency (created → ended): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyMaxMs)
+		res.CPU.print(c.stdout)
+		res.StoreOps.print(c.stdout)
 		if res.FirstFailure != "" {
 			fmt.Fprintf(c.stdout, "first failure: %s\n", res.FirstFailure)
 		}

@@ -52,6 +52,8 @@ type env struct {
 	tty bool
 	// tracing sets up OpenTelemetry from OTEL_* (off in tests).
 	tracing bool
+	// proc is where `client bench` reads processes' CPU ("" is /proc).
+	proc string
 }
 
 func main() {

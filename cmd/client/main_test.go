@@ -58,7 +58,12 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(202, client.Status{InstanceID: id, Name: "Hello", Status: history.StatusPending, TraceID: "abc"})
 	case r.URL.Path == "/v1/workers":
-		reply(200, client.WorkersResponse{Partitions: 4, Workers: []client.Worker{{WorkerID: "w1", Partitions: []int{0, 1, 2, 3}, HeartbeatAt: time.Now()}}})
+		// The worker's store finds twice per start the dispatcher has had.
+		ops := history.OpCounts{Find: history.OpCount{Calls: 2 * s.starts(), Docs: 2 * s.starts()}}
+		reply(200, client.WorkersResponse{Partitions: 4, Workers: []client.Worker{{WorkerID: "w1", Partitions: []int{0, 1, 2, 3}, HeartbeatAt: time.Now(), StoreOps: &ops}}})
+	case r.URL.Path == "/v1/stats":
+		ops := history.OpCounts{Insert: history.OpCount{Calls: s.starts(), Docs: s.starts()}}
+		reply(200, client.Stats{Hub: "h", StartedAt: time.Now(), StoreOps: &ops})
 	case r.Method == "GET" && r.URL.Path == "/v1/instances":
 		reply(200, client.ListResponse{Instances: []client.Status{stubInstances["done"], stubInstances["running"]}})
 	case len(parts) >= 2 && parts[0] == "instances":
@@ -85,6 +90,19 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		reply(404, client.ErrorBody{Error: "no route", Code: client.CodeNotFound})
 	}
+}
+
+// starts counts the starts the stub has answered.
+func (s *stub) starts() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, r := range s.requests {
+		if r == "POST /v1/instances" {
+			n++
+		}
+	}
+	return n
 }
 
 type result struct {
@@ -233,6 +251,16 @@ func TestBench(t *testing.T) {
 	if starts != 20 || purges != 20 {
 		t.Fatalf("%d starts, %d purges", starts, purges)
 	}
+	// The fleet's counters over the run: one insert per start at the dispatcher, two finds
+	// at the worker.
+	want := []opsPerOrchestration{{"insert", 1, 1}, {"find", 2, 2}, {"update", 0, 0}, {"delete", 0, 0}, {"other", 0, 0}}
+	if res.StoreOps == nil || res.StoreOps.Sources != 2 || fmt.Sprint(res.StoreOps.PerOrchestration) != fmt.Sprint(want) {
+		t.Fatalf("store ops %+v, want per orchestration %v", res.StoreOps, want)
+	}
+	// The client itself runs here, so /proc shows at least its own group.
+	if res.CPU == nil || res.CPU.Skipped != "" || res.CPU.WindowSeconds <= 0 || !hasGroup(res.CPU, groupClient) {
+		t.Fatalf("cpu %+v", res.CPU)
+	}
 	if r := runClient(t, s, "bench", "Nope", "--count", "3"); r.code != 1 || !strings.Contains(r.stderr, "registered: Hello") {
 		t.Fatalf("bench of an unknown orchestrator: exit %d %s", r.code, r.stderr)
 	}
@@ -251,5 +279,27 @@ func TestSummarize(t *testing.T) {
 	if res.Completed != 99 || res.Failed != 1 || res.LatencyP50Ms != 50 || res.LatencyP99Ms != 99 || res.LatencyMaxMs != 100 ||
 		!strings.Contains(res.FirstFailure, "Boom") || res.RunSeconds != 1.09 {
 		t.Fatalf("%+v", res)
+	}
+}
+
+func hasGroup(r *cpuReport, name string) bool {
+	for _, g := range r.Groups {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Without /proc, bench says the CPU was not measured and reports the rest.
+func TestBenchWithoutProc(t *testing.T) {
+	srv := httptest.NewServer(&stub{})
+	defer srv.Close()
+	t.Setenv("WARREN_DISPATCHER", srv.URL)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"bench", "Hello", "--count", "5"}, env{stdout: &out, stderr: &errb, proc: t.TempDir() + "/none"})
+	if code != 0 || !strings.Contains(out.String(), "CPU: not measured (cannot read") ||
+		!strings.Contains(out.String(), "insert       1.00 round trips") {
+		t.Fatalf("exit %d:\n%s%s", code, out.String(), errb.String())
 	}
 }
