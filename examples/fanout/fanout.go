@@ -1,4 +1,5 @@
-// Package fanout shows fan-out/fan-in: many activities in parallel, then one result.
+// Package fanout shows fan-out/fan-in: many activities in parallel, then one result; and
+// many sub-orchestrations in parallel, each a short sequence of activities.
 package fanout
 
 import (
@@ -9,10 +10,12 @@ import (
 	"github.com/warrenhq/warren/durable"
 )
 
-// Register adds FanOutFanIn and Square to r.
+// Register adds FanOutFanIn, SubOrchestrations, SquareChain and Square to r.
 func Register(r *durable.Registry) error {
 	return errors.Join(
 		durable.AddOrchestrator(r, "FanOutFanIn", FanOutFanIn),
+		durable.AddOrchestrator(r, "SubOrchestrations", SubOrchestrations),
+		durable.AddOrchestrator(r, "SquareChain", SquareChain),
 		durable.AddActivity(r, "Square", Square),
 	)
 }
