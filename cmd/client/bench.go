@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -108,7 +109,7 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 
 	res := summarize(name, prefix, statuses)
 	res.StartSeconds = startSecs
-	res.CPU, res.StoreOps = meter.stop(ctx, res.Completed+res.Failed)
+	res.CPU, res.StoreOps = meter.stop(ctx, res.Completed+res.Failed, lastEnded(statuses))
 	if o.purge {
 		// A purge that fails is reported, and does not stop the others.
 		var failed atomic.Int64
@@ -121,6 +122,11 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 			return nil
 		})
 		res.PurgeFailures = int(failed.Load())
+	}
+	if o.jsonFile != "" {
+		if err := writeJSONFile(o.jsonFile, res); err != nil {
+			return c.fail(err)
+		}
 	}
 	if c.cfg.JSON {
 		c.printJSON(res)
@@ -182,6 +188,17 @@ func summarize(name, prefix string, statuses []*client.Status) benchResult {
 	return res
 }
 
+// lastEnded is the latest end among the instances (as stored: their last update).
+func lastEnded(statuses []*client.Status) time.Time {
+	var last time.Time
+	for _, st := range statuses {
+		if st != nil && st.LastUpdatedAt.After(last) {
+			last = st.LastUpdatedAt
+		}
+	}
+	return last
+}
+
 // forEach runs fn for every id, n at a time, and returns the first error (which stops the
 // rest).
 func forEach(ctx context.Context, ids []string, n int, fn func(context.Context, string) error) error {
@@ -218,4 +235,15 @@ feed:
 		first = ctx.Err()
 	}
 	return first
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing the result: %w", err)
+	}
+	return nil
 }

@@ -81,6 +81,7 @@ type command struct {
 type cmdOptions struct {
 	input, inputFile, id, data, reason, timeout string
 	status, name, parent                        string
+	jsonFile                                    string
 	wait, recursive, purge                      bool
 	count, concurrency                          int
 }
@@ -113,12 +114,13 @@ var commands = []command{
 	{"resume", "resume ID", 1, nil, runResume},
 	{"purge", "purge ID", 1, nil, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
-	{"bench", "bench NAME [--count N] [--concurrency C] [--input JSON] [--timeout D] [--purge]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
+	{"bench", "bench NAME [--count N] [--concurrency C] [--input JSON] [--timeout D] [--purge] [--json-file F]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
 		fs.IntVar(&o.count, "count", 100, "instances to run")
 		fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight")
 		fs.StringVar(&o.input, "input", "", "input of every instance, as JSON")
 		fs.StringVar(&o.timeout, "timeout", "", "give up after this long (default: no limit)")
 		fs.BoolVar(&o.purge, "purge", false, "purge the instances afterwards")
+		fs.StringVar(&o.jsonFile, "json-file", "", "also write the result as JSON to this file (for scripts)")
 	}, runBench},
 }
 

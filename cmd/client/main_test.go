@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -297,9 +299,14 @@ func TestBenchWithoutProc(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("WARREN_DISPATCHER", srv.URL)
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"bench", "Hello", "--count", "5"}, env{stdout: &out, stderr: &errb, proc: t.TempDir() + "/none"})
+	file := filepath.Join(t.TempDir(), "res.json")
+	code := run(context.Background(), []string{"bench", "Hello", "--count", "5", "--json-file", file}, env{stdout: &out, stderr: &errb, proc: t.TempDir() + "/none"})
 	if code != 0 || !strings.Contains(out.String(), "CPU: not measured (cannot read") ||
 		!strings.Contains(out.String(), "insert       1.00 round trips") {
 		t.Fatalf("exit %d:\n%s%s", code, out.String(), errb.String())
+	}
+	var res benchResult
+	if b, err := os.ReadFile(file); err != nil || json.Unmarshal(b, &res) != nil || res.Completed != 5 || res.CPU.Skipped == "" {
+		t.Fatalf("--json-file: %+v, %v", res, err)
 	}
 }

@@ -136,3 +136,27 @@ func environ(root string, pid int, name string) string {
 	}
 	return ""
 }
+
+// readPids is a cheaper readProcs for a sampler: the machine's line and the CPU of the
+// given processes only (those that have ended are left out).
+func readPids(root string, pids map[int]string) (procSample, error) {
+	s := procSample{at: time.Now(), procs: make(map[int]process, len(pids))}
+	stat, err := os.ReadFile(filepath.Join(root, "stat"))
+	if err != nil {
+		return s, err
+	}
+	if s.busy, err = busySeconds(stat); err != nil {
+		return s, err
+	}
+	for pid := range pids {
+		b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue
+		}
+		if p, err := parseStat(b); err == nil {
+			p.pid = pid
+			s.procs[pid] = p
+		}
+	}
+	return s, nil
+}

@@ -43,36 +43,71 @@ type fleetOps struct {
 // postdate it (the heartbeat comes every second by default).
 const heartbeatWait = 15 * time.Second
 
-// readFleetOps reads the dispatcher's counters and the workers'. With after set, it first
-// waits (at most heartbeatWait) until every live worker's heartbeat is newer than after,
-// so that its counters include the whole run.
-func (c *cli) readFleetOps(ctx context.Context, after time.Time) fleetOps {
+// readFleetOps reads the dispatcher's counters and the workers', as they are now (the
+// workers' as of their last heartbeats). The workers are read first: that request costs
+// the dispatcher a store read, which is not the run's.
+func (c *cli) readFleetOps(ctx context.Context) fleetOps {
 	f := fleetOps{bySource: map[string]history.OpCounts{}}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	st, err := c.client.Stats(sctx)
-	cancel()
-	if err != nil {
-		f.notes = append(f.notes, "the dispatcher's counters are not counted: "+oneLine(err.Error()))
-	} else {
-		f.stats = st
-		if st.StoreOps != nil {
-			f.bySource["dispatcher"] = *st.StoreOps
-		} else {
-			f.notes = append(f.notes, "the dispatcher's store does not count its operations")
-		}
+	workers, err := c.currentWorkers(ctx, time.Time{})
+	f.addDispatcher(c.stats(ctx))
+	f.addWorkers(workers, err, nil)
+	return f
+}
+
+// readFleetOpsAt reads the counters as they were when the run ended (at end): the first
+// readings the sampler took after it, or, for a source it has none of, the next ones
+// (waiting, boundedly, for every worker's first heartbeat after end).
+func (c *cli) readFleetOpsAt(ctx context.Context, end time.Time, s *runSampler) fleetOps {
+	f := fleetOps{bySource: map[string]history.OpCounts{}}
+	st, err := c.stats(ctx)
+	if ops, ok := opsAt(s.dispatcher, end); ok && err == nil {
+		st.StoreOps = &ops
 	}
-	workers, err := c.currentWorkers(ctx, after)
+	f.addDispatcher(st, err)
+	workers, err := c.currentWorkers(ctx, end)
+	f.addWorkers(workers, err, func(id string) (history.OpCounts, bool) { return opsAt(s.workers[id], end) })
+	f.notes = append(f.notes, fmt.Sprintf("the dispatcher's counts include the bench's own %d reads of /v1/workers", s.polls))
+	return f
+}
+
+func (c *cli) stats(ctx context.Context) (*client.Stats, error) {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return c.client.Stats(sctx)
+}
+
+func (f *fleetOps) addDispatcher(st *client.Stats, err error) {
+	switch {
+	case err != nil:
+		f.notes = append(f.notes, "the dispatcher's counters are not counted: "+oneLine(err.Error()))
+	case st.StoreOps == nil:
+		f.stats = st
+		f.notes = append(f.notes, "the dispatcher's store does not count its operations")
+	default:
+		f.stats = st
+		f.bySource["dispatcher"] = *st.StoreOps
+	}
+}
+
+// addWorkers adds the workers' counters: sampled's answer when it has one, else the
+// counters of the worker's last heartbeat.
+func (f *fleetOps) addWorkers(workers []client.Worker, err error, sampled func(id string) (history.OpCounts, bool)) {
 	if err != nil {
 		f.notes = append(f.notes, err.Error())
 	}
 	for _, w := range workers {
+		if sampled != nil {
+			if ops, ok := sampled(w.WorkerID); ok {
+				f.bySource["worker "+w.WorkerID] = ops
+				continue
+			}
+		}
 		if w.StoreOps == nil {
 			f.notes = append(f.notes, fmt.Sprintf("worker %s does not report store counters", w.WorkerID))
 			continue
 		}
 		f.bySource["worker "+w.WorkerID] = *w.StoreOps
 	}
-	return f
 }
 
 var errHeartbeatsBehind = errors.New("not every worker's heartbeat came after the run's end: their counters may miss its last operations")
