@@ -10,7 +10,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: all build services-up services-down services-status test sim bench bench-fleet fuzz demo clean
+.PHONY: all build services-up services-down services-status test sim bench bench-fleet bench-suite bench-peer bench-compare fuzz demo clean
 
 all: build
 
@@ -49,6 +49,22 @@ bench:
 # Fleet throughput of HelloSequence with and without tracing (scripts/bench-fleet.sh).
 bench-fleet:
 	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run scripts/bench-fleet.sh
+
+# The benchmark suite (scripts/bench-suite.sh): hello throughput on a fresh store and with
+# 10,000 instances in it, idle latency, a 1,000-activity fan-out and 100 sub-orchestrations,
+# each with CPU per process and store operations per orchestration.
+bench-suite:
+	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run scripts/bench-suite.sh
+
+# The go-workflows peer on Redis (scripts/bench-peer.sh), and one table beside the suite's
+# last results.
+bench-peer:
+	@scripts/bench-peer.sh
+
+# The suite, then the peer in the same sitting: the figures the README cites.
+bench-compare:
+	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run scripts/bench-suite.sh
+	@scripts/bench-peer.sh
 
 # Runs every Fuzz function of the main module for FUZZTIME each (go test -fuzz takes one
 # function of one package at a time).
