@@ -77,6 +77,14 @@ type Store interface {
 	// deletes the document only while it is terminal, then only the listed executions'
 	// history.
 	Purge(ctx context.Context, instanceID string) error
+	// PurgeInstances deletes the ended instances that match f, and their histories, in
+	// batches, and returns how many it deleted. Each batch keeps Purge's order, so it
+	// never erases a new execution's history. It goes by the documents' status, which may
+	// lag the history by about a second: an instance whose document still says Running is
+	// not purged by this call. A filter no instance can satisfy (a status that is not
+	// terminal: [PurgeFilter.PurgeStatuses]) wraps ErrInvalidArgument and deletes nothing.
+	// After an error, the batches before it stay purged.
+	PurgeInstances(ctx context.Context, f PurgeFilter) (purged int, err error)
 
 	// LoadHistory returns the committed episodes of one execution in episode order.
 	LoadHistory(ctx context.Context, instanceID, executionID string) ([]Episode, error)
