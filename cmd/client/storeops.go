@@ -66,7 +66,9 @@ func (c *cli) readFleetOpsAt(ctx context.Context, end time.Time, s *runSampler) 
 	f.addDispatcher(st, err)
 	workers, err := c.currentWorkers(ctx, end)
 	f.addWorkers(workers, err, func(id string) (history.OpCounts, bool) { return opsAt(s.workers[id], end) })
-	f.notes = append(f.notes, fmt.Sprintf("the dispatcher's counts include the bench's own %d reads of /v1/workers", s.polls))
+	if s.polls > 0 {
+		f.notes = append(f.notes, fmt.Sprintf("the dispatcher's counts include the bench's own reads of /v1/workers, one a second (%d in all), each a store read", s.polls))
+	}
 	return f
 }
 
