@@ -223,3 +223,11 @@ func unconfirmed(id string) error {
 func unroutable(id string) error {
 	return &queues.PublishError{Queue: "q", Unroutable: []int{0}, IDs: []string{id}}
 }
+
+func (s *memStore) CreateInstances(ctx context.Context, insts []*history.Instance) []error {
+	errs := make([]error, len(insts))
+	for i, inst := range insts {
+		errs[i] = s.CreateInstance(ctx, inst)
+	}
+	return errs
+}

@@ -55,6 +55,11 @@ type Store interface {
 	EnsureHub(ctx context.Context, partitions int) error
 
 	CreateInstance(ctx context.Context, inst *Instance) error // ErrInstanceExists
+	// CreateInstances inserts many new instances in one round trip, each on its own:
+	// errs[i] is nil when insts[i] was created, wraps ErrInstanceExists when its id was
+	// taken, and is another error otherwise (after which it may or may not exist). The
+	// dispatcher creates the documents of starts that arrive together with it.
+	CreateInstances(ctx context.Context, insts []*Instance) (errs []error)
 	GetInstance(ctx context.Context, instanceID string) (*Instance, error)
 	ListInstances(ctx context.Context, f ListFilter) (page []Instance, next string, err error)
 	// UpdateInstance replaces the document unless the stored one is newer
