@@ -162,8 +162,8 @@ func boolParam(r *http.Request, name string) (bool, *apiError) {
 }
 
 // wait answers when the instance has ended, or with 408 and its current status when the
-// timeout passes first. It learns of the end from the worker's announcement and then reads
-// the store; it also reads the store now and then (every 20 ms at first, backing off to the
+// timeout passes first. It learns of the end from the worker's announcement, which carries
+// the ended document (or, when it does not, reads the store then); it also reads the store now and then (every 20 ms at first, backing off to the
 // waiters' poll interval) in case a notice was lost.
 func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	timeout := d.cfg.WaitTimeout
@@ -192,8 +192,14 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	interval := 20 * time.Millisecond
 	for !inst.Status.Terminal() {
 		select {
-		case <-ended:
-			ended = nil // read the store below; a closed channel must not fire again
+		case got := <-ended:
+			ended = nil // woken once
+			// The announced document answers, unless it is older than what was read (an
+			// announcement of an execution before a restart).
+			if got != nil && !inst.Newer(got) {
+				inst = got
+				continue
+			}
 		case <-r.Context().Done():
 			return nil // the caller left, or the server is shutting down
 		case <-deadline.C:

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -10,23 +11,26 @@ import (
 )
 
 // waiters wakes the wait requests of an instance when a worker announces that it has
-// ended, so that a waiter reads the store once more instead of polling it.
+// ended. The announcement carries the ended document, which the waiter answers with (the
+// store's document may lag behind it); an announcement without one sends the waiter to
+// read the store once more instead of polling it.
 type waiters struct {
 	mu sync.Mutex
-	m  map[string]map[chan struct{}]bool
+	m  map[string]map[chan *history.Instance]bool
 	// listening is set once the dispatcher hears announcements; until then (or in tests
 	// without a broker) waiters poll the store more often.
 	listening bool
 }
 
-func newWaiters() *waiters { return &waiters{m: map[string]map[chan struct{}]bool{}} }
+func newWaiters() *waiters { return &waiters{m: map[string]map[chan *history.Instance]bool{}} }
 
-// add registers a waiter for id; the returned channel is closed when id is announced.
-func (w *waiters) add(id string) (chan struct{}, func()) {
-	ch := make(chan struct{})
+// add registers a waiter for id; the returned channel receives, once, what announced the
+// end of id: the ended document, or nil when the announcement had none.
+func (w *waiters) add(id string) (<-chan *history.Instance, func()) {
+	ch := make(chan *history.Instance, 1)
 	w.mu.Lock()
 	if w.m[id] == nil {
-		w.m[id] = map[chan struct{}]bool{}
+		w.m[id] = map[chan *history.Instance]bool{}
 	}
 	w.m[id][ch] = true
 	w.mu.Unlock()
@@ -42,14 +46,28 @@ func (w *waiters) add(id string) (chan struct{}, func()) {
 	}
 }
 
-// wake closes the channels of every waiter of id.
-func (w *waiters) wake(id string) {
+// wake hands every waiter of id the ended document (nil: none was announced) and forgets
+// them.
+func (w *waiters) wake(id string, ended *history.Instance) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for ch := range w.m[id] {
-		close(ch)
+		ch <- ended // each channel has room for one, and is woken once
 	}
 	delete(w.m, id)
+}
+
+// announced is the ended document an announcement carries for id, or nil when its body
+// is empty (an output too large to announce) or not an ended document of id.
+func announced(id string, body []byte) *history.Instance {
+	if len(body) == 0 {
+		return nil
+	}
+	var inst history.Instance
+	if err := json.Unmarshal(body, &inst); err != nil || inst.InstanceID != id || !inst.Status.Terminal() {
+		return nil
+	}
+	return &inst
 }
 
 // pollEvery is how often a waiter reads the store without an announcement: a safety net
@@ -67,7 +85,7 @@ func (w *waiters) pollEvery() time.Duration {
 func (w *waiters) listen(ctx context.Context, conn *queues.Conn, name string) (*queues.Consumer, error) {
 	k, err := conn.Listen(ctx, name, func(d *queues.Delivery) {
 		if d.Kind == history.MessageKindEnded {
-			w.wake(d.InstanceID)
+			w.wake(d.InstanceID, announced(d.InstanceID, d.Body))
 		}
 		_ = d.Ack()
 	})

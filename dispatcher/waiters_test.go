@@ -2,6 +2,8 @@ package dispatcher
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -17,9 +19,12 @@ func TestWaitersWakeOnlyTheirInstance(t *testing.T) {
 	defer forgetA()
 	b, forgetB := w.add("b")
 	defer forgetB()
-	w.wake("a")
+	w.wake("a", nil)
 	select {
-	case <-a:
+	case got := <-a:
+		if got != nil {
+			t.Fatalf("woken with %+v by an announcement without a document", got)
+		}
 	default:
 		t.Fatal("the waiter of a was not woken")
 	}
@@ -29,7 +34,7 @@ func TestWaitersWakeOnlyTheirInstance(t *testing.T) {
 	default:
 	}
 	forgetB()
-	w.wake("b") // after forget: nothing to close, no panic
+	w.wake("b", nil) // after forget: nothing to wake, no panic
 }
 
 // A dispatcher opened on real services hears a worker's announcement that an instance ended.
@@ -58,12 +63,119 @@ func TestOpenListensForEndedInstances(t *testing.T) {
 	})
 	ended, forget := d.waiters.add("instance-1")
 	defer forget()
-	if err := conn.Announce(ctx, queues.Message{Kind: history.MessageKindEnded, InstanceID: "instance-1"}); err != nil {
+	doc, _ := json.Marshal(history.Instance{InstanceID: "instance-1", ExecutionID: "e1", Status: history.StatusCompleted,
+		Output: json.RawMessage(`"done"`), Executions: 1, LastEpisode: 3})
+	if err := conn.Announce(ctx, queues.Message{Kind: history.MessageKindEnded, InstanceID: "instance-1", Body: doc}); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-ended:
+	case got := <-ended:
+		if got == nil || got.Status != history.StatusCompleted || string(got.Output) != `"done"` {
+			t.Fatalf("woken with %+v, want the announced document", got)
+		}
 	case <-ctx.Done():
 		t.Fatal("the announcement did not reach the dispatcher's waiter")
+	}
+}
+
+func TestAnnouncedDocument(t *testing.T) {
+	ended, _ := json.Marshal(history.Instance{InstanceID: "a", Status: history.StatusFailed, Executions: 1, LastEpisode: 2})
+	running, _ := json.Marshal(history.Instance{InstanceID: "a", Status: history.StatusRunning})
+	cases := []struct {
+		name string
+		id   string
+		body []byte
+		want bool
+	}{
+		{"ended document", "a", ended, true},
+		{"empty body", "a", nil, false},
+		{"not JSON", "a", []byte("{"), false},
+		{"another instance's", "b", ended, false},
+		{"not ended", "a", running, false},
+	}
+	for _, c := range cases {
+		got := announced(c.id, c.body)
+		if (got != nil) != c.want || got != nil && (got.Status != history.StatusFailed || got.LastEpisode != 2) {
+			t.Errorf("%s: %+v, want a document: %v", c.name, got, c.want)
+		}
+	}
+}
+
+// waitUntilWaiting polls until a wait request for id has registered.
+func waitUntilWaiting(t *testing.T, w *waiters, id string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		n := len(w.m[id])
+		w.mu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no wait request for %q registered", id)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// An announcement that carries the ended document answers the waiter with it, though the
+// store's document (a read model that may lag) still says Running; one without a document
+// sends the waiter to the store; one about an older execution does not end the wait.
+func TestWaitAnswersFromTheAnnouncement(t *testing.T) {
+	r := newRig(t, Config{})
+	wait := func(id, timeout string) chan answer {
+		out := make(chan answer, 1)
+		go func() { out <- r.do("GET", "/v1/instances/"+id+"/wait?timeout="+timeout, "") }()
+		waitUntilWaiting(t, r.d.waiters, id)
+		return out
+	}
+	get := func(ch chan answer) answer {
+		t.Helper()
+		select {
+		case a := <-ch:
+			return a
+		case <-time.After(10 * time.Second):
+			t.Fatal("the wait did not answer")
+		}
+		return answer{}
+	}
+
+	seed(r.store, "lagging", history.StatusRunning)
+	ch := wait("lagging", "30s")
+	doc := r.store.instances["lagging"]
+	doc.Status, doc.Output, doc.LastEpisode = history.StatusCompleted, json.RawMessage(`"hi"`), 4
+	r.d.waiters.wake("lagging", &doc)
+	if a := get(ch); a.code != 200 || a.status(t).Status != history.StatusCompleted || string(a.status(t).Output) != `"hi"` {
+		t.Fatalf("wait woken with the ended document: %d %s", a.code, a.body)
+	}
+	if inst, _ := r.store.GetInstance(context.Background(), "lagging"); inst.Status != history.StatusRunning {
+		t.Fatalf("the store changed: %+v", inst)
+	}
+
+	seed(r.store, "large", history.StatusRunning)
+	ch = wait("large", "30s")
+	r.store.mu.Lock()
+	inst := r.store.instances["large"]
+	inst.Status, inst.LastEpisode = history.StatusTerminated, 2
+	r.store.instances["large"] = inst
+	r.store.mu.Unlock()
+	r.d.waiters.wake("large", nil)
+	if a := get(ch); a.code != 200 || a.status(t).Status != history.StatusTerminated {
+		t.Fatalf("wait woken without a document: %d %s", a.code, a.body)
+	}
+
+	seed(r.store, "restarted", history.StatusRunning)
+	r.store.mu.Lock()
+	inst = r.store.instances["restarted"]
+	inst.Executions = 2
+	r.store.instances["restarted"] = inst
+	r.store.mu.Unlock()
+	ch = wait("restarted", "300ms")
+	old := inst
+	old.Executions, old.Status = 1, history.StatusCompleted
+	r.d.waiters.wake("restarted", &old)
+	if a := get(ch); a.code != http.StatusRequestTimeout || a.errorBody(t).Status.Status != history.StatusRunning {
+		t.Fatalf("wait woken by an older execution's end: %d %s", a.code, a.body)
 	}
 }
