@@ -85,6 +85,12 @@ type ListResponse struct {
 	NextCursor string   `json:"nextCursor"`
 }
 
+// PurgeResponse is the answer to DELETE /v1/instances: how many ended instances the
+// request purged, with their histories.
+type PurgeResponse struct {
+	Purged int `json:"purged"`
+}
+
 // Worker is one live worker and the partitions it owns by rendezvous hashing.
 type Worker struct {
 	WorkerID      string    `json:"workerId"`

@@ -19,6 +19,7 @@
 //	POST   /v1/instances/{id}/terminate       {reason?, recursive?} → 202
 //	POST   /v1/instances/{id}/suspend         {reason?} → 202
 //	POST   /v1/instances/{id}/resume          {reason?} → 202
+//	DELETE /v1/instances                      purge ended instances: ?status=&name=&createdFrom=&createdTo= → 200 {purged}
 //	DELETE /v1/instances/{id}                 purge a terminal instance → 204
 //	GET    /v1/workers                        live workers and the partitions each owns
 //	GET    /v1/stats                          this process: pid, start, its store's command counts
@@ -209,6 +210,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("POST /v1/instances/{id}/terminate", d.handle(d.terminate))
 	mux.HandleFunc("POST /v1/instances/{id}/suspend", d.handle(d.suspend))
 	mux.HandleFunc("POST /v1/instances/{id}/resume", d.handle(d.resume))
+	mux.HandleFunc("DELETE /v1/instances", d.handle(d.purgeMany))
 	mux.HandleFunc("DELETE /v1/instances/{id}", d.handle(d.purge))
 	mux.HandleFunc("GET /v1/workers", d.handle(d.workers))
 	mux.HandleFunc("GET /v1/stats", d.handle(d.stats))
@@ -217,7 +219,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
 	// The same paths without a method catch the methods a path does not serve.
 	for path, allow := range map[string]string{
-		"/v1/instances":                    "GET, POST",
+		"/v1/instances":                    "GET, POST, DELETE",
 		"/v1/instances/{id}":               "GET, DELETE",
 		"/v1/instances/{id}/wait":          "GET",
 		"/v1/instances/{id}/events/{name}": "POST",

@@ -602,7 +602,7 @@ func TestMethodNotAllowedIsJSON(t *testing.T) {
 	r := newRig(t, Config{})
 	seed(r.store, "live-1", history.StatusRunning)
 	for _, c := range []struct{ method, path, allow string }{
-		{"PUT", "/v1/instances", "GET, POST"},
+		{"PUT", "/v1/instances", "GET, POST, DELETE"},
 		{"POST", "/v1/instances/live-1", "GET, DELETE"},
 		{"GET", "/v1/instances/live-1/terminate", "POST"},
 		{"DELETE", "/v1/workers", "GET"},
