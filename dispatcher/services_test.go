@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,13 +248,15 @@ func TestServicesBadInputWritesAndPublishesNothing(t *testing.T) {
 }
 
 // BenchmarkServicesStart measures starts through the HTTP API against the real broker and
-// store (one insert and one confirmed publish each), 8 requests in flight.
+// store (one insert and one confirmed publish each), 8 requests in flight. Beside the rate
+// it reports the CPU time of this process (the dispatcher and its HTTP client) per start.
 func BenchmarkServicesStart(b *testing.B) {
 	r := newServicesRig(b)
 	ctx := context.Background()
 	prefix := testenv.UniqueName("b")
 	var n atomic.Int64
 	b.SetParallelism(4) // 4 × GOMAXPROCS (2 here) = 8 in flight
+	cpu0 := processCPU(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -266,6 +269,17 @@ func BenchmarkServicesStart(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "starts/s")
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/start")
+}
+
+// processCPU is the user and system CPU time this process has used so far.
+func processCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Two dispatchers (or a dispatcher and workers) starting together on a new hub declare its
