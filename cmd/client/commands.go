@@ -207,13 +207,6 @@ func runResume(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	return c.accepted(args[0], "Resuming "+args[0])
 }
 
-func runPurge(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
-	if err := c.client.Purge(ctx, args[0]); err != nil {
-		return c.fail(err)
-	}
-	return c.accepted(args[0], "Purged "+args[0])
-}
-
 func runWorkers(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	wr, err := c.client.Workers(ctx)
 	if err != nil {

@@ -5,6 +5,7 @@
 //	client status batch-7 | history batch-7 | list --status Running | workers
 //	client terminate batch-7 --reason "bad batch" --recursive
 //	client suspend|resume|purge ID          client wait ID --timeout 5m
+//	client purge --status Completed --status Failed --older-than 7d
 //
 // Output is readable by default; --json prints JSON for scripts. Exit codes: 0 done, 1 error
 // (one line on stderr), 2 usage, 3 a waited-on orchestration ended Failed or Terminated,
@@ -72,7 +73,7 @@ func isTerminal(f *os.File) bool {
 type command struct {
 	name     string
 	synopsis string
-	args     int // positional arguments it takes
+	args     int // positional arguments it takes; -1 when it checks them itself
 	flags    func(fs *flag.FlagSet, o *cmdOptions)
 	run      func(ctx context.Context, c *cli, args []string, o *cmdOptions) int
 }
@@ -82,6 +83,8 @@ type cmdOptions struct {
 	input, inputFile, id, data, reason, timeout string
 	status, name, parent                        string
 	jsonFile                                    string
+	statuses                                    []string
+	olderThan                                   string
 	wait, recursive, purge                      bool
 	count, concurrency                          int
 }
@@ -112,7 +115,7 @@ var commands = []command{
 	}, runTerminate},
 	{"suspend", "suspend ID", 1, nil, runSuspend},
 	{"resume", "resume ID", 1, nil, runResume},
-	{"purge", "purge ID", 1, nil, runPurge},
+	{"purge", "purge ID | purge [--status S]... [--name N] [--older-than D]", -1, purgeFlags, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
 	{"bench", "bench NAME [--count N] [--concurrency C] [--input JSON] [--timeout D] [--purge] [--json-file F]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
 		fs.IntVar(&o.count, "count", 100, "instances to run")
@@ -215,7 +218,7 @@ func run(ctx context.Context, args []string, e env) int {
 		fs.PrintDefaults()
 		return exitOK
 	}
-	if err == nil && len(pos) != cmd.args {
+	if err == nil && cmd.args >= 0 && len(pos) != cmd.args {
 		err = fmt.Errorf("%s takes %d argument(s), got %d", cmd.name, cmd.args, len(pos))
 	}
 	if err != nil {
