@@ -76,6 +76,9 @@ func (d *Dispatcher) signal(w http.ResponseWriter, r *http.Request, ev history.E
 	if err != nil {
 		return err
 	}
+	if inst, err = d.current(r.Context(), inst); err != nil {
+		return d.unavailable(r, "reading the history", err)
+	}
 	if inst.Status.Terminal() {
 		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
 			"instance %q is %s: %s", inst.InstanceID, inst.Status, whyNot))

@@ -71,6 +71,7 @@ type Dispatcher struct {
 	metrics *metrics
 	known   *knownOrchestrators
 	waiters *waiters
+	starts  *startGroups
 	handler http.Handler
 	// readiness remembers what /readyz last logged.
 	readiness readiness
@@ -85,7 +86,8 @@ func New(cfg Config, store history.Store, broker Broker) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, store: store, broker: broker, log: cfg.Logger, metrics: newMetrics(), waiters: newWaiters()}
+	d := &Dispatcher{cfg: cfg, store: store, broker: broker, log: cfg.Logger, metrics: newMetrics(), waiters: newWaiters(),
+		starts: newStartGroups()}
 	d.known = &knownOrchestrators{store: store, maxAge: cfg.WorkerMaxAge}
 	d.handler = d.routes()
 	return d, nil

@@ -120,7 +120,16 @@ func (s *memStore) Purge(ctx context.Context, id string) error {
 func (s *memStore) LoadHistory(ctx context.Context, id, exec string) ([]history.Episode, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.episodes[id], nil
+	if s.failWith != nil {
+		return nil, s.failWith
+	}
+	var out []history.Episode
+	for _, ep := range s.episodes[id] {
+		if ep.ExecutionID == exec {
+			out = append(out, ep)
+		}
+	}
+	return out, nil
 }
 
 func (s *memStore) UpdateInstances(ctx context.Context, docs []*history.Instance) []error {
@@ -141,8 +150,27 @@ func (s *memStore) LoadHistories(ctx context.Context, refs []history.ExecutionRe
 	return out, nil
 }
 
+// CommitEpisodes keeps each episode unless its number is taken in its execution.
 func (s *memStore) CommitEpisodes(ctx context.Context, eps []*history.Episode) []error {
-	return make([]error, len(eps))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	errs := make([]error, len(eps))
+	for i, ep := range eps {
+		if s.failWith != nil {
+			errs[i] = s.failWith
+			continue
+		}
+		for _, had := range s.episodes[ep.InstanceID] {
+			if had.ExecutionID == ep.ExecutionID && had.Number == ep.Number {
+				errs[i] = history.ErrEpisodeConflict
+			}
+		}
+		if errs[i] == nil {
+			s.episodes[ep.InstanceID] = append(s.episodes[ep.InstanceID], *ep)
+			s.writes++
+		}
+	}
+	return errs
 }
 
 func (s *memStore) Heartbeat(ctx context.Context, w history.WorkerInfo) error { return nil }

@@ -245,9 +245,9 @@ func TestStartReplacesEndedInstance(t *testing.T) {
 }
 
 // A start whose message the broker definitely refused leaves nothing behind; one whose
-// outcome is unknown is sent again (the same message) and, if still unknown, leaves the
-// instance Failed with StartNotQueued for a worker that got the message after all to
-// outrank, never purged.
+// outcome is unknown is sent again (the same message) and, if still unknown, is refused
+// in the history (episode 1: started, failed with StartNotQueued, the message consumed)
+// and its document Failed, never purged, unless a worker has committed episode 1 first.
 func TestStartWhenPublishFails(t *testing.T) {
 	const (
 		gone    = "gone"    // nothing left: 503
@@ -260,6 +260,10 @@ func TestStartWhenPublishFails(t *testing.T) {
 			inst, err := r.store.GetInstance(t.Context(), "s1")
 			if err != nil {
 				return
+			}
+			if errs := r.store.CommitEpisodes(t.Context(), []*history.Episode{{InstanceID: "s1", ExecutionID: inst.ExecutionID,
+				Number: 1, Events: []history.Event{{Kind: history.ExecutionStarted}}}}); errs[0] != nil {
+				return // committed at an earlier attempt
 			}
 			inst.Status, inst.LastEpisode = history.StatusRunning, 1
 			if err := r.store.UpdateInstance(t.Context(), inst); err != nil {
@@ -315,9 +319,15 @@ func TestStartWhenPublishFails(t *testing.T) {
 				if err != nil || inst.Status != c.status || inst.Executions != 1 {
 					t.Fatalf("stored %+v, %v; want %s", inst, err, c.status)
 				}
-				if c.status == history.StatusFailed && (inst.LastEpisode != 0 || inst.Failure == nil ||
+				if c.status == history.StatusFailed && (inst.LastEpisode != 1 || inst.Failure == nil ||
 					inst.Failure.Type != "StartNotQueued" || !strings.Contains(inst.Failure.Message, "could not confirm")) {
 					t.Fatalf("stored %+v, failure %+v", inst, inst.Failure)
+				}
+				eps, _ := r.store.LoadHistory(t.Context(), "s1", inst.ExecutionID)
+				if c.status == history.StatusFailed && (len(eps) != 1 || len(eps[0].Events) != 2 ||
+					eps[0].Events[1].Kind != history.ExecutionFailed || eps[0].Events[1].Failure.Type != "StartNotQueued" ||
+					len(eps[0].Consumed) != 1 || eps[0].Consumed[0] != r.broker.attempts[0].ID) {
+					t.Fatalf("history of the refused start: %+v", eps)
 				}
 			}
 			n := len(r.broker.attempts)
@@ -389,7 +399,8 @@ func TestStatusListPurge(t *testing.T) {
 	r := newRig(t, Config{})
 	seed(r.store, "a", history.StatusRunning)
 	seed(r.store, "b", history.StatusCompleted)
-	r.store.episodes["b"] = []history.Episode{{Events: []history.Event{{Kind: history.ExecutionStarted}, {Kind: history.ExecutionCompleted}}}}
+	r.store.episodes["b"] = []history.Episode{{InstanceID: "b", ExecutionID: "e-b", Number: 1,
+		Events: []history.Event{{Kind: history.ExecutionStarted}, {Kind: history.ExecutionCompleted}}}}
 
 	a := r.do("GET", "/v1/instances/b?history=true", "")
 	var sh client.StatusWithHistory

@@ -228,14 +228,15 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// purge deletes an ended instance. The store refuses while the document has not ended;
+// since the document may lag its history, purge then reads the history, and an execution
+// that has ended there is written into the document and purged after all.
 func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if ae := validInstanceID(id); ae != nil {
 		return ae
 	}
-	ctx, cancel := d.opContext(r)
-	defer cancel()
-	err := d.store.Purge(ctx, id)
+	err := d.purgeEnded(r.Context(), id)
 	switch {
 	case errors.Is(err, history.ErrInstanceNotFound):
 		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q not found", id))
@@ -247,4 +248,34 @@ func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// purgeEnded purges id, catching its document up with its history first when the store
+// refuses because the document has not ended.
+func (d *Dispatcher) purgeEnded(ctx context.Context, id string) error {
+	octx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
+	err := d.store.Purge(octx, id)
+	cancel()
+	if !errors.Is(err, history.ErrNotTerminal) {
+		return err
+	}
+	octx, cancel = context.WithTimeout(ctx, d.cfg.OpTimeout)
+	doc, err := d.store.GetInstance(octx, id)
+	cancel()
+	if err != nil {
+		return err
+	}
+	cur, err := d.current(ctx, doc)
+	if err != nil {
+		return err
+	}
+	if !cur.Status.Terminal() {
+		return fmt.Errorf("purge %q: %w", id, history.ErrNotTerminal)
+	}
+	if err := d.catchUp(ctx, doc, cur); err != nil {
+		return err
+	}
+	octx, cancel = context.WithTimeout(ctx, d.cfg.OpTimeout)
+	defer cancel()
+	return d.store.Purge(octx, id)
 }

@@ -10,20 +10,20 @@ import (
 	"github.com/warrenhq/warren/queues"
 )
 
-// controlMessage is ev for the control queue of instanceID, under a message id of its own.
-func controlMessage(instanceID, executionID string, ev history.Event, traceParent, traceState string) (queues.Message, error) {
-	body, err := json.Marshal(history.ControlMessage{InstanceID: instanceID, ExecutionID: executionID, Event: ev})
+// controlMessage is cm for the control queue of its instance, under a message id of its own.
+func controlMessage(cm history.ControlMessage, traceParent, traceState string) (queues.Message, error) {
+	body, err := json.Marshal(cm)
 	if err != nil {
 		return queues.Message{}, err
 	}
 	return queues.Message{
 		ID:          newUUID(),
-		Kind:        string(ev.Kind),
-		InstanceID:  instanceID,
+		Kind:        string(cm.Event.Kind),
+		InstanceID:  cm.InstanceID,
 		Body:        body,
 		TraceParent: traceParent,
 		TraceState:  traceState,
-		Timestamp:   ev.Timestamp,
+		Timestamp:   cm.Event.Timestamp,
 	}, nil
 }
 
@@ -34,7 +34,7 @@ func (d *Dispatcher) controlQueue(instanceID string) string {
 
 // publishEvent sends ev to the instance's control queue, once, within OpTimeout.
 func (d *Dispatcher) publishEvent(ctx context.Context, instanceID, executionID string, ev history.Event, traceParent, traceState string) error {
-	msg, err := controlMessage(instanceID, executionID, ev, traceParent, traceState)
+	msg, err := controlMessage(history.ControlMessage{InstanceID: instanceID, ExecutionID: executionID, Event: ev}, traceParent, traceState)
 	if err != nil {
 		return err
 	}
@@ -75,14 +75,19 @@ const (
 
 // publishReliably sends msg to queue and, while its outcome is unknown, sends the same
 // message (same id, so that the worker drops a second copy) again after a short backoff,
-// for up to OpTimeout in all. The error is the last attempt's.
-func (d *Dispatcher) publishReliably(ctx context.Context, queue string, msg queues.Message) (publishOutcome, error) {
+// for up to OpTimeout in all. The error is the last attempt's. sent is the outcome of a
+// copy sent already (in a group of starts): nil when none was, or a *queues.PublishError
+// for msg alone.
+func (d *Dispatcher) publishReliably(ctx context.Context, queue string, msg queues.Message, sent error) (publishOutcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
 	defer cancel()
 	maybeQueued := false
 	wait := firstRepublishWait
-	for {
-		err := d.publish(ctx, queue, msg)
+	for attempt := 0; ; attempt++ {
+		err := sent
+		if attempt > 0 || sent == nil {
+			err = d.publish(ctx, queue, msg)
+		}
 		switch {
 		case err == nil:
 			return publishConfirmed, nil

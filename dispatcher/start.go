@@ -16,15 +16,19 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
 	"github.com/warrenhq/warren/tracing"
 )
 
 // start creates an instance and sends its ExecutionStarted. The instance document is
-// written first (so that a status read right after the answer finds it). When the broker
-// refuses the message the document is deleted again: nothing is left behind. When the
-// outcome is unknown (the message may be queued all the same) the document stays, marked
-// Failed with StartNotQueued, which a worker that runs the start after all outranks.
+// written first (so that a status read right after the answer finds it); starts that arrive
+// together are written and sent together (startgroup.go). When the broker refuses the
+// message the document is deleted again: nothing is left behind. When the outcome is
+// unknown (the message may be queued all the same) the start is refused in the history
+// (refuseStart), unless a worker has begun it already.
 func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
+	arrived := d.starts.arrive()
+	defer arrived.leave()
 	var req client.StartRequest
 	if ae := decodeBody(w, r, d.cfg.MaxBodyBytes, &req, false); ae != nil {
 		return ae
@@ -73,19 +77,43 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 		LastUpdatedAt: now,
 		Executions:    1,
 	}
-	if ae := d.createInstance(ctx, r, inst); ae != nil {
-		return ae
-	}
-	// An adopted document keeps its own execution.
-	started.ExecutionID, started.Input = inst.ExecutionID, inst.Input
 	tp, ts := tracing.MessageTrace(ctx)
-	// The message, and so its id, is made once: every attempt sends the same one.
-	msg, err := controlMessage(inst.InstanceID, inst.ExecutionID, started, tp, ts)
+	// The message, and so its id, is made once: every attempt sends the same one. It says
+	// that the document of this execution is written (Recorded), so the worker that begins
+	// it needs no store read.
+	newMessage := func() (queues.Message, error) {
+		started.ExecutionID, started.Input = inst.ExecutionID, inst.Input
+		return controlMessage(history.ControlMessage{InstanceID: inst.InstanceID, ExecutionID: inst.ExecutionID,
+			Event: started, Recorded: inst.Executions}, tp, ts)
+	}
+	msg, err := newMessage()
 	if err != nil {
-		d.undoCreate(ctx, inst)
 		return err
 	}
-	outcome, err := d.publishReliably(ctx, d.controlQueue(inst.InstanceID), msg)
+	queue := d.controlQueue(inst.InstanceID)
+	job := &startJob{inst: inst, queue: queue, msg: msg}
+	d.starts.join(arrived, job, d.flushStarts)
+	var outcome publishOutcome
+	switch {
+	case job.created == nil:
+		outcome, err = publishConfirmed, nil
+		if job.published != nil {
+			outcome, err = d.publishReliably(ctx, queue, msg, job.published)
+		}
+	case errors.Is(job.created, history.ErrInstanceExists):
+		// The id exists: replace it if it has ended, adopt the same start asked again, or
+		// refuse; then send the start alone.
+		if ae := d.createInstance(ctx, r, inst, job.created); ae != nil {
+			return ae
+		}
+		if msg, err = newMessage(); err != nil {
+			d.undoCreate(ctx, inst)
+			return err
+		}
+		outcome, err = d.publishReliably(ctx, queue, msg, nil)
+	default:
+		return d.unavailable(r, "creating the instance", job.created)
+	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -95,15 +123,15 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 		d.undoCreate(ctx, inst)
 		return d.unavailable(r, "sending the start message", err)
 	case publishUnknown:
-		if !d.markStartUnknown(ctx, inst) {
+		if !d.refuseStart(ctx, inst, started, msg.ID) {
 			d.log.Warn("start outcome unknown", "instance", inst.InstanceID, "execution", inst.ExecutionID, "err", err)
 			return errorf(http.StatusServiceUnavailable, client.CodeUnavailable, fmt.Sprintf(
 				"the outcome of the start of instance %q is unknown: the broker did not confirm the start message, "+
 					"which may still be queued. Read the instance's status (GET /v1/instances/%s) before starting it again: "+
-					"Running means it started; Failed with StartNotQueued means it has not started (so far)",
+					"Running means it started; Failed with StartNotQueued means it has not started",
 				inst.InstanceID, url.PathEscape(inst.InstanceID)))
 		}
-		// A worker has already moved the instance on: the start was queued after all.
+		// A worker has already begun the execution: the start was queued after all.
 		d.log.Info("start confirmed by the worker's progress", "instance", inst.InstanceID, "err", err)
 	}
 	d.metrics.started()
@@ -112,20 +140,24 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// createInstance inserts inst; an existing instance with the same id is replaced when it
-// has ended (purged, then created again) and is a conflict while it is live.
-func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *history.Instance) *apiError {
+// createInstance settles a create of inst that failed with err (ErrInstanceExists): an
+// existing instance with the same id is replaced when it has ended (purged, then created
+// again), adopted when it is the same start asked again, and a conflict otherwise. Its
+// status is the history's, where the document may lag (see current).
+func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *history.Instance, err error) *apiError {
 	for attempt := 0; ; attempt++ {
-		octx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
-		err := d.store.CreateInstance(octx, inst)
-		cancel()
+		if attempt > 0 {
+			octx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
+			err = d.store.CreateInstance(octx, inst)
+			cancel()
+		}
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, history.ErrInstanceExists) {
 			return d.unavailable(r, "creating the instance", err)
 		}
-		octx, cancel = context.WithTimeout(ctx, d.cfg.OpTimeout)
+		octx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
 		old, err := d.store.GetInstance(octx, inst.InstanceID)
 		cancel()
 		switch {
@@ -136,16 +168,24 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 				"instance %q is being created and purged concurrently; try again", inst.InstanceID))
 		case err != nil:
 			return d.unavailable(r, "reading the existing instance", err)
-		case adoptable(old, inst):
+		}
+		cur, err := d.current(ctx, old)
+		switch {
+		case err != nil:
+			return d.unavailable(r, "reading the existing instance's history", err)
+		case adoptable(cur, inst):
 			// The same start, asked again after an answer that was lost or an error whose
 			// create took effect all the same: its start message goes out (again) for the
 			// recorded execution, and a worker runs it once.
-			*inst = *old
+			*inst = *cur
 			return nil
-		case !old.Status.Terminal() || attempt > 0:
+		case !cur.Status.Terminal() || attempt > 0:
 			return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
 				"instance %q already exists and is %s; terminate it (and wait for it to end) or choose another id",
-				inst.InstanceID, old.Status))
+				inst.InstanceID, cur.Status))
+		}
+		if err := d.catchUp(ctx, old, cur); err != nil {
+			return d.unavailable(r, "recording the end of the existing instance", err)
 		}
 		octx, cancel = context.WithTimeout(ctx, d.cfg.OpTimeout)
 		err = d.store.Purge(octx, inst.InstanceID)
@@ -157,10 +197,11 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 			}
 			return d.unavailable(r, "replacing the ended instance", err)
 		}
-		d.log.Info("replacing ended instance", "instance", inst.InstanceID, "was", old.Status)
+		d.log.Info("replacing ended instance", "instance", inst.InstanceID, "was", cur.Status)
 		// Later than every version of the ended instance, so that a late write about it
 		// (a worker's, the dispatcher's own) cannot overwrite the new one.
-		inst.Executions = old.Executions + 1
+		inst.Executions = cur.Executions + 1
+		err = history.ErrInstanceExists // not created yet
 	}
 }
 
@@ -187,15 +228,44 @@ func (d *Dispatcher) undoCreate(ctx context.Context, inst *history.Instance) {
 	}
 }
 
-// markStartUnknown records that the start message of inst may or may not be queued: the
-// document becomes Failed with StartNotQueued at episode 0 of the first execution, and is
-// not purged, since a worker may yet run the start (it then moves the document on, which
-// the store lets outrank this version, and a worker that finds this version drops the
-// start). It reports true when the store already holds a newer version: a worker has
-// taken the start.
-func (d *Dispatcher) markStartUnknown(ctx context.Context, inst *history.Instance) (taken bool) {
+// refuseStart makes the refusal of a start whose outcome is unknown durable where workers
+// look: it commits episode 1 of the execution, the start (as consumed, message msgID) and
+// its failure with StartNotQueued. A worker that receives the start later finds episode 1
+// taken and drops it. The document is then written Failed at episode 1. It reports true
+// when episode 1 was taken already: a worker has begun the execution, the start was queued.
+// When the commit fails otherwise the document alone is marked (markStartUnknown).
+func (d *Dispatcher) refuseStart(ctx context.Context, inst *history.Instance, started history.Event, msgID string) (taken bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.OpTimeout)
 	defer cancel()
+	failed := startNotQueued(inst, "the dispatcher could not confirm the start message and refused the start: "+
+		"it does not run, even if the message was queued")
+	started.MessageID = msgID
+	ep := &history.Episode{InstanceID: inst.InstanceID, ExecutionID: inst.ExecutionID, Number: 1,
+		Events: []history.Event{started, {Version: history.SchemaVersion, Kind: history.ExecutionFailed,
+			Timestamp: failed.LastUpdatedAt, Failure: failed.Failure}},
+		Consumed: []string{msgID}, CommittedAt: failed.LastUpdatedAt}
+	err := d.store.CommitEpisodes(ctx, []*history.Episode{ep})[0]
+	switch {
+	case errors.Is(err, history.ErrEpisodeConflict):
+		return true
+	case err != nil:
+		d.log.Error("could not refuse an unconfirmed start in the history; marking its document", "instance", inst.InstanceID, "err", err)
+		return d.markStartUnknown(ctx, inst)
+	}
+	failed.LastEpisode = 1
+	if err := d.store.UpdateInstance(ctx, failed); err != nil && !errors.Is(err, history.ErrStaleInstance) {
+		// The history says Failed; the document catches up when a decision reads it.
+		d.log.Error("could not write the document of a refused start", "instance", inst.InstanceID, "err", err)
+	}
+	return false
+}
+
+// markStartUnknown records, in the document alone, that the start message of inst may or
+// may not be queued: the document becomes Failed with StartNotQueued at episode 0 of the
+// execution, and is not purged, since a worker may yet run the start (it then moves the
+// document on, which the store lets outrank this version). It reports true when the store
+// already holds a newer version: a worker has taken the start.
+func (d *Dispatcher) markStartUnknown(ctx context.Context, inst *history.Instance) (taken bool) {
 	failed := startNotQueued(inst, "the dispatcher could not confirm the start message; if it was queued after all, "+
 		"the instance runs and this status changes to Running")
 	err := d.store.UpdateInstance(ctx, failed)
