@@ -15,7 +15,8 @@
 #
 # Environment: BENCH_WORKERS (2), BENCH_SCENARIOS (all of the above, space-separated),
 # BENCH_OUT (.services/bench-suite), BENCH_PORT (8099), BENCH_HUB (warren-suite),
-# BENCH_LOAD (10000, the instances hello-10k loads first), KEEP_HUB, WARREN_MONGO_URI.
+# BENCH_LOAD (10000, the instances hello-10k loads first), BENCH_TIMEOUT (15m, how long one
+# client bench may take before the suite gives it up and goes on), KEEP_HUB, WARREN_MONGO_URI.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +24,7 @@ cd "$ROOT"
 WORKERS=${BENCH_WORKERS:-2}
 SCENARIOS=${BENCH_SCENARIOS:-hello hello-10k latency fanout subs}
 LOAD=${BENCH_LOAD:-10000}
+TIMEOUT=${BENCH_TIMEOUT:-15m}
 OUT=${BENCH_OUT:-$ROOT/.services/bench-suite}
 export WARREN_HTTP_ADDR=127.0.0.1:${BENCH_PORT:-8099}
 export WARREN_DISPATCHER=http://$WARREN_HTTP_ADDR
@@ -63,7 +65,7 @@ measure() {
 	say "$label: client bench $name --input '$input' --count $count --concurrency $concurrency"
 	# A run with failed instances is reported (client bench says so) and the suite goes on.
 	if ! client bench "$name" --input "$input" --count "$count" --concurrency "$concurrency" \
-		--json-file "$OUT/$label.json" | tee "$OUT/$label.txt"; then
+		--timeout "$TIMEOUT" --json-file "$OUT/$label.json" | tee "$OUT/$label.txt"; then
 		say "$label: client bench did not succeed (above); its figures, if any, are in $OUT/$label.json"
 	fi
 }
