@@ -49,9 +49,12 @@ type startGroups struct {
 	lastAt   time.Time
 	// joined tells the leader that pending grew or arriving fell.
 	joined chan struct{}
+	wait   time.Duration // startGroupWait; tests set it
 }
 
-func newStartGroups() *startGroups { return &startGroups{joined: make(chan struct{}, 1)} }
+func newStartGroups() *startGroups {
+	return &startGroups{joined: make(chan struct{}, 1), wait: startGroupWait}
+}
 
 // arrival is one start request on its way to a group.
 type arrival struct {
@@ -105,7 +108,7 @@ func (g *startGroups) join(a *arrival, job *startJob, flush func([]*startJob)) {
 	}
 	g.leading = true
 	if g.lastSize > 1 && time.Since(g.lastAt) < startLoadWindow {
-		timer := time.NewTimer(startGroupWait)
+		timer := time.NewTimer(g.wait)
 		for expired := false; !expired && len(g.pending) < startGroupMax &&
 			(g.arriving > 0 || len(g.pending) < g.lastSize); {
 			g.mu.Unlock()
