@@ -30,7 +30,7 @@ func TestServicesPurgeMany(t *testing.T) {
 			t.Fatal(err)
 		}
 		eps = append(eps, &history.Episode{InstanceID: id, ExecutionID: "e-" + id, Number: 1,
-			Events: []history.Event{{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: "Hello", Timestamp: created}},
+			Events:      []history.Event{{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: "Hello", Timestamp: created}},
 			CommittedAt: created})
 	}
 	for i := range ended {

@@ -23,7 +23,7 @@ const purgeBatch = 500
 //  3. delete the documents of those ids that are still in one of those statuses;
 //  4. if fewer were deleted than found (an instance restarted meanwhile), find which are
 //     still there and leave their history alone;
-//  5. delete the history of exactly the listed executions of the deleted instances.
+//  5. delete the history of the listed executions of the deleted instances.
 //
 // An execution that begins after step 2 is not listed; one that began before it had already
 // made its document non-terminal, so step 3 leaves that instance. A batch that fails after
@@ -85,17 +85,25 @@ func (s *Store) purgeBatch(ctx context.Context, filter bson.D, statuses []histor
 			delete(executions, id)
 		}
 	}
-	var or bson.A
-	for id, execs := range executions {
-		for _, e := range execs {
-			or = append(or, bson.D{{Key: "instanceId", Value: id}, {Key: "executionId", Value: e}})
-		}
-	}
-	if len(or) == 0 {
+	if len(executions) == 0 {
 		return len(ids), deleted, nil
 	}
-	if _, err := s.history.DeleteMany(ctx, bson.D{{Key: "$or", Value: or}}); err != nil {
-		return len(ids), deleted, fmt.Errorf("%d instances deleted, not yet the history of their %d executions: %w", deleted, len(or), err)
+	// Two lists rather than an $or of (instance, execution) pairs: FerretDB evaluates a
+	// 500-branch $or about ten times slower. The two select the same episodes, since an
+	// execution that begins after the listing has a new random id (a UUID from the
+	// dispatcher, 64 random bits from a worker), never one listed for this batch.
+	var instanceIDs, executionIDs bson.A
+	for id, execs := range executions {
+		instanceIDs = append(instanceIDs, id)
+		for _, e := range execs {
+			executionIDs = append(executionIDs, e)
+		}
+	}
+	if _, err := s.history.DeleteMany(ctx, bson.D{
+		{Key: "instanceId", Value: bson.D{{Key: "$in", Value: instanceIDs}}},
+		{Key: "executionId", Value: bson.D{{Key: "$in", Value: executionIDs}}},
+	}); err != nil {
+		return len(ids), deleted, fmt.Errorf("%d instances deleted, not yet the history of their %d executions: %w", deleted, len(executionIDs), err)
 	}
 	return len(ids), deleted, nil
 }

@@ -70,45 +70,8 @@ func testPurgeSparesANewExecution(t *testing.T, s history.Store) {
 	ctx := testContext(t)
 	for round := range 30 {
 		id := fmt.Sprintf("restarted-%d", round)
-		old := version(id, 1, 2, history.StatusCompleted, "old")
-		old.ExecutionID = "exec-1"
-		if err := s.CreateInstance(ctx, old); err != nil {
-			t.Fatal(err)
-		}
-		commit(t, s, episode(id, "exec-1", 1, "old 1"), episode(id, "exec-1", 2, "old 2"))
-
-		var (
-			purgeErr  error
-			committed bool
-			wg        sync.WaitGroup
-			start     = make(chan struct{})
-		)
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
-			purgeErr = s.Purge(ctx, id)
-		}()
-		go func() {
-			defer wg.Done()
-			restarted := version(id, 2, 0, history.StatusRunning, "new")
-			restarted.ExecutionID = "exec-2"
-			<-start
-			if err := s.UpdateInstance(ctx, restarted); err != nil {
-				if !errors.Is(err, history.ErrInstanceNotFound) {
-					t.Errorf("round %d: restart: %v", round, err)
-				}
-				return
-			}
-			err := s.CommitEpisodes(ctx, []*history.Episode{episode(id, "exec-2", 1, "new 1")})[0]
-			if err != nil {
-				t.Errorf("round %d: first episode of the new execution: %v", round, err)
-			}
-			committed = err == nil
-		}()
-		close(start)
-		wg.Wait()
-
+		var purgeErr error
+		committed := raceARestart(t, s, id, func() { purgeErr = s.Purge(ctx, id) })
 		if committed {
 			if got := markers(t, s, id, "exec-2"); len(got) != 1 {
 				t.Fatalf("round %d: purge (%v) erased the new execution's first episode", round, purgeErr)
@@ -127,4 +90,50 @@ func testPurgeSparesANewExecution(t *testing.T, s history.Store) {
 			t.Fatalf("round %d: purge: %v", round, purgeErr)
 		}
 	}
+}
+
+// raceARestart stores instance id Completed in execution exec-1 with two episodes, then runs
+// purge at the same moment as a restart: the document moves to exec-2, Running, and exec-2
+// commits its first episode. It reports whether that episode was committed (the restart
+// finds no document when the purge came first).
+func raceARestart(t *testing.T, s history.Store, id string, purge func()) (committed bool) {
+	t.Helper()
+	ctx := testContext(t)
+	old := version(id, 1, 2, history.StatusCompleted, "old")
+	old.ExecutionID = "exec-1"
+	if err := s.CreateInstance(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, episode(id, "exec-1", 1, "old 1"), episode(id, "exec-1", 2, "old 2"))
+
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		<-start
+		purge()
+	}()
+	go func() {
+		defer wg.Done()
+		restarted := version(id, 2, 0, history.StatusRunning, "new")
+		restarted.ExecutionID = "exec-2"
+		<-start
+		if err := s.UpdateInstance(ctx, restarted); err != nil {
+			if !errors.Is(err, history.ErrInstanceNotFound) {
+				t.Errorf("%s: restart: %v", id, err)
+			}
+			return
+		}
+		err := s.CommitEpisodes(ctx, []*history.Episode{episode(id, "exec-2", 1, "new 1")})[0]
+		if err != nil {
+			t.Errorf("%s: first episode of the new execution: %v", id, err)
+		}
+		committed = err == nil
+	}()
+	close(start)
+	wg.Wait()
+	return committed
 }
