@@ -6,7 +6,7 @@
 #
 #   hello          1,000 HelloSequence, 100 in flight, on a fresh hub
 #   hello-10k      the same after 10,000 ended instances were loaded into the store
-#   latency        200 HelloSequence one after another on an idle fleet (p50/p99)
+#   latency        200 HelloSequence one after another on an idle fleet (p50/p99; --closed)
 #   fanout         one FanOutFanIn of 1,000 activities in parallel
 #   subs           one SubOrchestrations: 100 sub-orchestrations x 3 activities
 #
@@ -58,13 +58,14 @@ fresh_fleet() {
 	start_fleet "$WORKERS"
 }
 
-# measure LABEL NAME INPUT COUNT CONCURRENCY: client bench, text to the terminal and
-# LABEL.txt, the result to LABEL.json.
+# measure LABEL NAME INPUT COUNT CONCURRENCY [FLAGS...]: client bench, text to the
+# terminal and LABEL.txt, the result to LABEL.json.
 measure() {
 	local label=$1 name=$2 input=$3 count=$4 concurrency=$5
-	say "$label: client bench $name --input '$input' --count $count --concurrency $concurrency"
+	shift 5
+	say "$label: client bench $name --input '$input' --count $count --concurrency $concurrency $*"
 	# A run with failed instances is reported (client bench says so) and the suite goes on.
-	if ! client bench "$name" --input "$input" --count "$count" --concurrency "$concurrency" \
+	if ! client bench "$name" --input "$input" --count "$count" --concurrency "$concurrency" "$@" \
 		--timeout "$TIMEOUT" --json-file "$OUT/$label.json" | tee "$OUT/$label.txt"; then
 		say "$label: client bench did not succeed (above); its figures, if any, are in $OUT/$label.json"
 	fi
@@ -84,7 +85,7 @@ for scenario in $SCENARIOS; do
 		;;
 	latency)
 		fresh_fleet
-		measure latency HelloSequence '"bench"' 200 1
+		measure latency HelloSequence '"bench"' 200 1 --closed # each starts when the last has ended
 		;;
 	fanout)
 		fresh_fleet

@@ -28,7 +28,7 @@ type benchResult struct {
 	Count          int     `json:"count"`
 	Completed      int     `json:"completed"`
 	Failed         int     `json:"failed"`
-	StartSeconds   float64 `json:"startSeconds"` // submitting all
+	StartSeconds   float64 `json:"startSeconds"` // submitting all (with --closed: the whole run)
 	RunSeconds     float64 `json:"runSeconds"`   // first created → last ended
 	PerSecond      float64 `json:"perSecond"`    // ended instances per second of RunSeconds
 	LatencyP50Ms   float64 `json:"latencyP50Ms"` // created → ended, per instance
@@ -75,36 +75,52 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	if !c.cfg.JSON {
 		fmt.Fprintf(c.stderr, "Starting %d × %s (%d at a time), ids %s-*\n", o.count, name, o.concurrency, prefix)
 	}
-	meter := c.startMeter(ctx)
-	t0 := time.Now()
-	if err := forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error {
-		_, err := c.client.Start(ctx, name, input, client.WithInstanceID(id))
-		return err
-	}); err != nil {
-		return c.fail(fmt.Errorf("starting: %w", err))
-	}
-	startSecs := time.Since(t0).Seconds()
-
 	statuses := make([]*client.Status, len(ids))
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
 		index[id] = i
 	}
 	waiter := client.New(c.cfg.Dispatcher, append(c.opts, client.WithMaxPoll(30*time.Second))...)
-	err := forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error {
+	start := func(ctx context.Context, id string) error {
+		if _, err := c.client.Start(ctx, name, input, client.WithInstanceID(id)); err != nil {
+			return fmt.Errorf("starting: %w", err)
+		}
+		return nil
+	}
+	wait := func(ctx context.Context, id string) error {
 		st, err := waiter.Wait(ctx, id, noLimit)
 		if err != nil {
 			return err
 		}
 		statuses[index[id]] = st
 		return nil
-	})
+	}
+	meter := c.startMeter(ctx)
+	t0 := time.Now()
+	var err error
+	var startSecs float64
+	if o.closed {
+		// Each of the --concurrency slots starts its next instance once its last has ended.
+		err = forEach(ctx, ids, o.concurrency, func(ctx context.Context, id string) error {
+			if err := start(ctx, id); err != nil {
+				return err
+			}
+			return wait(ctx, id)
+		})
+		startSecs = time.Since(t0).Seconds()
+	} else {
+		err = forEach(ctx, ids, o.concurrency, start)
+		startSecs = time.Since(t0).Seconds()
+		if err == nil {
+			err = forEach(ctx, ids, o.concurrency, wait)
+		}
+	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		fmt.Fprintf(c.stderr, "client bench: not all %d instances ended within %s\n", o.count, timeout)
 		return exitTimedOut
 	}
 	if err != nil {
-		return c.fail(fmt.Errorf("waiting: %w", err))
+		return c.fail(err)
 	}
 
 	res := summarize(name, prefix, statuses)

@@ -85,7 +85,7 @@ type cmdOptions struct {
 	jsonFile                                    string
 	statuses                                    []string
 	olderThan                                   string
-	wait, recursive, purge                      bool
+	wait, recursive, purge, closed              bool
 	count, concurrency                          int
 }
 
@@ -117,9 +117,10 @@ var commands = []command{
 	{"resume", "resume ID", 1, nil, runResume},
 	{"purge", "purge ID | purge [--status S]... [--name N] [--older-than D]", -1, purgeFlags, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
-	{"bench", "bench NAME [--count N] [--concurrency C] [--input JSON] [--timeout D] [--purge] [--json-file F]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
+	{"bench", "bench NAME [--count N] [--concurrency C] [--closed] [--input JSON] [--timeout D] [--purge] [--json-file F]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
 		fs.IntVar(&o.count, "count", 100, "instances to run")
 		fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight")
+		fs.BoolVar(&o.closed, "closed", false, "keep at most --concurrency instances running: start the next when one has ended (with 1: latency on an idle fleet); default: submit all, then wait")
 		fs.StringVar(&o.input, "input", "", "input of every instance, as JSON")
 		fs.StringVar(&o.timeout, "timeout", "", "give up after this long (default: no limit)")
 		fs.BoolVar(&o.purge, "purge", false, "purge the instances afterwards")

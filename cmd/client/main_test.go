@@ -310,3 +310,29 @@ func TestBenchWithoutProc(t *testing.T) {
 		t.Fatalf("--json-file: %+v, %v", res, err)
 	}
 }
+
+// With --closed and one slot, each instance is started only once the one before has ended:
+// starts and waits alternate.
+func TestBenchClosed(t *testing.T) {
+	s := &stub{}
+	r := runClient(t, s, "bench", "Hello", "--count", "5", "--concurrency", "1", "--closed", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	var seq []string
+	for _, req := range s.requests {
+		switch {
+		case req == "POST /v1/instances":
+			seq = append(seq, "start")
+		case strings.HasSuffix(req, "/wait"):
+			seq = append(seq, "wait")
+		}
+	}
+	if got := strings.Join(seq, " "); got != strings.TrimSpace(strings.Repeat("start wait ", 5)) {
+		t.Fatalf("requests %s", got)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Completed != 5 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
