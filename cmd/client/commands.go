@@ -59,15 +59,23 @@ func runStart(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 }
 
 func runWait(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
-	var timeout time.Duration
-	if o.timeout != "" {
-		d, err := time.ParseDuration(o.timeout)
-		if err != nil || d <= 0 {
-			return c.usageError(fmt.Sprintf("--timeout %q: want a duration such as 30s or 5m", o.timeout))
-		}
-		timeout = d
+	timeout, err := parseTimeout(o.timeout, 0)
+	if err != nil {
+		return c.usageError(err.Error())
 	}
 	return c.waitAndPrint(ctx, args[0], timeout)
+}
+
+// parseTimeout reads --timeout: def when it is not given, else a positive duration.
+func parseTimeout(v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--timeout %q: want a duration such as 30s or 5m", v)
+	}
+	return d, nil
 }
 
 // noLimit stands for "wait as long as it takes".

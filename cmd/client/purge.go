@@ -42,13 +42,9 @@ func runPurge(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	case len(args) == 0 && len(o.statuses) == 0 && o.olderThan == "":
 		return c.usageError("name the instance to purge, or select instances with --status and/or --older-than")
 	}
-	timeout := purgeTimeout
-	if o.timeout != "" {
-		d, err := time.ParseDuration(o.timeout)
-		if err != nil || d <= 0 {
-			return c.usageError(fmt.Sprintf("--timeout %q: want a duration such as 30s or 5m", o.timeout))
-		}
-		timeout = d
+	timeout, err := parseTimeout(o.timeout, purgeTimeout)
+	if err != nil {
+		return c.usageError(err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -14,17 +14,21 @@ import (
 	"github.com/warrenhq/warren/client"
 )
 
-// purgeStub answers DELETE /v1/instances with the number of statuses asked for, and
-// remembers each query.
+// purgeStub answers DELETE /v1/instances with 40 plus the number of statuses asked for,
+// and DELETE /v1/instances/done with 204, and remembers each query.
 type purgeStub struct{ queries []url.Values }
 
 func (s *purgeStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.queries = append(s.queries, q)
+	if r.Method == http.MethodDelete && r.URL.Path == "/v1/instances/done" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if r.Method != http.MethodDelete || r.URL.Path != "/v1/instances" {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	q := r.URL.Query()
-	s.queries = append(s.queries, q)
 	w.Header().Set("Content-Type", "application/json")
 	if q.Get("status") == "Running" {
 		w.WriteHeader(http.StatusBadRequest)
@@ -65,6 +69,8 @@ func TestPurgeByFilter(t *testing.T) {
 		{[]string{"purge", "a", "b"}, 2, "", "takes 1 argument", "", 0},
 		{[]string{"purge", "--status", "Failed", "--older-than", "a week"}, 2, "", `"a week" is not an age`, "", 0},
 		{[]string{"purge", "--status", "Failed", "--older-than", "-1d"}, 2, "", "is not an age", "", 0},
+		{[]string{"purge", "--status", "Failed", "--timeout", "soon"}, 2, "", `--timeout "soon"`, "", 0},
+		{[]string{"purge", "done", "--timeout", "1m"}, 0, "Purged done", "", "", 0},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
