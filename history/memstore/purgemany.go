@@ -49,7 +49,7 @@ func (s *Store) PurgeInstances(ctx context.Context, f history.PurgeFilter) (int,
 			return n, nil
 		})
 		if err != nil {
-			return purged, fmt.Errorf("memstore: purge instances: %d purged before: %w", purged, err)
+			return purged, fmt.Errorf("memstore: purge instances: %d purged so far: %w", purged, err)
 		}
 		purged += n
 		if n < size {

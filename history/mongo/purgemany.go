@@ -12,7 +12,7 @@ import (
 )
 
 // purgeBatch is how many instances one batch of PurgeInstances deletes: few enough that
-// each of its queries ($in and $or lists of that length) stays small, as LoadHistories'.
+// each of its queries ($in lists of that length) stays small, as LoadHistories' do.
 const purgeBatch = 500
 
 // PurgeInstances deletes the ended instances that match f, and their histories, a batch at a
@@ -27,7 +27,8 @@ const purgeBatch = 500
 //
 // An execution that begins after step 2 is not listed; one that began before it had already
 // made its document non-terminal, so step 3 leaves that instance. A batch that fails after
-// step 3 leaves history no document points to, which a purge of the same id removes later.
+// step 3 leaves history no document points to; it does no harm, and a later purge of an
+// instance with the same id deletes it (Purge lists every execution that has history).
 func (s *Store) PurgeInstances(ctx context.Context, f history.PurgeFilter) (int, error) {
 	statuses, err := f.PurgeStatuses()
 	if err != nil {
@@ -46,7 +47,7 @@ func (s *Store) PurgeInstances(ctx context.Context, f history.PurgeFilter) (int,
 		found, n, err := s.purgeBatch(ctx, filter, statuses, size)
 		purged += n
 		if err != nil {
-			return purged, fmt.Errorf("purge instances: %d purged before: %w", purged, err)
+			return purged, fmt.Errorf("purge instances: %d purged so far: %w", purged, err)
 		}
 		if found < size {
 			break
