@@ -27,9 +27,10 @@
 //
 // A start answers 503 in two ways. When the broker refused the start message, nothing is
 // left behind and the start may simply be sent again. When the broker did not confirm it
-// (the message may be queued all the same), the error says the outcome is unknown and the
-// instance stays, Failed with StartNotQueued until a worker that got the message after all
-// makes it Running: read its status before starting it again.
+// (the message may be queued all the same), the dispatcher refuses the start in the
+// instance's history (its first episode fails it with StartNotQueued, so a worker that
+// gets the message later drops it) and the error says the outcome was unknown; had a worker
+// begun it already, the answer is 202 after all. Read the status before starting it again.
 package dispatcher
 
 import (

@@ -14,11 +14,11 @@ import (
 // Starts that arrive together are written and sent together (group commit): their
 // documents go to the store in one insertMany ([history.Store.CreateInstances]) and their
 // start messages to the broker in one round, a pipelined call per control queue, whose
-// confirms are awaited together. The first start of a group leads it: under load (the
-// previous group held more than one start, moments ago) it waits up to startGroupWait for
-// the others, and leaves as soon as every start in the dispatcher has joined or
-// startGroupMax have; otherwise (a lone client, the simulation) it goes at once, so a lone
-// start pays nothing. Whatever a group cannot settle (an id that exists, a message whose
+// confirms are awaited together. The first start of a group leads it: under load (other
+// starts are on their way through the handler, or the previous group held several,
+// moments ago) it waits up to startGroupWait for the others, and leaves as soon as every
+// start on its way has joined (and at least as many as last time) or startGroupMax have;
+// otherwise (a lone client, the simulation) it goes at once, so a lone start pays nothing. Whatever a group cannot settle (an id that exists, a message whose
 // confirm did not come) goes on alone, on the path of a single start.
 const (
 	startGroupWait = time.Millisecond
@@ -26,6 +26,9 @@ const (
 	// startLoadWindow: a group that forms within this time of a group of several is taken
 	// to be under load.
 	startLoadWindow = 20 * time.Millisecond
+	// startGroupsInFlight groups are written and sent at once (one inserting while
+	// another publishes); the next gathers meanwhile.
+	startGroupsInFlight = 2
 )
 
 // startJob is one start in a group.
@@ -45,6 +48,7 @@ type startGroups struct {
 	pending  []*startJob
 	leading  bool // a leader is gathering pending
 	arriving int  // starts in the handler that have not joined a group yet
+	flushing int  // groups being written and sent
 	lastSize int
 	lastAt   time.Time
 	// joined tells the leader that pending grew or arriving fell.
@@ -107,25 +111,34 @@ func (g *startGroups) join(a *arrival, job *startJob, flush func([]*startJob)) {
 		return
 	}
 	g.leading = true
-	if g.lastSize > 1 && time.Since(g.lastAt) < startLoadWindow {
+	// While startGroupsInFlight groups are being written and sent, the next one gathers
+	// (unless it is full); under load the leader also waits for the starts on their way.
+	var expire <-chan time.Time
+	if g.arriving > 0 || g.lastSize > 1 && time.Since(g.lastAt) < startLoadWindow {
 		timer := time.NewTimer(g.wait)
-		for expired := false; !expired && len(g.pending) < startGroupMax &&
-			(g.arriving > 0 || len(g.pending) < g.lastSize); {
-			g.mu.Unlock()
-			select {
-			case <-g.joined:
-			case <-timer.C:
-				expired = true
-			}
-			g.mu.Lock()
+		defer timer.Stop()
+		expire = timer.C
+	}
+	for len(g.pending) < startGroupMax &&
+		(g.flushing >= startGroupsInFlight || expire != nil && (g.arriving > 0 || len(g.pending) < g.lastSize)) {
+		g.mu.Unlock()
+		select {
+		case <-g.joined:
+		case <-expire:
+			expire = nil
 		}
-		timer.Stop()
+		g.mu.Lock()
 	}
 	group := g.pending
 	g.pending, g.leading = nil, false
 	g.lastSize, g.lastAt = len(group), time.Now()
+	g.flushing++
 	g.mu.Unlock()
 	flush(group)
+	g.mu.Lock()
+	g.flushing--
+	g.mu.Unlock()
+	g.nudge()
 	for _, j := range group {
 		if j != job {
 			close(j.done)
