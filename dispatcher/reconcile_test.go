@@ -1,9 +1,12 @@
 package dispatcher
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -111,5 +114,36 @@ func TestStartMessageSaysRecorded(t *testing.T) {
 		if !found {
 			t.Errorf("%s: no start message", id)
 		}
+	}
+}
+
+// commitFails is a store whose episode commits fail (the store answered nothing).
+type commitFails struct{ *memStore }
+
+func (s commitFails) CommitEpisodes(ctx context.Context, eps []*history.Episode) []error {
+	errs := make([]error, len(eps))
+	for i := range errs {
+		errs[i] = errDown
+	}
+	return errs
+}
+
+// When the refusal of an unknown start cannot be committed, the document alone is marked
+// Failed with StartNotQueued at episode 0 (a worker that runs the start outranks it), and
+// the answer is 503 saying the outcome is unknown.
+func TestUnknownStartWhoseRefusalCannotBeCommitted(t *testing.T) {
+	r := newRig(t, Config{OpTimeout: 200 * time.Millisecond})
+	r.d.store = commitFails{r.store}
+	r.broker.fail = unconfirmed("m")
+	a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"u1"}`)
+	if a.code != http.StatusServiceUnavailable || !strings.Contains(a.errorBody(t).Error, "unknown") {
+		t.Fatalf("%d %s", a.code, a.body)
+	}
+	inst, err := r.store.GetInstance(t.Context(), "u1")
+	if err != nil || inst.Status != history.StatusFailed || inst.LastEpisode != 0 || inst.Failure.Type != "StartNotQueued" {
+		t.Fatalf("stored %+v, %v", inst, err)
+	}
+	if eps, _ := r.store.LoadHistory(t.Context(), "u1", inst.ExecutionID); len(eps) != 0 {
+		t.Fatalf("history %+v", eps)
 	}
 }
