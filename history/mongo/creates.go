@@ -2,11 +2,7 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	mongodrv "go.mongodb.org/mongo-driver/mongo"
-	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -28,43 +24,9 @@ func (s *Store) CreateInstances(ctx context.Context, insts []*history.Instance) 
 		docs = append(docs, doc)
 		sent = append(sent, i)
 	}
-	if len(docs) == 0 {
-		return errs
-	}
-	_, err := s.instances.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return errs
-	}
-	var bwe mongodrv.BulkWriteException
-	if !errors.As(err, &bwe) || (len(bwe.WriteErrors) == 0 && bwe.WriteConcernError == nil) {
-		for _, i := range sent {
-			errs[i] = writeError(fmt.Sprintf("create instance %q", insts[i].InstanceID), err)
-		}
-		return errs
-	}
-	failed := make([]bool, len(docs))
-	for _, we := range bwe.WriteErrors {
-		if we.Index < 0 || we.Index >= len(docs) {
-			// A server that reports an index it was never sent: nothing can be trusted.
-			for _, i := range sent {
-				errs[i] = fmt.Errorf("create instance %q: write error for unknown index %d: %w", insts[i].InstanceID, we.Index, err)
-			}
-			return errs
-		}
-		failed[we.Index] = true
-		i := sent[we.Index]
-		if we.Code == duplicateKeyCode {
-			errs[i] = fmt.Errorf("create instance %q: %w", insts[i].InstanceID, history.ErrInstanceExists)
-		} else {
-			errs[i] = writeError(fmt.Sprintf("create instance %q", insts[i].InstanceID), we)
-		}
-	}
-	if bwe.WriteConcernError != nil {
-		for j, i := range sent {
-			if !failed[j] {
-				errs[i] = fmt.Errorf("create instance %q: written, but the write concern failed: %w", insts[i].InstanceID, bwe.WriteConcernError)
-			}
-		}
+	name := func(j int) string { return fmt.Sprintf("create instance %q", insts[sent[j]].InstanceID) }
+	for j, err := range insertEach(ctx, s.instances, docs, history.ErrInstanceExists, name) {
+		errs[sent[j]] = err
 	}
 	return errs
 }

@@ -2,11 +2,9 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/bson"
-	mongodrv "go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/warrenhq/warren/history"
@@ -88,43 +86,9 @@ func (s *Store) CommitEpisodes(ctx context.Context, eps []*history.Episode) []er
 		docs = append(docs, doc)
 		sent = append(sent, i)
 	}
-	if len(docs) == 0 {
-		return errs
-	}
-	_, err := s.history.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err == nil {
-		return errs
-	}
-	var bwe mongodrv.BulkWriteException
-	if !errors.As(err, &bwe) || (len(bwe.WriteErrors) == 0 && bwe.WriteConcernError == nil) {
-		for _, i := range sent {
-			errs[i] = writeError("commit episode "+episodeName(eps[i]), err)
-		}
-		return errs
-	}
-	failed := make([]bool, len(docs))
-	for _, we := range bwe.WriteErrors {
-		if we.Index < 0 || we.Index >= len(docs) {
-			// A server that reports an index it was never sent: nothing can be trusted.
-			for _, i := range sent {
-				errs[i] = fmt.Errorf("commit episode %s: write error for unknown index %d: %w", episodeName(eps[i]), we.Index, err)
-			}
-			return errs
-		}
-		failed[we.Index] = true
-		i := sent[we.Index]
-		if we.Code == duplicateKeyCode {
-			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), history.ErrEpisodeConflict)
-		} else {
-			errs[i] = writeError("commit episode "+episodeName(eps[i]), we)
-		}
-	}
-	if bwe.WriteConcernError != nil {
-		for j, i := range sent {
-			if !failed[j] {
-				errs[i] = fmt.Errorf("commit episode %s: written, but the write concern failed: %w", episodeName(eps[i]), bwe.WriteConcernError)
-			}
-		}
+	name := func(j int) string { return "commit episode " + episodeName(eps[sent[j]]) }
+	for j, err := range insertEach(ctx, s.history, docs, history.ErrEpisodeConflict, name) {
+		errs[sent[j]] = err
 	}
 	return errs
 }
