@@ -21,6 +21,9 @@ type storeOpsReport struct {
 	Total   history.OpCounts `json:"total"`
 	// PerOrchestration is Total by kind, divided by the orchestrations run.
 	PerOrchestration []opsPerOrchestration `json:"perOrchestration,omitempty"`
+	// BySource is each process's share of Total ("dispatcher", "worker ID"): the
+	// dispatcher's includes the reads that answer the bench's own waits.
+	BySource map[string]history.OpCounts `json:"bySource,omitempty"`
 	// Notes say what the figures leave out (a worker that left, a heartbeat not current).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -160,7 +163,12 @@ func opsBetween(before, after fleetOps, orchestrations int) storeOpsReport {
 		if !ok {
 			r.Notes = append(r.Notes, src+" joined during the run: counted from its start")
 		}
-		r.Total = r.Total.Add(after.bySource[src].Sub(prev))
+		d := after.bySource[src].Sub(prev)
+		if r.BySource == nil {
+			r.BySource = map[string]history.OpCounts{}
+		}
+		r.BySource[src] = d
+		r.Total = r.Total.Add(d)
 		r.Sources++
 	}
 	for src := range before.bySource {
@@ -190,6 +198,15 @@ func (r *storeOpsReport) print(w io.Writer) {
 		fmt.Fprintf(w, "store operations per orchestration (%d processes' counters; %d round trips, %d documents in all):\n", r.Sources, t.Calls, t.Docs)
 		for _, k := range r.PerOrchestration {
 			fmt.Fprintf(w, "  %-8s %8.2f round trips  %8.2f documents\n", k.Kind, k.Calls, k.Docs)
+		}
+		var sources []string
+		for src := range r.BySource {
+			sources = append(sources, src)
+		}
+		sort.Strings(sources)
+		for _, src := range sources {
+			t := r.BySource[src].Total()
+			fmt.Fprintf(w, "  by %s: %d round trips, %d documents\n", src, t.Calls, t.Docs)
 		}
 	}
 	for _, n := range r.Notes {

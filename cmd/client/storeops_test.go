@@ -17,6 +17,9 @@ func TestOpsBetween(t *testing.T) {
 	if r.Sources != 3 || r.Total != c(30, 20) {
 		t.Fatalf("%+v", r)
 	}
+	if got := r.BySource["worker a"]; got != c(10, 20) || len(r.BySource) != 3 {
+		t.Errorf("by source %+v", r.BySource)
+	}
 	if k := r.PerOrchestration[0]; k.Kind != "insert" || k.Calls != 3 || k.Docs != 30 {
 		t.Errorf("insert %+v", k)
 	}
