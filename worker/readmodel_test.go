@@ -150,3 +150,33 @@ func mustHistory(t *testing.T, f *fleet, id string) []history.Episode {
 	must(t, err)
 	return eps
 }
+
+// A start the dispatcher gave up on and refused durably (it committed episode 1 with the
+// start and a StartNotQueued failure, the start's message id consumed) does not run when
+// its message turns up after all: the worker's first commit conflicts, it reads the
+// history, and the start is a consumed message.
+func TestStartRefusedInHistoryDoesNotRun(t *testing.T) {
+	ran := 0
+	f := newFleet(t, helloTwice(t, &ran), nil, nil)
+	w, _ := f.worker("w1")
+	ctx := context.Background()
+	f.start("late", "Two", `"dee"`) // document and start message, as the dispatcher sends them
+	started := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: "Two",
+		Input: json.RawMessage(`"dee"`), ExecutionID: "e1", Timestamp: f.now}
+	failed := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionFailed, Timestamp: f.now,
+		Failure: &history.Failure{Type: "StartNotQueued", Message: "refused"}}
+	for _, err := range f.store.CommitEpisodes(ctx, []*history.Episode{{InstanceID: "late", ExecutionID: "e1", Number: 1,
+		Events: []history.Event{started, failed}, Consumed: []string{"start-late"}, CommittedAt: f.now}}) {
+		must(t, err)
+	}
+	inst := f.settle(w, "late")
+	if inst.Status == history.StatusRunning || inst.Status == history.StatusCompleted {
+		t.Fatalf("the refused instance's document says %s", inst.Status)
+	}
+	if ran != 0 || len(mustHistory(t, f, "late")) != 1 {
+		t.Fatalf("the refused start ran: %d activity runs, %d episodes", ran, len(mustHistory(t, f, "late")))
+	}
+	if n := f.broker.Unacked(); n != 0 || w.Inbox() != 0 || len(f.broker.DeadLetters()) != 0 {
+		t.Fatalf("%d unacked, %d in the inbox, %d dead letters; want the start acked", n, w.Inbox(), len(f.broker.DeadLetters()))
+	}
+}
