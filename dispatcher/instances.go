@@ -189,7 +189,7 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	interval := 20 * time.Millisecond
+	interval := d.waiters.firstPoll()
 	for !inst.Status.Terminal() {
 		select {
 		case got := <-ended:

@@ -17,18 +17,45 @@ import (
 type waiters struct {
 	mu sync.Mutex
 	m  map[string]map[chan *history.Instance]bool
+	// recent keeps the ended documents announced in the last recentFor, oldest first out
+	// (at most maxRecent): a wait that registers just after the announcement (its instance
+	// ended while the request was on its way, and the document is not written yet) is
+	// answered from it instead of by the next safety read seconds later.
+	recent map[string]recentEnd
+	order  []string
+	now    func() time.Time
 	// listening is set once the dispatcher hears announcements; until then (or in tests
 	// without a broker) waiters poll the store more often.
 	listening bool
 }
 
-func newWaiters() *waiters { return &waiters{m: map[string]map[chan *history.Instance]bool{}} }
+// recentEnd is an announced ended document and when it was announced.
+type recentEnd struct {
+	doc *history.Instance
+	at  time.Time
+}
+
+const (
+	recentFor = 30 * time.Second
+	maxRecent = 10000
+)
+
+func newWaiters() *waiters {
+	return &waiters{m: map[string]map[chan *history.Instance]bool{}, recent: map[string]recentEnd{}, now: time.Now}
+}
 
 // add registers a waiter for id; the returned channel receives, once, what announced the
-// end of id: the ended document, or nil when the announcement had none.
+// end of id: the ended document, or nil when the announcement had none. A document
+// announced in the last recentFor is handed over at once; the waiter compares it with what
+// it reads (an announcement of an execution before a restart is older, and ignored).
 func (w *waiters) add(id string) (<-chan *history.Instance, func()) {
 	ch := make(chan *history.Instance, 1)
 	w.mu.Lock()
+	if r, ok := w.recent[id]; ok && w.now().Sub(r.at) < recentFor {
+		w.mu.Unlock()
+		ch <- r.doc
+		return ch, func() {}
+	}
 	if w.m[id] == nil {
 		w.m[id] = map[chan *history.Instance]bool{}
 	}
@@ -51,10 +78,42 @@ func (w *waiters) add(id string) (<-chan *history.Instance, func()) {
 func (w *waiters) wake(id string, ended *history.Instance) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if ended != nil {
+		w.remember(id, ended)
+	}
 	for ch := range w.m[id] {
 		ch <- ended // each channel has room for one, and is woken once
 	}
 	delete(w.m, id)
+}
+
+// remember keeps an announced ended document for recentFor; the caller holds the lock.
+func (w *waiters) remember(id string, doc *history.Instance) {
+	now := w.now()
+	for len(w.order) > 0 {
+		oldest := w.order[0]
+		r, ok := w.recent[oldest]
+		if ok && len(w.order) < maxRecent && now.Sub(r.at) < recentFor {
+			break
+		}
+		w.order = w.order[1:]
+		delete(w.recent, oldest)
+	}
+	if _, ok := w.recent[id]; !ok {
+		w.order = append(w.order, id)
+	}
+	w.recent[id] = recentEnd{doc: doc, at: now}
+}
+
+// firstPoll is how long a new waiter waits before its first safety read: pollEvery when
+// the dispatcher listens, a quick 20 ms (doubling up to pollEvery) when it does not.
+func (w *waiters) firstPoll() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.listening {
+		return safetyPoll
+	}
+	return 20 * time.Millisecond
 }
 
 // announced is the ended document an announcement carries for id, or nil when its body
@@ -76,10 +135,13 @@ func (w *waiters) pollEvery() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.listening {
-		return 5 * time.Second
+		return safetyPoll
 	}
 	return time.Second
 }
+
+// safetyPoll is how often a waiter reads the store while the dispatcher listens.
+const safetyPoll = 5 * time.Second
 
 // listen subscribes to the hub's announcements under name.
 func (w *waiters) listen(ctx context.Context, conn *queues.Conn, name string) (*queues.Consumer, error) {

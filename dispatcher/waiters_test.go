@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -177,5 +178,48 @@ func TestWaitAnswersFromTheAnnouncement(t *testing.T) {
 	r.d.waiters.wake("restarted", &old)
 	if a := get(ch); a.code != http.StatusRequestTimeout || a.errorBody(t).Status.Status != history.StatusRunning {
 		t.Fatalf("wait woken by an older execution's end: %d %s", a.code, a.body)
+	}
+}
+
+// A wait that registers just after its instance's end was announced is answered from the
+// announced document at once; one registering after recentFor is not.
+func TestWaiterRegisteredAfterTheAnnouncement(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	w := newWaiters()
+	w.now = func() time.Time { return now }
+	done := &history.Instance{InstanceID: "x", Status: history.StatusCompleted, LastEpisode: 3, Executions: 1}
+	w.wake("x", done)
+	ch, forget := w.add("x")
+	select {
+	case got := <-ch:
+		if got == nil || got.Status != history.StatusCompleted {
+			t.Fatalf("got %+v, want the announced Completed document", got)
+		}
+	default:
+		t.Fatal("a wait registered right after the announcement was not answered")
+	}
+	forget()
+	now = now.Add(recentFor)
+	ch, forget = w.add("x")
+	defer forget()
+	select {
+	case got := <-ch:
+		t.Fatalf("a wait registered %s after the announcement got %+v, want nothing", recentFor, got)
+	default:
+	}
+}
+
+// The announced documents kept are bounded.
+func TestRecentEndsAreBounded(t *testing.T) {
+	w := newWaiters()
+	for i := range maxRecent + 10 {
+		id := fmt.Sprintf("i-%d", i)
+		w.wake(id, &history.Instance{InstanceID: id, Status: history.StatusCompleted})
+	}
+	if len(w.recent) > maxRecent || len(w.order) > maxRecent {
+		t.Fatalf("%d kept (%d in order), want at most %d", len(w.recent), len(w.order), maxRecent)
+	}
+	if _, ok := w.recent["i-0"]; ok {
+		t.Fatal("the oldest announcement is still kept")
 	}
 }
