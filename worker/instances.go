@@ -139,7 +139,7 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 			}
 		}
 		if p.repair != nil {
-			w.docs.owe(*p.repair, p.epoch, now, p.repair.Status.Terminal())
+			w.docs.owe(*p.repair, now, p.repair.Status.Terminal())
 		}
 		if p.episode == nil || p.result == nil {
 			continue
@@ -167,7 +167,7 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 				ended = append(ended, st.inst)
 			}
 		}
-		w.docs.owe(st.inst, p.epoch, now, big)
+		w.docs.owe(st.inst, now, big)
 	}
 	w.announce(ctx, ended, true)
 }

@@ -28,7 +28,6 @@ const maxDocsPerWrite = 500
 // owedDoc is a document version the store has not taken yet.
 type owedDoc struct {
 	doc   history.Instance
-	epoch int64     // ownership epoch of the instance's partition when it was owed
 	since time.Time // when the first version still owed was queued
 	// announce: the execution has ended and its waiters have not been told with its document.
 	announce bool
@@ -43,17 +42,17 @@ type docWriter struct {
 func newDocWriter() *docWriter { return &docWriter{owed: map[string]*owedDoc{}} }
 
 // owe queues doc, unless a newer version is owed already.
-func (dw *docWriter) owe(doc history.Instance, epoch int64, now time.Time, announce bool) {
+func (dw *docWriter) owe(doc history.Instance, now time.Time, announce bool) {
 	dw.mu.Lock()
 	defer dw.mu.Unlock()
 	if o, ok := dw.owed[doc.InstanceID]; ok {
 		if o.doc.Newer(&doc) {
 			return
 		}
-		o.doc, o.epoch, o.announce = doc, epoch, o.announce || announce
+		o.doc, o.announce = doc, o.announce || announce
 		return
 	}
-	dw.owed[doc.InstanceID] = &owedDoc{doc: doc, epoch: epoch, since: now, announce: announce}
+	dw.owed[doc.InstanceID] = &owedDoc{doc: doc, since: now, announce: announce}
 }
 
 // forget drops what is owed for id when written is at least as new (the execution's
@@ -105,15 +104,12 @@ func (dw *docWriter) giveBack(o *owedDoc) {
 
 // flushDocs writes the documents due (owed for lag, or ended) and announces the ended
 // ones that were not announced with their document. It reports whether the store failed;
-// what failed stays owed. A drain writes them even for partitions released since.
-func (w *Worker) flushDocs(ctx context.Context, lag time.Duration, drain bool) (trouble bool) {
-	var batch []*owedDoc
-	for _, o := range w.docs.due(w.now(), lag) {
-		if !drain && w.epochOf(o.doc.InstanceID) != o.epoch {
-			continue // the partition changed hands: its new owner repairs the document
-		}
-		batch = append(batch, o)
-	}
+// what failed stays owed.
+func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool) {
+	// Documents of partitions that changed hands since are written too: the write is
+	// conditional on the version, and leaving them to the new owner's repair would keep them
+	// behind until its next idle sweep.
+	batch := w.docs.due(w.now(), lag)
 	var ended []history.Instance
 	for start := 0; start < len(batch); start += maxDocsPerWrite {
 		part := batch[start:min(start+maxDocsPerWrite, len(batch))]
@@ -185,7 +181,7 @@ func (w *Worker) docLoop(ctx context.Context) {
 			}
 		}
 		fctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
-		trouble := w.flushDocs(fctx, w.cfg.DocLag, false)
+		trouble := w.flushDocs(fctx, w.cfg.DocLag)
 		cancel()
 		if trouble {
 			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)

@@ -62,7 +62,7 @@ func (s *Steps) DocsOwed() int { return s.w.docs.len() }
 // FlushDocs writes the instance documents owed, as Run does every DocLag/10 (all of them,
 // however recent: the simulation's clock decides when this step runs).
 func (s *Steps) FlushDocs(ctx context.Context) (trouble bool) {
-	return s.w.flushDocs(ctx, 0, false)
+	return s.w.flushDocs(ctx, 0)
 }
 
 // Activities is the number of work items waiting to run.
@@ -91,6 +91,6 @@ func (s *Steps) Leave(ctx context.Context) {
 	}
 	s.items = nil
 	s.w.releaseAll()
-	s.w.flushDocs(ctx, 0, true)
+	s.w.flushDocs(ctx, 0)
 	_ = s.w.store.RemoveWorker(ctx, s.w.cfg.WorkerID)
 }

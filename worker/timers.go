@@ -84,26 +84,30 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 	for _, p := range ps {
 		want[p] = true
 	}
-	f := history.ListFilter{Statuses: []history.Status{history.StatusPending, history.StatusRunning, history.StatusSuspended}, PageSize: 500}
 	loaded := 0
-	for loaded < w.cfg.CacheSize {
-		page, next, err := w.store.ListInstances(ctx, f)
-		if err == nil {
-			var n int
-			n, err = w.warmPage(ctx, page, want)
-			loaded += n
-		}
-		if err != nil {
-			w.log.Warn("warming the cache for taken partitions failed", "err", err)
-			for _, p := range ps {
-				w.warm.add(p) // try again at the next sweep
+	// One status per query: a store may answer an equality from an index (FerretDB on
+	// PostgreSQL filters it in the database) but a list of statuses by reading everything.
+	for _, status := range []history.Status{history.StatusRunning, history.StatusSuspended, history.StatusPending} {
+		f := history.ListFilter{Statuses: []history.Status{status}, PageSize: 500}
+		for loaded < w.cfg.CacheSize {
+			page, next, err := w.store.ListInstances(ctx, f)
+			if err == nil {
+				var n int
+				n, err = w.warmPage(ctx, page, want)
+				loaded += n
 			}
-			return
+			if err != nil {
+				w.log.Warn("warming the cache for taken partitions failed", "err", err)
+				for _, p := range ps {
+					w.warm.add(p) // try again at the next sweep
+				}
+				return
+			}
+			if next == "" {
+				break
+			}
+			f.Cursor = next
 		}
-		if next == "" {
-			return
-		}
-		f.Cursor = next
 	}
 }
 
@@ -137,7 +141,7 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 		st := newState(byRef[r], hist[r])
 		w.cache.put(r.InstanceID, st, epoch)
 		if doc := st.docRepair(); doc != nil {
-			w.docs.owe(*doc, epoch, now, doc.Status.Terminal())
+			w.docs.owe(*doc, now, doc.Status.Terminal())
 		}
 	}
 	return len(refs), nil

@@ -193,7 +193,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	<-docsDone
 	rmCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if w.flushDocs(rmCtx, 0, true) {
+	if w.flushDocs(rmCtx, 0) {
 		w.log.Warn("some instance documents were not written; the next owners of their partitions repair them")
 	}
 	if err := w.store.RemoveWorker(rmCtx, w.cfg.WorkerID); err != nil {

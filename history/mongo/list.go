@@ -50,17 +50,25 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 	return page, record.EncodeCursor(record.Cursor{CreatedAtMs: last.CreatedAt.UnixMilli(), ID: last.InstanceID}), nil
 }
 
-// listQuery turns a filter into a query document.
+// listQuery turns a filter into a query document. Equalities (one status, the name, the
+// parent) are top-level fields of the query, the rest under $and: FerretDB on PostgreSQL
+// pushes only top-level equalities down into its SQL, and fetches the whole collection
+// into itself for anything else.
 func listQuery(f history.ListFilter) (bson.D, error) {
+	var top bson.D
 	var and bson.A
-	if len(f.Statuses) > 0 {
+	switch len(f.Statuses) {
+	case 0:
+	case 1:
+		top = append(top, bson.E{Key: "status", Value: f.Statuses[0]})
+	default:
 		and = append(and, bson.D{{Key: "status", Value: bson.D{{Key: "$in", Value: f.Statuses}}}})
 	}
 	if f.Name != "" {
-		and = append(and, bson.D{{Key: "name", Value: f.Name}})
+		top = append(top, bson.E{Key: "name", Value: f.Name})
 	}
 	if f.ParentID != "" {
-		and = append(and, bson.D{{Key: "parentInstanceId", Value: f.ParentID}})
+		top = append(top, bson.E{Key: "parentInstanceId", Value: f.ParentID})
 	}
 	if !f.CreatedFrom.IsZero() && !f.CreatedTo.IsZero() && !f.CreatedFrom.Before(f.CreatedTo) {
 		return nil, fmt.Errorf("%w: created range [%s, %s) is empty", ErrInvalidArgument,
@@ -83,8 +91,11 @@ func listQuery(f history.ListFilter) (bson.D, error) {
 			bson.D{{Key: "createdAt", Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: c.ID}}}},
 		}}})
 	}
-	if len(and) == 0 {
-		return bson.D{}, nil
+	if len(and) > 0 {
+		top = append(top, bson.E{Key: "$and", Value: and})
 	}
-	return bson.D{{Key: "$and", Value: and}}, nil
+	if top == nil {
+		top = bson.D{}
+	}
+	return top, nil
 }

@@ -144,6 +144,18 @@ func (s *Store) LoadHistories(ctx context.Context, refs []history.ExecutionRef) 
 		}
 	}
 	out := map[history.ExecutionRef][]history.Episode{}
+	if len(refs) == 1 {
+		// One execution: the plain query, which FerretDB filters in its database ($or it
+		// does not: it would read the whole collection).
+		eps, err := s.LoadHistory(ctx, refs[0].InstanceID, refs[0].ExecutionID)
+		if err != nil {
+			return nil, fmt.Errorf("load histories: %w", err)
+		}
+		if len(eps) > 0 {
+			out[refs[0]] = eps
+		}
+		return out, nil
+	}
 	for start := 0; start < len(refs); start += maxRefsPerQuery {
 		batch := refs[start:min(start+maxRefsPerQuery, len(refs))]
 		or := make(bson.A, len(batch))
