@@ -191,11 +191,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	stopWork()
 	<-docsDone
+	// The documents owed are written before the worker leaves, within DrainTimeout: a store
+	// that lags (keyed writes scan on FerretDB) may owe many.
+	fctx, cancelFlush := context.WithTimeout(context.Background(), w.cfg.DrainTimeout)
+	if w.flushDocs(fctx, 0) || w.docs.len() > 0 {
+		w.log.Warn("some instance documents were not written; the next owners of their partitions repair them", "owed", w.docs.len())
+	}
+	cancelFlush()
 	rmCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if w.flushDocs(rmCtx, 0) {
-		w.log.Warn("some instance documents were not written; the next owners of their partitions repair them")
-	}
 	if err := w.store.RemoveWorker(rmCtx, w.cfg.WorkerID); err != nil {
 		w.log.Warn("removing heartbeat failed", "err", err)
 	}
