@@ -26,24 +26,6 @@ func helloTwice(t *testing.T, ran *int) *durable.Registry {
 	return r
 }
 
-// run delivers and processes everything due, without writing documents.
-func (f *fleet) run(s *Steps) {
-	ctx := context.Background()
-	for range 100 {
-		f.broker.Tick()
-		for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
-			f.broker.Deliver(rs[0])
-		}
-		if s.Inbox() == 0 && s.Activities() == 0 {
-			return
-		}
-		s.Batch(ctx)
-		for s.Activities() > 0 {
-			s.RunActivity(ctx, 0)
-		}
-	}
-}
-
 // The instance document follows the history: nothing is written while the worker runs the
 // episodes, the ended execution is announced at once with its document, and one flush
 // writes the document once, Completed.

@@ -63,25 +63,31 @@ func (f *fleet) start(id, name string, input string) {
 // and reports the instance.
 func (f *fleet) settle(s *Steps, id string) *history.Instance {
 	ctx := context.Background()
-	for range 100 {
-		f.broker.Tick()
-		for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
-			f.broker.Deliver(rs[0])
-		}
-		if s.Inbox() == 0 && s.Activities() == 0 {
-			break
-		}
-		s.Batch(ctx)
-		for s.Activities() > 0 {
-			s.RunActivity(ctx, 0)
-		}
-	}
+	f.run(s)
 	if s.FlushDocs(ctx) || s.DocsOwed() != 0 {
 		f.t.Fatalf("%d instance documents still owed after a flush", s.DocsOwed())
 	}
 	inst, err := f.store.GetInstance(ctx, id)
 	must(f.t, err)
 	return inst
+}
+
+// run delivers and processes everything due, without writing documents.
+func (f *fleet) run(s *Steps) {
+	ctx := context.Background()
+	for range 100 {
+		f.broker.Tick()
+		for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
+			f.broker.Deliver(rs[0])
+		}
+		if s.Inbox() == 0 && s.Activities() == 0 {
+			return
+		}
+		s.Batch(ctx)
+		for s.Activities() > 0 {
+			s.RunActivity(ctx, 0)
+		}
+	}
 }
 
 // A durable timer the broker lost, for an instance no worker has in its cache (its worker
