@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/testenv"
@@ -49,8 +50,13 @@ func TestFaultScenarios(t *testing.T) {
 		if err := json.Unmarshal(st.Output, &out); err != nil || !strings.Contains(out, "device exploded") {
 			t.Fatalf("parent output %s does not carry the child's error", st.Output)
 		}
-		children := list(t, f, "--parent", id)
-		if len(children) != 1 || children[0].Status != history.StatusFailed ||
+		// The child's document is a read model that may lag its history by up to a second.
+		var children []client.Status
+		fleettest.WaitUntil(t, 30*time.Second, "the child's document to show its failure", func() bool {
+			children = list(t, f, "--parent", id)
+			return len(children) == 1 && children[0].Status.Terminal()
+		})
+		if children[0].Status != history.StatusFailed ||
 			children[0].Failure == nil || !strings.Contains(children[0].Failure.Message, "device exploded") {
 			t.Fatalf("children = %+v", children)
 		}
