@@ -116,20 +116,9 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map[int]bool) (int, error) {
 	var refs []history.ExecutionRef
 	byRef := map[history.ExecutionRef]history.Instance{}
-	now := w.now()
 	for _, inst := range page {
 		id := inst.InstanceID
-		p := queues.PartitionOf(id, w.cfg.Partitions)
-		if !want[p] || !w.ownsInstance(id) || w.cache.get(id, w.epochOf(id)) != nil {
-			continue
-		}
-		if d := now.Sub(inst.LastUpdatedAt); d > -2*w.cfg.DocLag && d < 2*w.cfg.DocLag {
-			// Written in the last moments: a worker is at work on it (it comes here with
-			// its next message), or owes it a document. Looked at again at the next sweep,
-			// when a document its owner died owing has aged; reading the histories of a
-			// busy partition's instances now would cost a history query per page for
-			// nothing.
-			w.warm.add(p)
+		if !want[queues.PartitionOf(id, w.cfg.Partitions)] || !w.ownsInstance(id) || w.cache.get(id, w.epochOf(id)) != nil {
 			continue
 		}
 		r := history.ExecutionRef{InstanceID: id, ExecutionID: inst.ExecutionID}
@@ -143,6 +132,7 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 	if err != nil {
 		return 0, err
 	}
+	now := w.now()
 	for _, r := range refs {
 		if len(hist[r]) == 0 {
 			continue // not begun: no timer to watch, no document to repair
