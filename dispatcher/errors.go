@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/warrenhq/warren/client"
+	mongostore "github.com/warrenhq/warren/history/mongo"
 )
 
 // apiError is an answer that is not a success: the status code and the JSON error body.
@@ -27,11 +28,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// writeError answers with err: an *apiError as it is, anything else as 500 (its text is
-// logged, not shown: it may name internals).
+// writeError answers with err: an *apiError as it is, a store that is out of reach as 503,
+// anything else as 500 (its text is logged, not shown: it may name internals).
 func (d *Dispatcher) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case mongostore.IsUnavailable(err):
+		ae = d.unavailable(r, "the request", err)
+	default:
 		d.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		ae = errorf(http.StatusInternalServerError, client.CodeInternal, "internal error; see the dispatcher's log")
 	}
@@ -42,8 +47,14 @@ func (d *Dispatcher) writeError(w http.ResponseWriter, r *http.Request, err erro
 }
 
 // unavailable is the answer when the store or the broker failed: the request changed
-// nothing it could not undo, and may be tried again.
+// nothing it could not undo, and may be tried again. A store that is out of reach (down,
+// restarting, not answering in time) is said in so many words; the driver's error, which
+// names hosts and the topology, goes to the log.
 func (d *Dispatcher) unavailable(r *http.Request, what string, err error) *apiError {
 	d.log.Warn(what+" failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if mongostore.IsUnavailable(err) {
+		return errorf(http.StatusServiceUnavailable, client.CodeUnavailable,
+			what+" failed: the store (MongoDB) is not answering, perhaps restarting; try again in a few seconds")
+	}
 	return errorf(http.StatusServiceUnavailable, client.CodeUnavailable, what+" failed: "+err.Error()+"; try again")
 }

@@ -39,6 +39,23 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		w.log.Warn("heartbeat failed", "err", err)
 		return
 	}
+	if w.troubled.Load() {
+		select {
+		case w.answering <- struct{}{}:
+		default:
+		}
+	}
+	// After a gap longer than DeadAfter (the store was away), the other workers' heartbeats
+	// are as stale as this one was until they write their next: deciding ownership now would
+	// take the whole fleet's partitions for a moment and give them back a heartbeat later,
+	// each change dropping cached states. Ownership stays as it is for one more interval.
+	gap := info.HeartbeatAt.Sub(w.lastBeat)
+	resumed := !w.lastBeat.IsZero() && gap > w.cfg.DeadAfter
+	w.lastBeat = info.HeartbeatAt
+	if resumed {
+		w.log.Info("heartbeat written again; partitions stay as they are until the others have written theirs", "gap", gap.Round(time.Millisecond))
+		return
+	}
 	live, err := w.store.LiveWorkers(ctx, w.cfg.DeadAfter)
 	if err != nil {
 		w.log.Warn("reading live workers failed", "err", err)

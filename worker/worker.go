@@ -70,6 +70,11 @@ type Worker struct {
 	inFlight atomic.Int32   // the same, countable
 	// troubled is set while the last batch met a store or broker failure.
 	troubled atomic.Bool
+	// answering wakes the episode loop from its back-off when a heartbeat succeeds while
+	// troubled: the store is back, so waiting out the pause would only delay the work.
+	answering chan struct{}
+	// lastBeat is when this worker's last heartbeat was written (heartbeat loop only).
+	lastBeat time.Time
 	// parallel bounds the goroutines of one batch's store and broker calls (each).
 	parallel int
 	// crashAt, when set (the simulation), is asked at each step of the protocol whether
@@ -109,14 +114,15 @@ func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*
 	return &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID), registry: r,
 		exec: durable.NewExecutor(r), store: store, broker: broker, closeAll: func() {},
-		cache:    newStateCache(cfg.CacheSize),
-		docs:     newDocWriter(),
-		inbox:    newInbox(),
-		stopping: make(chan struct{}),
-		epochs:   make([]atomic.Int64, cfg.Partitions),
-		warm:     &partitionSet{},
-		owned:    map[int]Subscription{},
-		parallel: 8,
+		cache:     newStateCache(cfg.CacheSize),
+		docs:      newDocWriter(),
+		inbox:     newInbox(),
+		stopping:  make(chan struct{}),
+		epochs:    make([]atomic.Int64, cfg.Partitions),
+		warm:      &partitionSet{},
+		owned:     map[int]Subscription{},
+		answering: make(chan struct{}, 1),
+		parallel:  8,
 	}, nil
 }
 
@@ -245,6 +251,7 @@ func (w *Worker) processLoop(ctx context.Context) {
 		}
 		select {
 		case <-time.After(pause.NextBackOff()):
+		case <-w.answering:
 		case <-ctx.Done():
 		}
 	}

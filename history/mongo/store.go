@@ -51,7 +51,8 @@ type Options struct {
 	// section 11). Leave it off for a single server or FerretDB.
 	WriteConcernMajority bool
 	// ServerSelectionTimeout bounds how long an operation waits for a reachable server
-	// (default 10 s). Per-operation limits come from the caller's context.
+	// (default DefaultServerSelectionTimeout, unless the URI sets serverSelectionTimeoutMS).
+	// Per-operation limits come from the caller's context.
 	ServerSelectionTimeout time.Duration
 	// AppName is reported to the server (default "warren").
 	AppName string
@@ -60,6 +61,13 @@ type Options struct {
 	// driver's default of 100 and use them at once: its own pool to PostgreSQL is smaller.
 	MaxPoolSize uint64
 }
+
+// DefaultServerSelectionTimeout is how long an operation waits for a server that is down or
+// restarting before it fails (IsUnavailable). It is short so that the store's absence is
+// answered promptly: the dispatcher's requests fail with 503 within seconds rather than
+// hang, and workers back off and try again (the driver's default is 30 s). A server that
+// answers is selected at once, however busy; the wait is only for one that does not.
+const DefaultServerSelectionTimeout = 2 * time.Second
 
 // Collection names inside the hub's database.
 const (
@@ -100,17 +108,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("mongo store: %w: hub name %q must be 1-63 letters, digits, '_' or '-'",
 			ErrInvalidArgument, opts.Hub)
 	}
-	if opts.ServerSelectionTimeout <= 0 {
-		opts.ServerSelectionTimeout = 10 * time.Second
-	}
 	if opts.AppName == "" {
 		opts.AppName = "warren"
 	}
 	ops := &opCounters{}
 	co := options.Client().ApplyURI(opts.URI).
-		SetServerSelectionTimeout(opts.ServerSelectionTimeout).
 		SetAppName(opts.AppName).
 		SetMonitor(ops.monitor())
+	if opts.ServerSelectionTimeout > 0 {
+		co.SetServerSelectionTimeout(opts.ServerSelectionTimeout)
+	} else if !strings.Contains(strings.ToLower(opts.URI), "serverselectiontimeoutms=") {
+		co.SetServerSelectionTimeout(DefaultServerSelectionTimeout)
+	}
 	if opts.WriteConcernMajority {
 		co.SetWriteConcern(writeconcern.Majority())
 	}
