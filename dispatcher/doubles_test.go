@@ -62,6 +62,9 @@ func (s *memStore) GetInstance(ctx context.Context, id string) (*history.Instanc
 func (s *memStore) ListInstances(ctx context.Context, f history.ListFilter) ([]history.Instance, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failWith != nil {
+		return nil, "", s.failWith
+	}
 	var out []history.Instance
 	for _, inst := range s.instances {
 		if f.Name != "" && inst.Name != f.Name {
@@ -104,6 +107,9 @@ func (s *memStore) UpdateInstance(ctx context.Context, inst *history.Instance) e
 func (s *memStore) Purge(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failWith != nil {
+		return s.failWith
+	}
 	inst, ok := s.instances[id]
 	if !ok {
 		return history.ErrInstanceNotFound
