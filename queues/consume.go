@@ -3,6 +3,7 @@ package queues
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -62,21 +63,26 @@ func (d *Delivery) Stale() bool {
 	return ok && s.Stale()
 }
 
-// amqpSettler settles a RabbitMQ delivery.
+// amqpSettler settles a RabbitMQ delivery through the subscription it came on.
 type amqpSettler struct {
 	d    *Delivery
 	raw  amqp.Delivery
 	conn *Conn
+	sub  *subscription
 }
 
-func (s *amqpSettler) Ack() error { return s.raw.Ack(false) }
+func (s *amqpSettler) Ack() error {
+	return s.sub.settle(func() error { return s.raw.Ack(false) })
+}
 
 func (s *amqpSettler) Stale() bool {
 	ch, ok := s.raw.Acknowledger.(*amqp.Channel)
-	return ok && ch.IsClosed()
+	return ok && ch.IsClosed() || s.sub.isClosing()
 }
 
-func (s *amqpSettler) Nack(requeue bool) error { return s.raw.Nack(false, requeue) }
+func (s *amqpSettler) Nack(requeue bool) error {
+	return s.sub.settle(func() error { return s.raw.Nack(false, requeue) })
+}
 
 func (s *amqpSettler) DeadLetter(reason string) error {
 	d := s.d
@@ -150,17 +156,54 @@ func (c *Conn) consumeWith(ctx context.Context, queue string, prefetch int, prep
 	return k, nil
 }
 
+// errChannelClosing is what settling a delivery returns once its consumer's channel is
+// being closed: the broker takes the message back with the channel and delivers it again.
+var errChannelClosing = fmt.Errorf("queues: the delivery's channel is closing; the broker will deliver it again: %w", amqp.ErrClosed)
+
 // subscription is one consumer's channel and its deliveries.
 type subscription struct {
 	conn       *link
 	ch         *amqp.Channel
 	deliveries <-chan amqp.Delivery
+
+	// settling is held (shared) while an ack or nack is being sent, and taken to mark the
+	// channel closing. An ack that reaches the broker after the channel's close is a
+	// connection error there (504 CHANNEL_ERROR - expected 'channel.open'), which would
+	// take every consumer and publisher of the connection down with it; deliveries are
+	// settled from other goroutines (a worker's episode loop) while a consumer is cancelled.
+	settling sync.RWMutex
+	closing  bool
 }
 
-func (s *subscription) close() {
-	if s != nil {
-		s.conn.closeChannel(s.ch)
+// settle sends an ack or nack unless the channel is closing.
+func (s *subscription) settle(send func() error) error {
+	s.settling.RLock()
+	defer s.settling.RUnlock()
+	if s.closing {
+		return errChannelClosing
 	}
+	return send()
+}
+
+func (s *subscription) isClosing() bool {
+	s.settling.RLock()
+	defer s.settling.RUnlock()
+	return s.closing
+}
+
+// close closes the channel once no ack or nack is on its way, and lets none start after.
+// Waiting for those is bounded like the close itself: a connection that does not take
+// them within the operation timeout is dropped, which ends them.
+func (s *subscription) close() {
+	if s == nil || s.ch.IsClosed() {
+		return
+	}
+	_ = s.conn.do(context.Background(), "channel.close", func() error {
+		s.settling.Lock()
+		s.closing = true
+		s.settling.Unlock()
+		return s.ch.Close()
+	})
 }
 
 func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int, prepare func(context.Context, *link) error) (*subscription, error) {
@@ -209,7 +252,7 @@ func (c *Conn) consume(ctx context.Context, queue string, prefetch int, prepare 
 			return
 		case raw, ok := <-sub.deliveries:
 			if ok {
-				c.dispatch(ctx, queue, fromDLQ, raw, handle)
+				c.dispatch(ctx, sub, queue, fromDLQ, raw, handle)
 				continue
 			}
 		}
@@ -242,14 +285,14 @@ func (c *Conn) consume(ctx context.Context, queue string, prefetch int, prepare 
 	}
 }
 
-func (c *Conn) dispatch(ctx context.Context, queue string, fromDLQ bool, raw amqp.Delivery, handle func(*Delivery)) {
+func (c *Conn) dispatch(ctx context.Context, sub *subscription, queue string, fromDLQ bool, raw amqp.Delivery, handle func(*Delivery)) {
 	d := &Delivery{
 		Message:       messageOf(&raw, fromDLQ),
 		Queue:         queue,
 		Redelivered:   raw.Redelivered,
 		DeliveryCount: int(headerInt(raw.Headers, "x-delivery-count")) + 1,
 	}
-	d.settler = &amqpSettler{d: d, raw: raw, conn: c}
+	d.settler = &amqpSettler{d: d, raw: raw, conn: c, sub: sub}
 	if ms := headerInt(raw.Headers, headerDue); ms != 0 {
 		d.Due = time.UnixMilli(ms)
 		if time.Now().Before(d.Due) {
