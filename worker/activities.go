@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/warrenhq/warren/durable"
@@ -15,13 +14,9 @@ import (
 // crash in between runs the activity again (at-least-once) and the orchestration applies
 // the first result it sees.
 func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
-	var req history.ActivityRequest
-	if err := json.Unmarshal(d.Body, &req); err != nil || req.InstanceID == "" || req.Name == "" {
-		why := "undecodable activity request"
-		if err != nil {
-			why += ": " + err.Error()
-		}
-		_ = d.DeadLetter(why)
+	req, err := decodeActivity(d.Body, w.cfg.MaxMessageBytes)
+	if err != nil {
+		_ = d.DeadLetter(err.Error())
 		return
 	}
 	var out []byte
@@ -52,6 +47,15 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		return
 	}
 	om, err := controlMessage(d.ID+"/result", req.InstanceID, req.ExecutionID, ev)
+	if err == nil && checkSize(om.Body, w.cfg.MaxMessageBytes) != nil {
+		// The orchestration's worker would refuse a result this large: the task fails
+		// instead, and the orchestration decides what follows.
+		ev.Kind, ev.Result = history.TaskFailed, nil
+		ev.Failure = &history.Failure{Type: "ResultTooLarge", Message: fmt.Sprintf(
+			"activity %s returned %d bytes, more than a worker takes in one message (%d, WARREN_MAX_MESSAGE_BYTES); pass large data by reference",
+			req.Name, len(out), w.cfg.MaxMessageBytes)}
+		om, err = controlMessage(d.ID+"/result", req.InstanceID, req.ExecutionID, ev)
+	}
 	if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 		err = w.publishOutbox(pctx, []history.OutboxMessage{om})

@@ -27,7 +27,12 @@ type Config struct {
 	// instead of running it once more.
 	WorkItemDeliveryLimit int // default queues.DefaultDeliveryLimit
 	// ControlPrefetch bounds unacked control messages per owned partition.
-	ControlPrefetch   int           // default 256
+	ControlPrefetch int // default 256
+	// MaxMessageBytes is the largest message body the worker decodes; a larger control
+	// message or work item is dead-lettered unread, and an activity result that would be
+	// larger fails its task (ResultTooLarge). What a worker holds at once is still up to
+	// its prefetch of bodies as large as the broker takes (max_message_size).
+	MaxMessageBytes   int           // default DefaultMaxMessageBytes (16 MiB)
 	HeartbeatInterval time.Duration // default 1s
 	// DeadAfter is how old a heartbeat may be before its worker counts as gone.
 	DeadAfter time.Duration // default 5s
@@ -81,6 +86,9 @@ func (c Config) withDefaults() Config {
 	if c.ControlPrefetch == 0 {
 		c.ControlPrefetch = 256
 	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = time.Second
 	}
@@ -118,6 +126,9 @@ func (c Config) validate() error {
 	}
 	if c.ActivityConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("activity concurrency must be at least 1, got %d", c.ActivityConcurrency))
+	}
+	if c.MaxMessageBytes < 1 {
+		errs = append(errs, fmt.Errorf("max message bytes must be at least 1, got %d", c.MaxMessageBytes))
 	}
 	if c.DeadAfter <= c.HeartbeatInterval {
 		errs = append(errs, fmt.Errorf("dead-after (%s) must be longer than the heartbeat interval (%s)", c.DeadAfter, c.HeartbeatInterval))

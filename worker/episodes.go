@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -174,12 +173,9 @@ func (w *Worker) group(batch []*queues.Delivery) (map[string][]inbound, []string
 	groups := map[string][]inbound{}
 	var order []string
 	for _, d := range batch {
-		var m history.ControlMessage
-		if err := json.Unmarshal(d.Body, &m); err != nil || m.InstanceID == "" {
-			if err == nil {
-				err = errors.New("no instance id")
-			}
-			_ = d.DeadLetter("undecodable control message: " + err.Error())
+		m, err := decodeControl(d.Body, w.cfg.MaxMessageBytes)
+		if err != nil {
+			_ = d.DeadLetter(err.Error())
 			continue
 		}
 		if _, ok := groups[m.InstanceID]; !ok {

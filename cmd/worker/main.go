@@ -51,6 +51,7 @@ func run(ctx context.Context) error {
 	config.Int(fs, &cfg.Partitions, "partitions", "WARREN_PARTITIONS", 16, "control queue partitions (fixed per hub)")
 	config.String(fs, &cfg.WorkerID, "worker-id", "WARREN_WORKER_ID", "", "this worker's id (default host-pid-random)")
 	config.Int(fs, &cfg.ActivityConcurrency, "activity-concurrency", "WARREN_ACTIVITY_CONCURRENCY", 16, "activities run at once")
+	config.Int(fs, &cfg.MaxMessageBytes, "max-message-bytes", "WARREN_MAX_MESSAGE_BYTES", worker.DefaultMaxMessageBytes, "largest message body decoded; larger ones are dead-lettered unread")
 	config.Duration(fs, &cfg.HeartbeatInterval, "heartbeat", "WARREN_HEARTBEAT", 1e9, "heartbeat interval")
 	config.Duration(fs, &cfg.DeadAfter, "dead-after", "WARREN_DEAD_AFTER", 5e9, "a worker whose heartbeat is older than this counts as gone")
 	config.Duration(fs, &cfg.DrainTimeout, "drain-timeout", "WARREN_DRAIN_TIMEOUT", 30e9, "how long SIGTERM waits for in-flight work")

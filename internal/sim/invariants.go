@@ -44,8 +44,8 @@ func (w *world) checkOutcomes() {
 		if e.output != "" && string(inst.Output) != e.output {
 			w.problem("instance %s output %s, want %s", e.id, inst.Output, e.output)
 		}
-		if e.failType != "" && (inst.Failure == nil || !strings.Contains(inst.Failure.Type, e.failType)) && !w.deliveryLimitExplained(inst) {
-			w.problem("instance %s failure %+v, want type containing %q", e.id, inst.Failure, e.failType)
+		if e.failType != "" && (inst.Failure == nil || !strings.Contains(inst.Failure.Type+": "+inst.Failure.Message, e.failType)) && !w.deliveryLimitExplained(inst) {
+			w.problem("instance %s failure %+v, want one naming %q", e.id, inst.Failure, e.failType)
 		}
 	}
 }

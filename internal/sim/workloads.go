@@ -21,7 +21,7 @@ type expect struct {
 	input    any
 	status   history.Status
 	output   string // the exact JSON output, when not empty
-	failType string // a substring of the failure's type, for a Failed instance
+	failType string // a substring of the failure's type or message, for a Failed instance
 }
 
 // client is what the simulated user does while the run goes on: raise events,
@@ -169,7 +169,7 @@ func workloads(w *world) []workload {
 	}
 	if w.rng.IntN(10) == 0 {
 		out = append(out, workload{name: "oversized", starts: []expect{{id: "huge", name: "Huge",
-			status: history.StatusFailed, failType: "TooLarge"}}})
+			status: history.StatusFailed, failType: "ResultTooLarge"}}})
 	}
 	return out
 }
