@@ -160,6 +160,9 @@ func (p *Proc) Stop(timeout time.Duration) error {
 	}
 }
 
+// Pid is the process's id, e.g. to read /proc/<pid>/status.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Exited reports whether the process has ended.
 func (p *Proc) Exited() bool {
 	select {
