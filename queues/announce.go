@@ -30,6 +30,9 @@ func (c *Conn) Announce(ctx context.Context, msgs ...Message) error {
 // announcements and consumes it like Consume. name must be unique per listening process.
 // The queue is declared and bound again before every subscription after a reconnect: a
 // broker that stayed up while the listener was cut off for over a minute has deleted it.
+// It is not durable: in a cluster, the node that held it may die, and a durable classic
+// queue would stay declared on that node (every declare refused, "home node ... is down")
+// until it came back, while a transient one is forgotten and declared anew on a live node.
 func (c *Conn) Listen(ctx context.Context, name string, handle func(*Delivery)) (*Consumer, error) {
 	x := AnnounceExchange(c.cfg.Hub)
 	q := x + "." + name
@@ -41,7 +44,7 @@ func (c *Conn) Listen(ctx context.Context, name string, handle func(*Delivery)) 
 		defer conn.closeChannel(ch)
 		args := amqp.Table{"x-expires": listenerExpiry.Milliseconds(), "x-message-ttl": listenerExpiry.Milliseconds()}
 		if err := conn.do(ctx, "queue.declare", func() error {
-			_, err := ch.QueueDeclare(q, true, false, false, false, args)
+			_, err := ch.QueueDeclare(q, false, false, false, false, args)
 			return err
 		}); err != nil {
 			return fmt.Errorf("queues: declare listener queue %q: %w", q, err)
