@@ -31,6 +31,12 @@ type Options struct {
 	Partitions int // default 8
 	// Env is added to every process's environment (e.g. OTEL_* settings).
 	Env []string
+	// WorkerEnv is added to the workers' environment after Env, so it wins over it (e.g.
+	// WARREN_AMQP_URL pointing the workers at a proxy while the dispatcher dials directly).
+	WorkerEnv []string
+	// Unready starts the processes without waiting for the dispatcher to be ready or the
+	// workers to join (a test of services that do not answer yet waits itself).
+	Unready bool
 }
 
 // Fleet is a running dispatcher and its workers on one hub.
@@ -40,6 +46,7 @@ type Fleet struct {
 	Partitions int
 	URL        string // the dispatcher's base URL
 	env        []string
+	workerEnv  []string
 	logDir     string
 
 	mu      sync.Mutex
@@ -80,11 +87,18 @@ func Start(t testing.TB, o Options) *Fleet {
 		"WARREN_DISPATCHER="+f.URL,
 	)
 	f.env = append(f.env, o.Env...)
+	f.workerEnv = append(append([]string(nil), f.env...), o.WorkerEnv...)
 	// An interrupted test binary runs no cleanups: stop the fleet and delete its hub then too.
 	keep := testenv.OnInterrupt(f.stop)
 	t.Cleanup(func() { keep(); f.stop() })
 
-	f.procs = append(f.procs, f.start("dispatcher", filepath.Join(bins, "dispatcher")))
+	f.procs = append(f.procs, f.start("dispatcher", filepath.Join(bins, "dispatcher"), f.env))
+	if o.Unready {
+		for i := 0; i < o.Workers; i++ {
+			f.StartWorker()
+		}
+		return f
+	}
 	WaitUntil(t, 30*time.Second, "dispatcher ready", func() bool {
 		resp, err := http.Get(f.URL + "/readyz")
 		if err != nil {
@@ -106,7 +120,7 @@ func Start(t testing.TB, o Options) *Fleet {
 func (f *Fleet) StartWorker() *Proc {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := f.start(fmt.Sprintf("worker-%d", len(f.workers)+1), filepath.Join(Binaries(f.t), "worker"))
+	p := f.start(fmt.Sprintf("worker-%d", len(f.workers)+1), filepath.Join(Binaries(f.t), "worker"), f.workerEnv)
 	f.workers = append(f.workers, p)
 	f.procs = append(f.procs, p)
 	return p
@@ -119,14 +133,14 @@ func (f *Fleet) Workers() []*Proc {
 	return append([]*Proc(nil), f.workers...)
 }
 
-func (f *Fleet) start(name, bin string) *Proc {
+func (f *Fleet) start(name, bin string, env []string) *Proc {
 	f.t.Helper()
 	logf, err := os.Create(filepath.Join(f.logDir, name+".log"))
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	cmd := exec.Command(bin)
-	cmd.Env = f.env
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		f.t.Fatalf("starting %s: %v", name, err)
