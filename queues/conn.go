@@ -157,7 +157,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 		return ErrClosed
 	case cur == nil || cur.IsClosed():
 		if dialErr != nil {
-			return fmt.Errorf("queues: not connected to the broker, reconnecting (last attempt: %v)", dialErr)
+			return fmt.Errorf("queues: not connected to the broker, reconnecting (last attempt: %w)", dialErr)
 		}
 		return errors.New("queues: not connected to the broker, reconnecting")
 	}
@@ -291,7 +291,7 @@ func (c *Conn) connect(ctx context.Context, redeclare bool) (*link, error) {
 		case <-wait.C:
 		case <-ctx.Done():
 			wait.Stop()
-			return nil, fmt.Errorf("queues: cannot connect to %s: %w (last error: %v)", redactAll(c.urls), ctx.Err(), lastErr)
+			return nil, fmt.Errorf("queues: cannot connect to %s: %w (last error: %w)", redactAll(c.urls), ctx.Err(), lastErr)
 		case <-c.done:
 			wait.Stop()
 			return nil, ErrClosed

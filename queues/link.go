@@ -67,10 +67,27 @@ func dialLink(ctx context.Context, url string, cfg Config) (*link, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return nil, err
+		return nil, l.stage(err)
 	}
 	l.Connection = conn
 	return l, nil
+}
+
+// stage wraps a failed dial's err with how far it got, ErrUnreachable or ErrNoHandshake, so
+// that a broker that is down and one that is wedged read differently; a refusal of the
+// credentials stays as the broker said it.
+func (l *link) stage(err error) error {
+	var ae *amqp.Error
+	if errors.As(err, &ae) && ae.Code == amqp.AccessRefused {
+		return err
+	}
+	l.mu.Lock()
+	connected := l.sock != nil
+	l.mu.Unlock()
+	if connected {
+		return fmt.Errorf("%w: %w", ErrNoHandshake, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnreachable, err)
 }
 
 func (l *link) setSocket(sock net.Conn) {
