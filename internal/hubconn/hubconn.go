@@ -19,6 +19,20 @@ import (
 	"github.com/warrenhq/warren/queues"
 )
 
+// ErrStore and ErrBroker mark the errors of Open by the service that failed (errors.Is), so
+// that a binary can say which one it waits for without quoting the error, which names hosts.
+var (
+	ErrStore  = errors.New("hubconn: the store failed")
+	ErrBroker = errors.New("hubconn: the broker failed")
+)
+
+// serviceError is err marked with the service it came from; it reads as err.
+type serviceError struct{ err, service error }
+
+func failed(service, err error) error   { return &serviceError{err: err, service: service} }
+func (e *serviceError) Error() string   { return e.err.Error() }
+func (e *serviceError) Unwrap() []error { return []error{e.err, e.service} }
+
 // Options name the services and the hub; AppName labels both connections (the store's
 // appName and the broker's connection name).
 type Options struct {
@@ -45,22 +59,22 @@ func Open(ctx context.Context, o Options) (*Hub, error) {
 	}
 	store, err := mongostore.Open(ctx, mongostore.Options{URI: o.MongoURI, Hub: o.Hub, AppName: o.AppName})
 	if err != nil {
-		return nil, fmt.Errorf("opening the store at %s: %w", config.Redact(o.MongoURI), err)
+		return nil, failed(ErrStore, fmt.Errorf("opening the store at %s: %w", config.Redact(o.MongoURI), err))
 	}
 	if err := store.EnsureHub(ctx, o.Partitions); err != nil {
 		_ = store.Close(context.Background())
-		return nil, err
+		return nil, failed(ErrStore, err)
 	}
 	conn, err := queues.Dial(ctx, queues.Config{URL: o.AMQPURL, Hub: o.Hub, Partitions: o.Partitions,
 		Logger: o.Logger, ConnectionName: o.AppName})
 	if err != nil {
 		_ = store.Close(context.Background())
-		return nil, fmt.Errorf("connecting to the broker at %s: %w", config.Redact(o.AMQPURL), err)
+		return nil, failed(ErrBroker, fmt.Errorf("connecting to the broker at %s: %w", config.Redact(o.AMQPURL), err))
 	}
 	if err := conn.DeclareTopology(ctx); err != nil {
 		_ = conn.Close()
 		_ = store.Close(context.Background())
-		return nil, fmt.Errorf("declaring the queues of hub %q: %w", o.Hub, err)
+		return nil, failed(ErrBroker, fmt.Errorf("declaring the queues of hub %q: %w", o.Hub, err))
 	}
 	return &Hub{Store: store, Conn: conn}, nil
 }
