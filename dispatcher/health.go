@@ -2,10 +2,14 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/queues"
 )
 
 // healthz says the process is up; it checks nothing else.
@@ -30,7 +34,7 @@ func (d *Dispatcher) readyz(w http.ResponseWriter, r *http.Request) {
 		d.readiness.note(d.log, dep.name, err)
 		checks[dep.name] = "ok"
 		if err != nil {
-			checks[dep.name], ready = "not answering", false
+			checks[dep.name], ready = notAnswering(err), false
 		}
 	}
 	code := http.StatusOK
@@ -39,6 +43,36 @@ func (d *Dispatcher) readyz(w http.ResponseWriter, r *http.Request) {
 		code, status = http.StatusServiceUnavailable, "not ready"
 	}
 	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
+}
+
+// notAnswering is the fixed phrase of a failed check: how far the broker got when it was
+// last dialled, when that is known.
+func notAnswering(err error) string {
+	switch {
+	case errors.Is(err, queues.ErrNoHandshake):
+		return "not answering: it accepts connections but does not complete the AMQP handshake"
+	case errors.Is(err, queues.ErrUnreachable):
+		return "not answering: it cannot be reached"
+	}
+	return "not answering"
+}
+
+// Starting answers for a dispatcher that is not open yet because its store or broker does
+// not answer (the binary serves it while it waits): /healthz is 200, /readyz 503 with
+// reason(), a fixed phrase, and every other route 503, so that a client retries.
+func Starting(reason func() string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason()})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, client.CodeUnavailable,
+			"the dispatcher is not ready ("+reason()+"); try again later").body)
+	})
+	return mux
 }
 
 // readiness remembers the last error each dependency's check logged, so that a probe

@@ -1,6 +1,8 @@
 // Command dispatcher is Warren's front door: the HTTP/JSON API through which clients start
-// and manage orchestrations (see package dispatcher for the routes). It declares the hub's
-// queues at start (giving up after --startup-timeout) and serves until SIGINT or SIGTERM.
+// and manage orchestrations (see package dispatcher for the routes). It listens at once and,
+// until the store and the broker answer, serves /healthz and a /readyz that says why it
+// waits (--startup-timeout, when set, bounds the wait); then it declares the hub's queues
+// and serves the API until SIGINT or SIGTERM.
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,8 +32,9 @@ func main() {
 	os.Exit(code)
 }
 
-// DefaultStartupTimeout is how long the binary waits for the store and the broker at start.
-const DefaultStartupTimeout = 60 * time.Second
+// DefaultStartupTimeout is how long the binary waits for the store and the broker at start:
+// 0, until they answer.
+const DefaultStartupTimeout = 0
 
 // options are the settings of this binary: the dispatcher's Config, the startup timeout and
 // the log level.
@@ -54,7 +58,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	config.Int64(fs, &c.MaxBodyBytes, "max-body-bytes", "WARREN_MAX_BODY_BYTES", dispatcher.DefaultMaxBodyBytes, "largest request body (inputs, event data)")
 	config.Duration(fs, &c.WorkerMaxAge, "worker-max-age", "WARREN_WORKER_MAX_AGE", dispatcher.DefaultWorkerMaxAge, "heartbeat age after which a worker counts as gone")
 	config.Duration(fs, &c.MaxWait, "max-wait", "WARREN_MAX_WAIT", dispatcher.DefaultMaxWait, "longest single wait request")
-	config.Duration(fs, &o.StartupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", DefaultStartupTimeout, "how long to wait at start for the store and the broker to answer before exiting with an error")
+	config.Duration(fs, &o.StartupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", DefaultStartupTimeout, "how long to wait at start for the store and the broker to answer before exiting with an error (0: until they answer)")
 	config.String(fs, &o.LogLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.Usage = config.Usage(fs, "dispatcher [flags]",
 		"Serves Warren's HTTP API: start, inspect, signal and purge orchestrations, list workers.\n"+
@@ -65,8 +69,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if o.StartupTimeout <= 0 {
-		return o, fmt.Errorf("startup timeout (--startup-timeout, WARREN_STARTUP_TIMEOUT) is %s, want a positive duration such as 60s", o.StartupTimeout)
+	if o.StartupTimeout < 0 {
+		return o, fmt.Errorf("startup timeout (--startup-timeout, WARREN_STARTUP_TIMEOUT) is %s, want 0 (wait until the services answer) or a positive duration such as 60s", o.StartupTimeout)
 	}
 	return o, nil
 }
@@ -102,9 +106,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}()
 	o.Tracer = tp.Tracer("github.com/warrenhq/warren/dispatcher")
-	d, err := startup.Within(ctx, o.StartupTimeout, o.Config.AMQPURL,
+	// Listen before waiting for the services, so that a taken address fails at once and
+	// /readyz says why the dispatcher waits.
+	l, err := net.Listen("tcp", o.HTTPAddr)
+	if err != nil {
+		log.Error("cannot start", "err", fmt.Errorf("listen on %s (--http-addr, WARREN_HTTP_ADDR): %w", o.HTTPAddr, err))
+		return 1
+	}
+	defer l.Close()
+	var status startup.Status
+	stopWaiting := serveWhileStarting(l.(*net.TCPListener), dispatcher.Starting(status.Reason), log)
+	d, err := startup.Wait(ctx, startup.Options{AMQPURL: o.Config.AMQPURL, Timeout: o.StartupTimeout, Logger: log, Status: &status},
 		func(ctx context.Context) (*dispatcher.Dispatcher, error) { return dispatcher.Open(ctx, o.Config) },
 		func(d *dispatcher.Dispatcher) { _ = d.Close() })
+	stopWaiting()
 	if ctx.Err() != nil {
 		if d != nil {
 			_ = d.Close()
@@ -117,7 +132,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer d.Close()
-	if err := d.ListenAndServe(ctx); err != nil {
+	if err := d.Serve(ctx, l); err != nil {
 		log.Error("stopped", "err", err)
 		return 1
 	}

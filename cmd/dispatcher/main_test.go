@@ -58,8 +58,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 	if code := run(context.Background(), []string{"extra"}, &out); code != 2 {
 		t.Fatalf("stray argument exited %d", code)
 	}
-	if code := run(context.Background(), []string{"--startup-timeout", "0s"}, &out); code != 2 {
-		t.Fatalf("a zero startup timeout exited %d", code)
+	if code := run(context.Background(), []string{"--startup-timeout", "-1s"}, &out); code != 2 {
+		t.Fatalf("a negative startup timeout exited %d", code)
 	}
 }
 

@@ -57,7 +57,7 @@ func run(ctx context.Context) error {
 	config.Duration(fs, &cfg.DrainTimeout, "drain-timeout", "WARREN_DRAIN_TIMEOUT", 30e9, "how long SIGTERM waits for in-flight work")
 	config.Int(fs, &cfg.CacheSize, "cache-size", "WARREN_CACHE_SIZE", 10000, "instances whose history is kept in memory")
 	config.Duration(fs, &cfg.OpTimeout, "op-timeout", "WARREN_OP_TIMEOUT", 30*time.Second, "bound of each round of store and broker calls (a batch of episodes, a heartbeat, a timer sweep, an activity result)")
-	config.Duration(fs, &startupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", 60*time.Second, "how long to wait at start for the store and the broker to answer before exiting with an error")
+	config.Duration(fs, &startupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", 0, "how long to wait at start for the store and the broker to answer before exiting with an error (0: until they answer; meanwhile the log says why every 10 s)")
 	config.String(fs, &logLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, os.Args[1:]); err != nil {
 		return err
@@ -65,8 +65,8 @@ func run(ctx context.Context) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if startupTimeout <= 0 {
-		return fmt.Errorf("startup timeout (--startup-timeout, WARREN_STARTUP_TIMEOUT) is %s, want a positive duration such as 60s", startupTimeout)
+	if startupTimeout < 0 {
+		return fmt.Errorf("startup timeout (--startup-timeout, WARREN_STARTUP_TIMEOUT) is %s, want 0 (wait until the services answer) or a positive duration such as 60s", startupTimeout)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -92,7 +92,9 @@ func run(ctx context.Context) error {
 		}
 	}
 	cfg.Logger.Info("worker starting", "amqp", config.Redact(cfg.AMQPURL), "mongo", config.Redact(cfg.MongoURI), "hub", cfg.Hub)
-	w, err := startup.Within(ctx, startupTimeout, cfg.AMQPURL,
+	// The worker has no readiness endpoint: while it waits, its log says why, every
+	// startup.LogEvery.
+	w, err := startup.Wait(ctx, startup.Options{AMQPURL: cfg.AMQPURL, Timeout: startupTimeout, Logger: cfg.Logger},
 		func(ctx context.Context) (*worker.Worker, error) { return worker.Open(ctx, cfg, r) }, nil)
 	if ctx.Err() != nil {
 		// The process exits now; a worker opened meanwhile never joined the fleet.
