@@ -28,7 +28,9 @@ import (
 func TestClusterNodeKilledMidRun(t *testing.T) {
 	plan := clusterPlan{hellos: 100, devices: 5, rate: 10, kills: []int{1}}
 	if os.Getenv("WARREN_CHAOS_LONG") != "" {
-		plan = clusterPlan{hellos: 500, devices: 20, rate: 12, kills: []int{1, 2}}
+		// Fed slowly enough (about 80 s) that the second kill, after node 1's restart
+		// (30 s and more on a busy machine), still comes while starts are being fed.
+		plan = clusterPlan{hellos: 500, devices: 20, rate: 6, kills: []int{1, 2}}
 	}
 	cl := startCluster(t)
 	f := fleettest.Start(t, fleettest.Options{Workers: 3, Env: []string{"WARREN_AMQP_URL=" + cl.urls}})
@@ -82,10 +84,20 @@ func TestClusterNodeKilledMidRun(t *testing.T) {
 		waitCompleted(ctx, t, c, probe, 2*time.Minute)
 		t.Logf("FIGURE: cluster: node %d killed with SIGKILL after %d of %d hello starts; a hello sequence started after the kill completed %.2f s after it (%d starts refused so far, retried)",
 			node, inFlight, plan.hellos, time.Since(killed).Seconds(), feed.refused.Load())
-		// Every process of the fleet is connected again, each to a node that lives.
-		fleettest.WaitUntil(t, time.Minute, "the fleet's connections back on live nodes", func() bool {
+		// Every process of the fleet is connected again, each to a node that lives, and the
+		// dispatcher listens for announcements again (its listener queue declared anew if it
+		// lived on the dead node).
+		fleettest.WaitUntil(t, time.Minute, "the fleet's connections back on live nodes, the dispatcher listening", func() bool {
 			now := cl.fleetConnections()
-			return now["warren-dispatcher"] >= conns["warren-dispatcher"] && now["warren-worker"] >= conns["warren-worker"]
+			if now["warren-dispatcher"] < conns["warren-dispatcher"] || now["warren-worker"] < conns["warren-worker"] {
+				return false
+			}
+			for _, q := range cl.hubQueues(f.Hub) {
+				if strings.Contains(q.Name, ".announce.") && q.Consumers > 0 {
+					return true
+				}
+			}
+			return false
 		})
 	}
 	ids := feed.wait(t)
@@ -198,14 +210,15 @@ func (cl *rabbitCluster) run(args ...string) string {
 }
 
 type clusterQueue struct {
-	Name     string    `json:"name"`
-	Type     string    `json:"type"`
-	Members  nodeNames `json:"members"`
-	Online   nodeNames `json:"online"`
-	Messages msgCount  `json:"messages"`
+	Name      string    `json:"name"`
+	Type      string    `json:"type"`
+	Members   nodeNames `json:"members"`
+	Online    nodeNames `json:"online"`
+	Messages  msgCount  `json:"messages"`
+	Consumers msgCount  `json:"consumers"`
 }
 
-// msgCount is a number rabbitmqctl prints as "" for a queue it cannot ask (its node is down).
+// msgCount is a count rabbitmqctl prints as "" for a queue it cannot ask (its node is down).
 type msgCount int
 
 func (c *msgCount) UnmarshalJSON(b []byte) error {
@@ -230,7 +243,7 @@ func (n *nodeNames) UnmarshalJSON(b []byte) error {
 // hubQueues lists the hub's queues as the cluster sees them.
 func (cl *rabbitCluster) hubQueues(hub string) []clusterQueue {
 	cl.t.Helper()
-	out := cl.run("ctl", "list_queues", "name", "type", "members", "online", "messages", "--formatter", "json", "-q")
+	out := cl.run("ctl", "list_queues", "name", "type", "members", "online", "messages", "consumers", "--formatter", "json", "-q")
 	var all []clusterQueue
 	if err := json.Unmarshal([]byte(out), &all); err != nil {
 		cl.t.Fatalf("rabbitmqctl list_queues printed %q: %v", out, err)
