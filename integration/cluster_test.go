@@ -183,7 +183,20 @@ func startCluster(t *testing.T) *rabbitCluster {
 	keep := testenv.OnInterrupt(down)
 	t.Cleanup(func() { keep(); down() })
 	start := time.Now()
-	out := cl.run("up")
+	// The fleet's binaries build while the nodes boot.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	up := exec.CommandContext(ctx, script, "up")
+	var stdout, stderr strings.Builder
+	up.Stdout, up.Stderr = &stdout, &stderr
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Binaries(t)
+	if err := up.Wait(); err != nil {
+		t.Fatalf("cluster.sh up: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	cl.urls = lines[len(lines)-1]
 	if strings.Count(cl.urls, "amqp://") != 3 {
