@@ -162,7 +162,11 @@ type rabbitCluster struct {
 // binary is interrupted). Without rabbitmq-server it skips, or fails under CI.
 func startCluster(t *testing.T) *rabbitCluster {
 	t.Helper()
-	if _, err := os.Stat("/usr/lib/rabbitmq/bin/rabbitmq-server"); err != nil {
+	bin := os.Getenv("WARREN_RABBITMQ_BIN") // as scripts/cluster.sh reads it
+	if bin == "" {
+		bin = "/usr/lib/rabbitmq/bin"
+	}
+	if _, err := os.Stat(filepath.Join(bin, "rabbitmq-server")); err != nil {
 		msg := "rabbitmq-server is not installed (apt-get install rabbitmq-server): " + err.Error()
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)

@@ -24,6 +24,9 @@
 # Environment:
 #   WARREN_CLUSTER_PORT   AMQP port of node 1 (default 5681; nodes 2 and 3 take the next two)
 #   WARREN_CLUSTER_WAIT   seconds to wait for a node to boot (default 120)
+#   WARREN_RABBITMQ_BIN   the folder of rabbitmq-server and rabbitmqctl themselves, not the
+#                         Debian wrappers that switch to the rabbitmq user (default
+#                         /usr/lib/rabbitmq/bin; the nodes run as the calling user)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +34,7 @@ DIR="$ROOT/.services/cluster"
 BASE=${WARREN_CLUSTER_PORT:-5681}
 WAIT=${WARREN_CLUSTER_WAIT:-120}
 NODES=(1 2 3)
-RMQ=/usr/lib/rabbitmq/bin
+RMQ=${WARREN_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}
 
 log() { printf 'cluster: %s\n' "$*" >&2; }
 die() {
@@ -168,13 +171,14 @@ joined() { # joined N: node N is a running member of node 1's cluster
 up() {
 	local t0 fresh=1
 	t0=$(now_ms)
-	command -v "$RMQ/rabbitmq-server" >/dev/null 2>&1 || [ -x "$RMQ/rabbitmq-server" ] ||
-		die "rabbitmq-server is not installed ($RMQ/rabbitmq-server missing); apt-get install rabbitmq-server"
+	[ -x "$RMQ/rabbitmq-server" ] ||
+		die "rabbitmq-server is not installed ($RMQ/rabbitmq-server missing); apt-get install rabbitmq-server, or set WARREN_RABBITMQ_BIN"
 	# A cluster is "made" once the nodes joined; after that a node started again finds its
 	# peers through its own data.
 	[ -f "$DIR/joined" ] && fresh=0
 	if ((fresh)); then
-		rm -rf "$DIR"
+		# Whatever a failed `up` left behind goes first.
+		[ ! -d "$DIR" ] || down
 	fi
 	prepare
 	for n in "${NODES[@]}"; do
