@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,7 +46,7 @@ type faultCost struct {
 // WARREN_CHAOS_LONG=1 runs 300 orchestrations per fault and a 10 s black hole; the default
 // is 50 and 5 s.
 func TestNetworkFaultsBetweenWorkersAndServices(t *testing.T) {
-	n, blackHole, hold := 50, 5*time.Second, 15*time.Second
+	n, blackHole, hold := 50, 5*time.Second, 8*time.Second
 	if os.Getenv("WARREN_CHAOS_LONG") == "1" {
 		n, blackHole, hold = 300, 10*time.Second, 60*time.Second
 	}
@@ -347,28 +348,39 @@ func checkHelloHistory(id string, h []history.Event) (time.Time, string) {
 }
 
 // waitPartitionsShared waits until the dispatcher sees the fleet's workers live and every
-// partition owned by exactly one of them.
+// partition owned by exactly one of them, the same way for two seconds: the owners come
+// from heartbeats a second apart, so one reading can show a partition's old owner before
+// it has let go and its new one before it has reported taking it.
 func waitPartitionsShared(t *testing.T, f *fleettest.Fleet, workers int) {
 	t.Helper()
 	c := client.New(f.URL)
-	fleettest.WaitUntil(t, 30*time.Second, fmt.Sprintf("%d workers live, every partition owned once", workers), func() bool {
+	var last string
+	var since time.Time
+	fleettest.WaitUntil(t, 30*time.Second, fmt.Sprintf("%d workers live, every partition owned by one, for 2s", workers), func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		ws, err := c.Workers(ctx)
 		if err != nil || len(ws.Workers) != workers {
+			last = ""
 			return false
 		}
-		owners := map[int]int{}
+		owner := make([]string, f.Partitions)
 		for _, w := range ws.Workers {
 			for _, p := range w.Partitions {
-				owners[p]++
+				if p < 0 || p >= f.Partitions || owner[p] != "" {
+					last = ""
+					return false
+				}
+				owner[p] = w.WorkerID
 			}
 		}
-		for p := range f.Partitions {
-			if owners[p] != 1 {
-				return false
-			}
+		if slices.Contains(owner, "") {
+			last = ""
+			return false
 		}
-		return true
+		if now := strings.Join(owner, ","); now != last {
+			last, since = now, time.Now()
+		}
+		return time.Since(since) >= 2*time.Second
 	})
 }
