@@ -29,7 +29,7 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 start_fleet "$WORKERS"
-say "dispatcher on $WARREN_DISPATCHER, $WORKERS workers on hub $WARREN_HUB"
+say "dispatcher on $WARREN_DISPATCHER, $WORKERS workers on hub $WARREN_HUB, broker $(sed -E 's#(//[^:/@]*):[^@/]*@#\1:xxxxx@#' <<<"$WARREN_AMQP_URL")"
 client workers
 
 id=devices-$(date +%Y%m%d-%H%M%S)

@@ -6,7 +6,11 @@
 #   scripts/services.sh down     stop what `up` started (never a service it found running)
 #   scripts/services.sh status   say what answers and who started it
 #   scripts/services.sh run CMD...   up, run CMD, then down what this up started (even when
-#                                CMD fails or is interrupted); exits with CMD's status
+#                                CMD fails or is interrupted); exits with CMD's status. CMD
+#                                finds the broker up chose in WARREN_AMQP_URL (binaries) and
+#                                WARREN_TEST_AMQP_URL (tests), the store in WARREN_MONGO_URI
+#                                and WARREN_TEST_MONGO_URI
+#   scripts/services.sh url      print the broker URL the last `up` chose for the AMQP port
 #   scripts/services.sh hubs     list the Warren hubs on the broker (queues each, quorum
 #                                queues, the broker's file-handle budget)
 #   scripts/services.sh delete-hubs HUB...   delete those hubs' queues and exchanges through
@@ -18,7 +22,9 @@
 # accepted but never answered. A hub is P+20 quorum queues (36 with 16 partitions), so with
 # the 1024 open files that su/PAM gives the rabbitmq user, about eight hubs left behind
 # wedge the node. `up` starts the broker with the hard limit instead and warns about a
-# reused one with a small budget.
+# reused one with a small budget; when the broker on the AMQP port is wedged already (it
+# accepts TCP but does not complete the AMQP handshake within a few seconds), `up` starts a
+# private node on other ports and everything it runs uses that (scripts/lib/rabbitmq.sh).
 #
 # Built binaries, pid, log and state files live under .services/ in the repository.
 #
@@ -35,6 +41,9 @@
 #                            stops everything this script started.
 #   RABBITMQ_NODE_PORT       the broker's AMQP port (default 5672); RabbitMQ's own variables
 #                            (RABBITMQ_NODENAME, ...) reach rabbitmq-server and rabbitmqctl
+#   WARREN_AMQP_GRACE        seconds a broker that accepts TCP may take to answer AMQP before a
+#                            private node replaces it (default 6)
+#   WARREN_PRIVATE_AMQP_PORT the private node's AMQP port (default: the first free of 5691-5720)
 #   WARREN_SERVICES_WAIT     seconds to wait for each service to answer (default 120)
 set -euo pipefail
 
@@ -42,7 +51,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE="$ROOT/.services"
 BIN="$STATE/bin"
 
-AMQP_PORT=${RABBITMQ_NODE_PORT:-5672}
 MONGO_ADDR=${WARREN_FERRETDB_ADDR:-127.0.0.1:27017}
 JAEGER_HEALTH=http://127.0.0.1:13133/status
 JAEGER_QUERY=http://127.0.0.1:16686
@@ -65,16 +73,6 @@ took() {
 }
 
 # --- readiness probes -------------------------------------------------------------------
-
-# amqp_answers: a broker on 127.0.0.1:5672 answers the AMQP 0-9-1 protocol header with a
-# Connection.Start method frame (frame type 1), not merely by accepting the TCP connection.
-amqp_answers() {
-	timeout 3 bash -c '
-		exec 3<>/dev/tcp/127.0.0.1/'"$AMQP_PORT"' || exit 1
-		printf "AMQP\x00\x00\x09\x01" >&3
-		[ "$(head -c 1 <&3 | od -An -tx1 | tr -d " \n")" = 01 ]
-	' 2>/dev/null
-}
 
 # mongo_answers: a MongoDB-protocol server answers `ping` (FerretDB does so only when its
 # backend answers too). Without the launcher built yet, an open port is all we can check.
@@ -213,117 +211,12 @@ build() {
 
 # --- RabbitMQ ---------------------------------------------------------------------------
 
-rabbitmq_up() {
-	local t0
-	t0=$(now_ms)
-	if amqp_answers; then
-		if started_by_us rabbitmq; then
-			add_user rabbitmq
-			log "rabbitmq: running (started earlier by this script) ($(took "$t0"))"
-		else
-			log "rabbitmq: reusing the broker on 127.0.0.1:$AMQP_PORT ($(took "$t0"))"
-		fi
-		rabbitmq_check_budget
-		return 0
-	fi
-	if ! command -v rabbitmq-server >/dev/null 2>&1; then
-		if [ "$(id -u)" -ne 0 ] || [ ! -f /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
-			die "rabbitmq: nothing answers on 127.0.0.1:$AMQP_PORT and rabbitmq-server is not installed; install it (apt-get install rabbitmq-server) or start a broker (docker compose up rabbitmq)"
-		fi
-		log "rabbitmq: installing rabbitmq-server with apt-get"
-		if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; } >"$STATE/rabbitmq-install.log" 2>&1 9>&-; then
-			tail -n 20 "$STATE/rabbitmq-install.log" >&2
-			die "rabbitmq: apt-get install rabbitmq-server failed (log: $STATE/rabbitmq-install.log)"
-		fi
-		log "rabbitmq: installed ($(took "$t0"))"
-	fi
-	# A node that is running but does not answer AMQP right now (its app stopped for a moment,
-	# still booting, or just slow) belongs to someone else: wait for it, never record it as
-	# ours, so that `down` can never stop it.
-	if rabbitmq-diagnostics -q ping >/dev/null 2>&1 9>&-; then
-		log "rabbitmq: a node is running but AMQP does not answer yet; waiting for it"
-		wait_for rabbitmq amqp_answers ||
-			die "rabbitmq: the running node does not answer AMQP on 127.0.0.1:$AMQP_PORT; file handles (limit, used): $(rabbitmq_budget || true) — when used is above the limit, delete hubs left behind (scripts/services.sh hubs, delete-hubs)"
-		if started_by_us rabbitmq; then
-			add_user rabbitmq
-		fi
-		log "rabbitmq: reusing the broker on 127.0.0.1:$AMQP_PORT ($(took "$t0"))"
-		return 0
-	fi
-	rm -f "$STATE/rabbitmq.started"
-	# The package's post-install step may have started the broker already.
-	if ! amqp_answers; then
-		log "rabbitmq: starting rabbitmq-server"
-		rabbitmq_start >"$STATE/rabbitmq.log" 2>&1 9>&- ||
-			die "rabbitmq: rabbitmq-server -detached failed: $(tail -n 5 "$STATE/rabbitmq.log")"
-	fi
-	# Record before waiting, so that `status` shows it; without a pid `down` will not stop it.
-	record rabbitmq "how=rabbitmq-server"
-	local deadline=$((SECONDS + WAIT))
-	until rabbitmq-diagnostics -q ping >/dev/null 2>&1; do
-		((SECONDS < deadline)) || die "rabbitmq: the node did not answer rabbitmq-diagnostics ping within ${WAIT}s (see /var/log/rabbitmq/)"
-		sleep 1
-	done
-	rabbitmqctl -q await_startup --timeout "$WAIT" >/dev/null 2>&1 ||
-		die "rabbitmq: rabbitmqctl await_startup failed (see /var/log/rabbitmq/)"
-	wait_for rabbitmq amqp_answers || die "rabbitmq: the node runs but nothing answers AMQP on 127.0.0.1:$AMQP_PORT"
-	# The node's OS pid lets `down` check that it still stops the node it started.
-	local pid
-	pid=$(rabbitmq_pid)
-	record rabbitmq "how=rabbitmq-server" "pid=$pid"
-	log "rabbitmq: started, pid $pid ($(took "$t0"))"
-}
-
-# rabbitmq_start: rabbitmq-server -detached with as many open files as the hard limit allows
-# (at most 65536). As root the package's wrapper switches to the rabbitmq user with su, whose
-# PAM session resets the soft limit to 1024, so the switch is made here, limit raised after it.
-rabbitmq_start() {
-	local raise='n=$(ulimit -Hn); [ "$n" = unlimited ] || [ "$n" -gt 65536 ] && n=65536; ulimit -n "$n"'
-	if [ "$(id -u)" -eq 0 ] && id rabbitmq >/dev/null 2>&1 && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
-		su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && { $raise; } && exec /usr/lib/rabbitmq/bin/rabbitmq-server -detached"
-	else
-		eval "$raise" 2>/dev/null || true
-		rabbitmq-server -detached
-	fi
-}
-
-# rabbitmq_budget prints the broker's file-handle limit and use ("927 12"), or nothing.
-rabbitmq_budget() {
-	timeout 20 rabbitmqctl -q eval 'file_handle_cache:info([total_limit,total_used]).' 2>/dev/null 9>&- |
-		grep -o '[0-9][0-9]*' | paste -sd' ' - | awk 'NF >= 2 { print $1, $2 }'
-}
-
-# rabbitmq_check_budget warns when the broker's file handles would run out after a handful of
-# hubs, or are nearly spent.
-rabbitmq_check_budget() {
-	local budget limit used
-	budget=$(rabbitmq_budget) || return 0
-	[ -n "$budget" ] || return 0
-	read -r limit used <<<"$budget"
-	if ((used * 10 > limit * 8)); then
-		log "rabbitmq: WARNING: $used of the broker's $limit file handles are in use (3 per quorum queue); at the limit it stops answering new connections. Delete the hubs left behind: scripts/services.sh hubs"
-	elif ((limit < 5000)); then
-		log "rabbitmq: note: the broker has $limit file handles, enough for about $((limit / 3 / 36)) hubs of 16 partitions; restart it through this script for more, or raise it in place (prlimit --pid PID --nofile=N:N, then rabbitmqctl eval 'file_handle_cache:set_limit(N-100).')"
-	fi
-}
-
-rabbitmq_pid() { rabbitmqctl -q eval 'list_to_integer(os:getpid()).' 2>/dev/null 9>&- | tr -dc 0-9; }
-
-rabbitmq_down() {
-	started_by_us rabbitmq || return 0
-	release rabbitmq || return 0
-	local t0 want now
-	t0=$(now_ms)
-	want=$(field rabbitmq pid)
-	now=$(rabbitmq_pid)
-	rm -f "$STATE/rabbitmq.started"
-	if [ -z "$want" ] || [ "$now" != "$want" ]; then
-		log "rabbitmq: the running node (pid ${now:-none}) is not the one this script started (pid ${want:-unknown}); leaving it alone"
-		return 0
-	fi
-	rabbitmqctl -q shutdown >/dev/null 2>&1 || true
-	log "rabbitmq: stopped ($(took "$t0"))"
-}
+# shellcheck source=scripts/lib/rabbitmq.sh
+. "$ROOT/scripts/lib/rabbitmq.sh"
+# shellcheck source=scripts/lib/rabbitmq-private.sh
+. "$ROOT/scripts/lib/rabbitmq-private.sh"
+# shellcheck source=scripts/lib/hubs.sh
+. "$ROOT/scripts/lib/hubs.sh"
 
 # --- FerretDB ---------------------------------------------------------------------------
 
@@ -463,21 +356,25 @@ up() {
 	rabbitmq_up
 	ferretdb_up
 	jaeger_up
-	log "up: RabbitMQ 127.0.0.1:$AMQP_PORT, FerretDB $MONGO_ADDR, Jaeger OTLP 127.0.0.1:4317/4318, API $JAEGER_QUERY ($(took "$t0"))"
+	log "up: RabbitMQ $(redact "$BROKER_URL"), FerretDB $MONGO_ADDR, Jaeger OTLP 127.0.0.1:4317/4318, API $JAEGER_QUERY ($(took "$t0"))"
 }
 
 down() {
 	# Reverse order of up; each step only acts on what up recorded.
 	jaeger_down
 	ferretdb_down
+	rabbitmq_private_down
 	rabbitmq_down
 }
 
 status() {
 	local ok=0 who
-	for svc in rabbitmq ferretdb jaeger; do
+	local services=(rabbitmq ferretdb jaeger)
+	! started_by_us rabbitmq-private || services=(rabbitmq rabbitmq-private ferretdb jaeger)
+	for svc in "${services[@]}"; do
 		case $svc in
 		rabbitmq) probe=amqp_answers where="127.0.0.1:$AMQP_PORT" ;;
+		rabbitmq-private) probe=private_answers where="127.0.0.1:$(field rabbitmq-private port), in place of 127.0.0.1:$(field rabbitmq-private for)" ;;
 		ferretdb) probe=mongo_answers where=$MONGO_ADDR ;;
 		jaeger) probe=jaeger_answers where="$JAEGER_QUERY (OTLP 4317/4318)" ;;
 		esac
@@ -507,9 +404,12 @@ run() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	locked up
-	# Tests find the services through these (internal/testenv).
-	export WARREN_TEST_AMQP_URL=${WARREN_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:$AMQP_PORT/}
+	# Tests find the services through WARREN_TEST_* (internal/testenv), the binaries (make
+	# demo) through WARREN_* (internal/config); a value already set wins.
+	export WARREN_TEST_AMQP_URL=${WARREN_TEST_AMQP_URL:-$BROKER_URL}
+	export WARREN_AMQP_URL=${WARREN_AMQP_URL:-$BROKER_URL}
 	export WARREN_TEST_MONGO_URI=${WARREN_TEST_MONGO_URI:-mongodb://$MONGO_ADDR/}
+	export WARREN_MONGO_URI=${WARREN_MONGO_URI:-mongodb://$MONGO_ADDR/}
 	# CMD runs in the background so that a signal to this script is handled at once (bash
 	# defers traps while a foreground child runs); the trap passes it on to CMD, waits for
 	# it, and the EXIT trap stops the services. `<&0` keeps CMD's standard input.
@@ -539,77 +439,12 @@ locked() {
 	exec 9>&-
 }
 
-# --- hubs on the broker ------------------------------------------------------------------
-
-# rabbitmq_queue_names prints "NAME TYPE" for every queue of the default vhost. It asks the
-# node through rabbitmqctl eval, which still answers when AMQP does not.
-rabbitmq_queue_names() {
-	local out
-	out=$(timeout 60 rabbitmqctl -q eval '
-		lists:foreach(fun(Q) ->
-			{resource, <<"/">>, queue, N} = amqqueue:get_name(Q),
-			io:format("~s ~s~n", [N, amqqueue:get_type(Q)])
-		end, [Q || Q <- rabbit_amqqueue:list(), element(2, amqqueue:get_name(Q)) =:= <<"/">>]).' 2>/dev/null 9>&-) || return 1
-	printf '%s\n' "$out" | grep -v '^ok$' || true
-}
-
-# hub_of reads queue names and prints each one's hub (what precedes .control.NN,
-# .workitems, .deadletter, .delay.NN or .announce.NAME), or nothing for other queues.
-hub_of() { sed -nE 's/^(.+)\.(control\.[0-9]+|workitems|deadletter|delay\.[0-9]+|announce\..+) .*$/\1/p'; }
-
-hubs() {
-	local names budget
-	names=$(rabbitmq_queue_names) || die "hubs: rabbitmqctl eval failed; is the node running (rabbitmq-diagnostics ping)?"
-	printf '%-40s %7s %7s\n' HUB QUEUES QUORUM
-	printf '%s\n' "$names" | awk '
-		match($1, /\.(control\.[0-9]+|workitems|deadletter|delay\.[0-9]+|announce\..+)$/) {
-			hub = substr($1, 1, RSTART - 1); n[hub]++; if ($2 ~ /quorum/) q[hub]++
-		}
-		END { for (h in n) printf "%-40s %7d %7d\n", h, n[h], q[h] }' | sort
-	budget=$(rabbitmq_budget)
-	[ -z "$budget" ] || echo "file handles (limit used): $budget; every quorum queue takes 3"
-}
-
-delete_hubs() {
-	[ $# -gt 0 ] || die "delete-hubs: name the hubs to delete (scripts/services.sh hubs lists them)"
-	local names hub queues exchanges list
-	names=$(rabbitmq_queue_names | awk '{ print $1 }') || die "delete-hubs: rabbitmqctl eval failed"
-	for hub in "$@"; do
-		queues=$(printf '%s\n' "$names" | awk -v h="$hub" 'index($0, h ".") == 1 { print }' | hub_of_names "$hub")
-		exchanges=$(timeout 60 rabbitmqctl -q list_exchanges name --no-table-headers 2>/dev/null 9>&- |
-			awk -v h="$hub" 'index($0, h ".") == 1 { print }' |
-			grep -E "^$(printf '%s' "$hub" | sed 's/[.[\*^$]/\\&/g')\.(announce|delay\.deliver|delay\.[0-9]+)$" || true)
-		list=$(printf '%s\n%s\n' "$queues" "$exchanges" | sed '/^$/d' | sed 's/.*/<<"&">>/' | paste -sd, -)
-		if [ -z "$list" ]; then
-			log "delete-hubs: no queue or exchange of hub $hub"
-			continue
-		fi
-		timeout 300 rabbitmqctl -q eval '
-			Names = ['"$list"'],
-			R = fun(Kind, N) -> rabbit_misc:r(<<"/">>, Kind, N) end,
-			Qs = [Q || N <- Names, {ok, Q} <- [rabbit_amqqueue:lookup(R(queue, N))]],
-			[rabbit_amqqueue:delete(Q, false, false, <<"warren-services">>) || Q <- Qs],
-			[rabbit_exchange:delete(R(exchange, N), false, <<"warren-services">>) || N <- Names],
-			length(Qs).' 9>&- >/dev/null 2>>"$STATE/delete-hubs.log" ||
-			die "delete-hubs: rabbitmqctl eval failed deleting hub $hub"
-		log "delete-hubs: deleted hub $hub ($(printf '%s\n' "$queues" | sed '/^$/d' | wc -l) queues)"
-	done
-}
-
-# hub_of_names HUB keeps the queue names that belong to HUB exactly.
-hub_of_names() {
-	local hub=$1 name
-	while read -r name; do
-		[ "$(printf '%s x\n' "$name" | hub_of)" = "$hub" ] && printf '%s\n' "$name"
-	done
-	return 0
-}
-
 mkdir -p "$STATE"
 case ${1:-} in
 up) locked up ;;
 down) locked down ;;
 status) status ;;
+url) broker_url ;;
 hubs) hubs ;;
 delete-hubs)
 	shift
@@ -620,7 +455,7 @@ run)
 	run "$@"
 	;;
 *)
-	echo "usage: $0 up|down|status|hubs|delete-hubs HUB...|run CMD..." >&2
+	echo "usage: $0 up|down|status|url|hubs|delete-hubs HUB...|run CMD..." >&2
 	exit 2
 	;;
 esac

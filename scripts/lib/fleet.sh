@@ -1,6 +1,12 @@
 # Shell functions that run a local Warren fleet from bin/: sourced by scripts/demo.sh and
 # scripts/bench-fleet.sh. Expects WARREN_HUB, WARREN_HTTP_ADDR and WARREN_DISPATCHER set,
-# and LOGS naming a folder for the processes' output.
+# and LOGS naming a folder for the processes' output, and the repository as the current
+# folder.
+
+# The broker scripts/services.sh chose for the AMQP port (a private node when the broker
+# there is wedged), unless WARREN_AMQP_URL is set already (`services.sh run` sets it).
+WARREN_AMQP_URL=${WARREN_AMQP_URL:-$(scripts/services.sh url)}
+export WARREN_AMQP_URL
 
 # The scripts' own stdout and stderr, for finish.
 exec 7>&1 8>&2
