@@ -92,6 +92,7 @@ func TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn(t *testing.T) {
 
 	// The orchestrations start 8 at a time; the poison goes out as they do, spread over
 	// the starts, in a shuffled order.
+	begun := time.Now()
 	var started atomic.Int64
 	startErrs := make(chan error, len(ids))
 	var wg sync.WaitGroup
@@ -129,6 +130,7 @@ func TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	lastDead := dlq.last() // checkDeadLetters says which are missing, if any
+	var lastEnd time.Time
 	fleettest.WaitUntil(t, 3*time.Minute, "every orchestration ended", func() bool {
 		sts, err := c.ListAll(context.Background(), client.ListOptions{Name: "HelloSequence"})
 		if err != nil {
@@ -138,6 +140,7 @@ func TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn(t *testing.T) {
 		for _, st := range sts {
 			if st.Status.Terminal() {
 				ended++
+				lastEnd = later(lastEnd, st.LastUpdatedAt)
 			}
 		}
 		return ended == len(ids)
@@ -173,6 +176,8 @@ func TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn(t *testing.T) {
 	}
 	t.Logf("FIGURE: poison: %d messages published straight into the queues beside %d HelloSequences (%s): %d dead-lettered with their reason, the last %s after the last publish; %d orchestrations completed, 0 worker restarts",
 		len(poison), len(ids), strings.Join(kinds, ", "), dlq.count(), lastDead.Sub(published).Round(100*time.Millisecond), len(ids))
+	t.Logf("FIGURE: poison: the %d HelloSequences ended within %s of the first start, poison and all",
+		len(ids), lastEnd.Sub(begun).Round(100*time.Millisecond))
 	t.Logf("FIGURE: poison: a message for an instance that does not exist is dead-lettered on its 20th delivery, %s after it was published at the slowest",
 		dlq.slowest(poison, "ghost-").Round(100*time.Millisecond))
 	mem.report(t)
@@ -602,4 +607,11 @@ func checkHellosUntouched(t *testing.T, c *client.Client, ids []string) {
 	for p := range problems {
 		t.Error(p)
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
