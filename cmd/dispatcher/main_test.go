@@ -32,6 +32,9 @@ func TestHelpListsEverySetting(t *testing.T) {
 }
 
 func TestConfigFromEnvAndFlags(t *testing.T) {
+	// services.sh run exports the URLs of the services it started; the defaults are under test here.
+	t.Setenv("WARREN_AMQP_URL", "")
+	t.Setenv("WARREN_MONGO_URI", "")
 	t.Setenv("WARREN_HUB", "envhub")
 	t.Setenv("WARREN_PARTITIONS", "8")
 	t.Setenv("WARREN_TOKEN", "tok")
