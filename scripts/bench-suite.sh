@@ -16,7 +16,9 @@
 # Environment: BENCH_WORKERS (2), BENCH_SCENARIOS (all of the above, space-separated),
 # BENCH_OUT (.services/bench-suite), BENCH_PORT (8099), BENCH_HUB (warren-suite),
 # BENCH_LOAD (10000, the instances hello-10k loads first), BENCH_TIMEOUT (15m, how long one
-# client bench may take before the suite gives it up and goes on), KEEP_HUB, WARREN_MONGO_URI.
+# client bench may take before the suite gives it up and goes on), KEEP_HUB, WARREN_MONGO_URI,
+# BENCH_GIN (1: on FerretDB's PostgreSQL backend, add the GIN indexes of
+# scripts/ferretdb-pg-indexes.sh to each fresh hub; 0: measure without them).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,6 +49,9 @@ trap 'exit 143' TERM
 store_port=$(printf '%s' "${WARREN_MONGO_URI:-mongodb://127.0.0.1:27017/}" | sed -E 's#^mongodb://([^/?]*@)?##; s#[/?,].*##; s#^[^:]*$#&:27017#; s#.*:##')
 backend=$(pgrep -a ferretdb 2>/dev/null | grep -E ":$store_port( |\$)" | grep -oE -- '-handler[ =][a-z]+' | head -1 | sed -E 's/-handler[ =]//' || true)
 say "store on port $store_port (FerretDB backend: ${backend:-unknown}); $WORKERS workers; results in $OUT"
+GIN=${BENCH_GIN:-1}
+[ "${backend:-}" = postgresql ] || GIN=0
+say "GIN indexes on the store's keys (scripts/ferretdb-pg-indexes.sh): $([ "$GIN" = 1 ] && echo yes || echo no)"
 if [ "${backend:-}" = sqlite ]; then
 	say "WARNING: the FerretDB on port $store_port uses SQLite; the benchmarks are meant for PostgreSQL"
 fi
@@ -56,6 +61,9 @@ fresh_fleet() {
 	stop_fleet
 	delete_hub
 	start_fleet "$WORKERS"
+	if [ "$GIN" = 1 ]; then
+		scripts/ferretdb-pg-indexes.sh "$WARREN_HUB" | sed "s/^/$SCRIPT_NAME: /"
+	fi
 }
 
 # measure LABEL NAME INPUT COUNT CONCURRENCY [FLAGS...]: client bench, text to the
