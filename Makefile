@@ -10,7 +10,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: all build services-up services-down services-status test sim bench bench-fleet bench-suite bench-peer bench-compare fuzz demo clean
+.PHONY: all build services-up services-down services-status cluster-up cluster-down test chaos sim bench bench-fleet bench-suite bench-peer bench-compare fuzz demo clean
 
 all: build
 
@@ -28,11 +28,26 @@ services-down:
 services-status:
 	@$(SERVICES) status
 
+# A local three-node RabbitMQ cluster (AMQP 5681-5683) beside the broker, for failover runs.
+cluster-up:
+	@$(SERVICES) cluster-up
+
+cluster-down:
+	@$(SERVICES) cluster-down
+
 # -p 1: one package at a time. Under CI, queues' broker-restart test stops the broker's app
 # (rabbitmqctl stop_app), which broke whichever other package was testing against it at the
 # same moment (dispatcher, integration) when packages ran side by side.
 test:
 	@SIM_SEEDS=$${SIM_SEEDS:-300} $(SERVICES) run $(GO) test -p 1 ./... -count=1 -timeout 25m
+
+# The long versions of the fault tests on the real services (a node of a three-node cluster
+# killed twice, FerretDB killed on SQLite and PostgreSQL, toxiproxy faults between the
+# workers and the services, 1,000 poison messages, a broker that stops answering); each
+# prints its figures. `make test` runs the short version of each.
+CHAOS_TESTS := TestClusterNodeKilledMidRun|TestStoreDiesMidRun|TestNetworkFaultsBetweenWorkersAndServices|TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn|TestWedgedBroker
+chaos:
+	@WARREN_CHAOS_LONG=1 $(SERVICES) run $(GO) test -p 1 ./integration -run '^($(CHAOS_TESTS))$$' -count=1 -v -timeout 90m
 
 # The deterministic simulation of a whole fleet (internal/sim), no services needed:
 # SIM_SEEDS seeds from 1 (default 300), or only SIM_SEED=n to replay one run exactly.

@@ -11,6 +11,10 @@
 #                                WARREN_TEST_AMQP_URL (tests), the store in WARREN_MONGO_URI
 #                                and WARREN_TEST_MONGO_URI
 #   scripts/services.sh url      print the broker URL the last `up` chose for the AMQP port
+#   scripts/services.sh cluster-up     a local three-node RabbitMQ cluster beside the broker
+#                                (scripts/cluster.sh up; AMQP 5681-5683); cluster-down
+#                                stops it and deletes its data; cluster-urls prints the
+#                                comma-separated URL list for WARREN_AMQP_URL
 #   scripts/services.sh hubs     list the Warren hubs on the broker (queues each, quorum
 #                                queues, the broker's file-handle budget)
 #   scripts/services.sh delete-hubs HUB...   delete those hubs' queues and exchanges through
@@ -445,6 +449,9 @@ up) locked up ;;
 down) locked down ;;
 status) status ;;
 url) broker_url ;;
+cluster-up) exec "$ROOT/scripts/cluster.sh" up ;;
+cluster-down) exec "$ROOT/scripts/cluster.sh" down ;;
+cluster-urls) exec "$ROOT/scripts/cluster.sh" urls ;;
 hubs) hubs ;;
 delete-hubs)
 	shift
@@ -455,7 +462,7 @@ run)
 	run "$@"
 	;;
 *)
-	echo "usage: $0 up|down|status|url|hubs|delete-hubs HUB...|run CMD..." >&2
+	echo "usage: $0 up|down|status|url|cluster-up|cluster-down|cluster-urls|hubs|delete-hubs HUB...|run CMD..." >&2
 	exit 2
 	;;
 esac
