@@ -30,8 +30,12 @@ type Config struct {
 	Hub        string // task hub name: queue prefix and database name
 	Partitions int    // control-queue partitions; fixed per hub
 	HTTPAddr   string // listen address, 127.0.0.1:8080 by default
-	// Token, when set, is the bearer token every /v1 and /metrics request must carry.
+	// Token, when set, is the bearer token every /v1 and /metrics request must carry, and
+	// what the dashboard's login form asks for.
 	Token string
+	// JaegerUI is the Jaeger UI's base URL (e.g. http://127.0.0.1:16686); when set, the
+	// dashboard links each instance to its trace.
+	JaegerUI string
 	// MaxBodyBytes caps request bodies (inputs, event data); larger ones get 413.
 	MaxBodyBytes int64
 	// WorkerMaxAge is how old a heartbeat may be for its worker to count as live.

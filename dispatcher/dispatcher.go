@@ -24,6 +24,7 @@
 //	GET    /v1/workers                        live workers and the partitions each owns
 //	GET    /v1/stats                          this process: pid, start, its store's command counts
 //	GET    /healthz  /readyz  /metrics
+//	       /ui/                               the web dashboard (package dispatcher/ui)
 //
 // A start answers 503 in two ways. When the broker refused the start message, nothing is
 // left behind and the start may simply be sent again. When the broker did not confirm it
@@ -41,9 +42,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/history"
 	mongostore "github.com/warrenhq/warren/history/mongo"
 	"github.com/warrenhq/warren/internal/config"
@@ -220,6 +223,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.HandleFunc("GET /metrics", d.serveMetrics)
+	mux.Handle(ui.Prefix, d.dashboard(mux))
 	// The same paths without a method catch the methods a path does not serve.
 	for path, allow := range map[string]string{
 		"/v1/instances":                    "GET, POST, DELETE",
@@ -258,14 +262,15 @@ func (d *Dispatcher) handle(h func(http.ResponseWriter, *http.Request) error) ht
 }
 
 // authenticate demands the bearer token, when one is configured, on everything but the
-// health probes.
+// health probes and the dashboard (which asks for the token itself, and keeps a session
+// cookie).
 func (d *Dispatcher) authenticate(next http.Handler) http.Handler {
 	if d.cfg.Token == "" {
 		return next
 	}
 	want := []byte("Bearer " + d.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, ui.Prefix) {
 			next.ServeHTTP(w, r)
 			return
 		}

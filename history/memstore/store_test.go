@@ -10,3 +10,7 @@ import (
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) history.Store { return New(Options{}) })
 }
+
+func TestCountInstances(t *testing.T) {
+	storetest.RunCount(t, func(t *testing.T) history.Store { return New(Options{}) })
+}

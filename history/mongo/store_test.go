@@ -150,3 +150,7 @@ func TestOpenUnreachableServer(t *testing.T) {
 		}
 	}
 }
+
+func TestCountInstances(t *testing.T) {
+	storetest.RunCount(t, func(t *testing.T) history.Store { return openTestStore(t) })
+}
