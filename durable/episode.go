@@ -23,9 +23,10 @@ import (
 //
 // Replay: every call the orchestrator makes gets the next task id and becomes a pending
 // call; a scheduling event in history (TaskScheduled, SubOrchestrationCreated,
-// TimerCreated, EventSent) must match the oldest pending call by task id, kind and name,
-// else the orchestration fails with a *NonDeterminismError. Calls still pending at the end
-// are new: they become NewEvents and Actions.
+// TimerCreated, EventSent, and PatchMarker, which has no task id) must match the oldest
+// pending call by task id, kind and name, else the orchestration fails with a
+// *NonDeterminismError. Calls still pending at the end are new: they become NewEvents and
+// Actions.
 type episode struct {
 	reg        *Registry
 	instanceID string
@@ -37,6 +38,12 @@ type episode struct {
 	executionID string
 	clock       time.Time // CurrentTime: the timestamp of the episode being applied
 	replaying   bool
+	at          int // the index in past of the event being replayed
+
+	// patches are the answers IsPatched gave, by patch id; recordedPatches the patch ids
+	// whose marker the past holds.
+	patches         map[string]bool
+	recordedPatches map[string]bool
 
 	nextID      int64
 	open        map[int64]*openCall
@@ -68,6 +75,7 @@ type episode struct {
 	status                 history.Status
 	failure                *history.Failure
 	failedByNondeterminism bool
+	nondeterminism         *NonDeterminismError
 	rest                   []history.Event // incoming events left once the execution ended
 }
 
@@ -111,6 +119,7 @@ func newEpisode(reg *Registry, instanceID string, now time.Time) *episode {
 	return &episode{
 		reg: reg, instanceID: instanceID, now: now, res: &Result{},
 		open: map[int64]*openCall{}, waiters: map[string][]*eventWait{}, buffered: map[string][]bufferedEvent{},
+		patches: map[string]bool{}, recordedPatches: map[string]bool{},
 	}
 }
 
@@ -119,11 +128,13 @@ func (ep *episode) run(past, incoming []history.Event) error {
 		return err
 	}
 	ep.replaying = true
+	ep.notePatches(past)
 	for i := range past {
 		switch past[i].Kind {
 		case history.ExecutionCompleted, history.ExecutionFailed, history.ExecutionTerminated, history.ContinuedAsNew:
 			return fmt.Errorf("instance %q: the execution has already ended (%s in history)", ep.instanceID, past[i].Kind)
 		}
+		ep.at = i
 		ep.handle(&past[i], false)
 		if ep.ended() {
 			break
@@ -198,7 +209,7 @@ func (ep *episode) handle(ev *history.Event, fresh bool) {
 		}
 		ep.record(*ev)
 		ep.begin(ev)
-	case history.TaskScheduled, history.SubOrchestrationCreated, history.TimerCreated, history.EventSent:
+	case history.TaskScheduled, history.SubOrchestrationCreated, history.TimerCreated, history.EventSent, history.PatchMarker:
 		if !fresh {
 			ep.match(ev)
 		}
@@ -365,7 +376,11 @@ func (ep *episode) match(ev *history.Event) {
 }
 
 func (ep *episode) nondeterministic(id int64, recorded, requested string) {
-	err := &NonDeterminismError{TaskID: id, Recorded: recorded, Requested: requested}
+	if ep.ended() {
+		return
+	}
+	err := &NonDeterminismError{TaskID: id, Recorded: recorded, Requested: requested, Event: ep.at}
+	ep.nondeterminism = err
 	ep.fail(failureOf(err), true)
 }
 
@@ -379,6 +394,8 @@ func describe(ev *history.Event) string {
 		return "a timer"
 	case history.EventSent:
 		return fmt.Sprintf("event %q sent to %q", ev.Name, ev.InstanceID)
+	case history.PatchMarker:
+		return fmt.Sprintf("patch marker %q", ev.Name)
 	}
 	return string(ev.Kind)
 }
@@ -448,7 +465,9 @@ func (ep *episode) finish() {
 		for i := range ep.pending {
 			p := &ep.pending[i]
 			ep.record(p.ev)
-			res.Actions = append(res.Actions, p.action)
+			if p.action.Kind != 0 { // a patch marker sends nothing
+				res.Actions = append(res.Actions, p.action)
+			}
 		}
 	}
 	res.CustomStatus = ep.customStatus

@@ -61,20 +61,31 @@ func newTaskFailedError(kind, name string, id int64, f *history.Failure) *TaskFa
 }
 
 // NonDeterminismError says that replay found the orchestrator code asking for something
-// other than what its history recorded: another activity, another kind of call, or no call
-// at all where history has one. The orchestration fails with it (Status Failed, the error
-// as its Failure), because continuing would act on decisions that do not match the past.
+// other than what its history recorded: another activity, another kind of call, no call at
+// all where history has one, a call or an end where history has none, or a patch marker
+// (see OrchestrationContext.IsPatched) the code no longer asks for. The orchestration fails
+// with it (Status Failed, the error as its Failure), because continuing would act on
+// decisions that do not match the past; Executor.Replay returns it.
 type NonDeterminismError struct {
+	// TaskID is the task id of the recorded call that does not match (0 when the difference
+	// is not about a recorded call's task).
 	TaskID int64
-	// Recorded is what history holds at TaskID, e.g. `activity "A"`; Requested is what the
+	// Recorded is what history holds there, e.g. `activity "A"`; Requested is what the
 	// code asked for, e.g. `activity "B"`, or "no call".
 	Recorded  string
 	Requested string
+	// Event is the index, from 0, in the execution's history of the event where the two
+	// part (Error prints it from 1, as `client history` numbers events).
+	Event int
 }
 
 func (e *NonDeterminismError) Error() string {
-	return fmt.Sprintf("non-deterministic orchestration: history recorded %s as task %d, but the code asked for %s",
-		e.Recorded, e.TaskID, e.Requested)
+	task := ""
+	if e.TaskID != 0 {
+		task = fmt.Sprintf(" as task %d", e.TaskID)
+	}
+	return fmt.Sprintf("non-deterministic orchestration at history event %d: history recorded %s%s, but the code asked for %s",
+		e.Event+1, e.Recorded, task, e.Requested)
 }
 
 // ErrorType names the error in history.

@@ -12,7 +12,7 @@ var knownKinds = map[Kind]bool{
 	ExecutionSuspended: true, ExecutionResumed: true, ContinuedAsNew: true, OrchestratorStarted: true,
 	TaskScheduled: true, TaskCompleted: true, TaskFailed: true,
 	SubOrchestrationCreated: true, SubOrchestrationCompleted: true, SubOrchestrationFailed: true,
-	TimerCreated: true, TimerFired: true, EventRaised: true, EventSent: true,
+	TimerCreated: true, TimerFired: true, EventRaised: true, EventSent: true, PatchMarker: true,
 }
 
 // Valid reports whether k is a kind this build knows.

@@ -33,6 +33,9 @@ const (
 	TimerFired                Kind = "TimerFired"
 	EventRaised               Kind = "EventRaised"
 	EventSent                 Kind = "EventSent"
+	// PatchMarker records that an execution took the new branch of a patch
+	// (OrchestrationContext.IsPatched); Name is the patch id.
+	PatchMarker Kind = "PatchMarker"
 )
 
 // Event is one entry of an orchestration's history. It is one flat record for every kind;
@@ -47,7 +50,7 @@ type Event struct {
 	// SubOrchestrationCreated/Completed/Failed, TimerCreated/Fired, EventSent.
 	TaskID int64 `json:"taskId,omitempty" bson:"taskId,omitempty"`
 	// Name is the orchestrator (ExecutionStarted, SubOrchestrationCreated), activity
-	// (TaskScheduled), or event name (EventRaised, EventSent).
+	// (TaskScheduled), event name (EventRaised, EventSent), or patch id (PatchMarker).
 	Name string `json:"name,omitempty" bson:"name,omitempty"`
 	// Input is the orchestration or activity input, or an event's data.
 	Input json.RawMessage `json:"input,omitempty" bson:"input,omitempty"`

@@ -120,11 +120,21 @@ func (w *world) checkHistory(exec *durable.Executor, inst history.Instance, eps 
 	// decide the same events (by kind and task). Episodes a worker wrote in place of the
 	// orchestrator's (a failure it could not compute or store) are skipped.
 	var past []history.Event
+	whole := true
 	for _, ep := range eps {
-		if !workerMade(ep) {
+		if workerMade(ep) {
+			whole = false
+		} else {
 			w.checkReplay(exec, inst.InstanceID, past, ep)
 		}
 		past = append(past, ep.Events...)
+	}
+	// The whole execution replays too, as a replay test of a recorded history would
+	// (durable.Executor.Replay: every episode's calls, and its end).
+	if whole && len(all) > 0 {
+		if err := exec.Replay(inst.InstanceID, all); err != nil {
+			w.problem("instance %s: its history does not replay: %v", inst.InstanceID, err)
+		}
 	}
 }
 
