@@ -51,6 +51,7 @@ import (
 	mongostore "github.com/warrenhq/warren/history/mongo"
 	"github.com/warrenhq/warren/internal/config"
 	"github.com/warrenhq/warren/internal/hubconn"
+	"github.com/warrenhq/warren/internal/startup"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -78,7 +79,7 @@ type Dispatcher struct {
 	starts  *startGroups
 	handler http.Handler
 	// readiness remembers what /readyz last logged.
-	readiness readiness
+	readiness startup.ReadinessLog
 
 	closers []func() error // what Open opened, closed by Close
 }
@@ -90,8 +91,8 @@ func New(cfg Config, store history.Store, broker Broker) (*Dispatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dispatcher{cfg: cfg, store: store, broker: broker, log: cfg.Logger, metrics: newMetrics(), waiters: newWaiters(),
-		starts: newStartGroups()}
+	d := &Dispatcher{cfg: cfg, store: store, broker: broker, log: cfg.Logger, waiters: newWaiters(), starts: newStartGroups()}
+	d.metrics = newMetrics(d.waiters)
 	d.known = &knownOrchestrators{store: store, maxAge: cfg.WorkerMaxAge}
 	d.handler = d.routes()
 	return d, nil
@@ -222,7 +223,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("GET /v1/stats", d.handle(d.stats))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
-	mux.HandleFunc("GET /metrics", d.serveMetrics)
+	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.Handle(ui.Prefix, d.dashboard(mux))
 	// The same paths without a method catch the methods a path does not serve.
 	for path, allow := range map[string]string{

@@ -16,6 +16,7 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/scrape"
 	"github.com/warrenhq/warren/queues"
 	"github.com/warrenhq/warren/tracing"
 )
@@ -518,23 +519,34 @@ func TestMetrics(t *testing.T) {
 	r.do("POST", "/v1/instances/live-1/events/Go", `1`)
 	r.do("GET", "/nowhere", "")
 	a := r.do("GET", "/metrics", "")
-	text := string(a.body)
-	for _, want := range []string{
-		`warren_dispatcher_http_requests_total{route="POST /v1/instances",code="202"} 2`,
-		`warren_dispatcher_http_requests_total{route="POST /v1/instances",code="400"} 1`,
-		`warren_dispatcher_http_requests_total{route="POST /v1/instances/{id}/events/{name}",code="202"} 1`,
-		`warren_dispatcher_http_requests_total{route="unmatched",code="404"} 1`,
-		"warren_dispatcher_orchestrations_started_total 2\n",
-		"warren_dispatcher_events_raised_total 1\n",
-		`warren_dispatcher_control_messages_published_total{kind="ExecutionStarted"} 2`,
-		"# TYPE warren_dispatcher_http_requests_total counter",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("metrics lack %q:\n%s", want, text)
-		}
-	}
 	if !strings.HasPrefix(a.hdr.Get("Content-Type"), "text/plain") {
 		t.Errorf("Content-Type %q", a.hdr.Get("Content-Type"))
+	}
+	m, err := scrape.Parse(bytes.NewReader(a.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"warren_dispatcher_http_requests_total", []string{"route", "POST /v1/instances", "code", "202"}, 2},
+		{"warren_dispatcher_http_requests_total", []string{"route", "POST /v1/instances", "code", "400"}, 1},
+		{"warren_dispatcher_http_requests_total", []string{"route", "POST /v1/instances/{id}/events/{name}", "code", "202"}, 1},
+		{"warren_dispatcher_http_requests_total", []string{"route", "unmatched", "code", "404"}, 1},
+		{"warren_dispatcher_http_request_duration_seconds_count", []string{"route", "POST /v1/instances"}, 3},
+		{"warren_dispatcher_orchestrations_started_total", nil, 2},
+		{"warren_dispatcher_events_raised_total", nil, 1},
+		{"warren_dispatcher_control_messages_published_total", []string{"kind", "ExecutionStarted"}, 2},
+		{"warren_dispatcher_waiters", nil, 0},
+	} {
+		if got := m.Value(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	if !strings.Contains(string(a.body), "# TYPE warren_dispatcher_http_requests_total counter") {
+		t.Errorf("no TYPE line for the requests counter:\n%s", a.body)
 	}
 }
 

@@ -2,14 +2,11 @@ package dispatcher
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/warrenhq/warren/client"
-	"github.com/warrenhq/warren/queues"
+	"github.com/warrenhq/warren/internal/startup"
 )
 
 // healthz says the process is up; it checks nothing else.
@@ -31,10 +28,10 @@ func (d *Dispatcher) readyz(w http.ResponseWriter, r *http.Request) {
 		ping func(context.Context) error
 	}{{"store", d.pingStore}, {"broker", d.pingBroker}} {
 		err := dep.ping(ctx)
-		d.readiness.note(d.log, dep.name, err)
+		d.readiness.Note(d.log, dep.name, err)
 		checks[dep.name] = "ok"
 		if err != nil {
-			checks[dep.name], ready = notAnswering(err), false
+			checks[dep.name], ready = startup.NotAnswering(err), false
 		}
 	}
 	code := http.StatusOK
@@ -43,18 +40,6 @@ func (d *Dispatcher) readyz(w http.ResponseWriter, r *http.Request) {
 		code, status = http.StatusServiceUnavailable, "not ready"
 	}
 	writeJSON(w, code, map[string]any{"status": status, "checks": checks})
-}
-
-// notAnswering is the fixed phrase of a failed check: how far the broker got when it was
-// last dialled, when that is known.
-func notAnswering(err error) string {
-	switch {
-	case errors.Is(err, queues.ErrNoHandshake):
-		return "not answering: it accepts connections but does not complete the AMQP handshake"
-	case errors.Is(err, queues.ErrUnreachable):
-		return "not answering: it cannot be reached"
-	}
-	return "not answering"
 }
 
 // Starting answers for a dispatcher that is not open yet because its store or broker does
@@ -73,34 +58,6 @@ func Starting(reason func() string) http.Handler {
 			"the dispatcher is not ready ("+reason()+"); try again later").body)
 	})
 	return mux
-}
-
-// readiness remembers the last error each dependency's check logged, so that a probe
-// every few seconds logs a failure when it begins or changes, not each time.
-type readiness struct {
-	mu   sync.Mutex
-	last map[string]string
-}
-
-func (rd *readiness) note(log *slog.Logger, dep string, err error) {
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	rd.mu.Lock()
-	if rd.last == nil {
-		rd.last = map[string]string{}
-	}
-	was := rd.last[dep]
-	rd.last[dep] = msg
-	rd.mu.Unlock()
-	switch {
-	case msg == was:
-	case err != nil:
-		log.Warn("readyz: "+dep+" not answering", "err", err)
-	default:
-		log.Info("readyz: " + dep + " answering again")
-	}
 }
 
 func (d *Dispatcher) pingStore(ctx context.Context) error {

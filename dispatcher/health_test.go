@@ -1,13 +1,10 @@
 package dispatcher
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/warrenhq/warren/queues"
 )
 
 // While the binary waits for its services, /healthz is 200, /readyz 503 with the reason,
@@ -29,16 +26,5 @@ func TestStartingSaysWhy(t *testing.T) {
 		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.body) {
 			t.Errorf("%s %s: %d %s, want %d with %s", tc.method, tc.path, rec.Code, rec.Body, tc.code, tc.body)
 		}
-	}
-}
-
-// A failed broker check says how far the last dial got, and never the error's text.
-func TestNotAnsweringNamesAWedgedBroker(t *testing.T) {
-	wedged := fmt.Errorf("queues: not connected (last attempt: %w: read tcp 10.0.0.1:5672: i/o timeout)", queues.ErrNoHandshake)
-	if got := notAnswering(wedged); !strings.Contains(got, "does not complete the AMQP handshake") || strings.Contains(got, "10.0.0.1") {
-		t.Fatalf("notAnswering = %q", got)
-	}
-	if got := notAnswering(fmt.Errorf("x: %w", queues.ErrUnreachable)); got != "not answering: it cannot be reached" {
-		t.Fatalf("notAnswering = %q", got)
 	}
 }

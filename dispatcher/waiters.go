@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/warrenhq/warren/history"
@@ -27,6 +28,8 @@ type waiters struct {
 	// listening is set once the dispatcher hears announcements; until then (or in tests
 	// without a broker) waiters poll the store more often.
 	listening bool
+	// heard counts the announcements of ended instances received.
+	heard atomic.Int64
 }
 
 // recentEnd is an announced ended document and when it was announced.
@@ -105,6 +108,17 @@ func (w *waiters) remember(id string, doc *history.Instance) {
 	w.recent[id] = recentEnd{doc: doc, at: now}
 }
 
+// count is how many wait requests wait now.
+func (w *waiters) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, chs := range w.m {
+		n += len(chs)
+	}
+	return n
+}
+
 // firstPoll is how long a new waiter waits before its first safety read: pollEvery when
 // the dispatcher listens, a quick 20 ms (doubling up to pollEvery) when it does not.
 func (w *waiters) firstPoll() time.Duration {
@@ -147,6 +161,7 @@ const safetyPoll = 5 * time.Second
 func (w *waiters) listen(ctx context.Context, conn *queues.Conn, name string) (*queues.Consumer, error) {
 	k, err := conn.Listen(ctx, name, func(d *queues.Delivery) {
 		if d.Kind == history.MessageKindEnded {
+			w.heard.Add(1)
 			w.wake(d.InstanceID, announced(d.InstanceID, d.Body))
 		}
 		_ = d.Ack()

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/warrenhq/warren/history"
 	mongostore "github.com/warrenhq/warren/history/mongo"
+	"github.com/warrenhq/warren/internal/scrape"
 	"github.com/warrenhq/warren/internal/testenv"
 	"github.com/warrenhq/warren/queues"
 )
@@ -64,6 +66,9 @@ func TestOpenListensForEndedInstances(t *testing.T) {
 	})
 	ended, forget := d.waiters.add("instance-1")
 	defer forget()
+	if n := scrapeDispatcher(t, d).Value("warren_dispatcher_waiters"); n != 1 {
+		t.Fatalf("warren_dispatcher_waiters = %v, want 1", n)
+	}
 	doc, _ := json.Marshal(history.Instance{InstanceID: "instance-1", ExecutionID: "e1", Status: history.StatusCompleted,
 		Output: json.RawMessage(`"done"`), Executions: 1, LastEpisode: 3})
 	if err := conn.Announce(ctx, queues.Message{Kind: history.MessageKindEnded, InstanceID: "instance-1", Body: doc}); err != nil {
@@ -77,6 +82,22 @@ func TestOpenListensForEndedInstances(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the announcement did not reach the dispatcher's waiter")
 	}
+	m := scrapeDispatcher(t, d)
+	if a, n := m.Value("warren_dispatcher_announcements_total"), m.Value("warren_dispatcher_waiters"); a != 1 || n != 0 {
+		t.Fatalf("announcements %v and waiters %v, want 1 and 0", a, n)
+	}
+}
+
+// scrapeDispatcher reads the dispatcher's /metrics as Prometheus would.
+func scrapeDispatcher(t *testing.T, d *Dispatcher) scrape.Samples {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m, err := scrape.Parse(rec.Body)
+	if rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("/metrics: %d %v", rec.Code, err)
+	}
+	return m
 }
 
 func TestAnnouncedDocument(t *testing.T) {

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
@@ -16,8 +17,14 @@ import (
 func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 	req, err := decodeActivity(d.Body, w.cfg.MaxMessageBytes)
 	if err != nil {
-		_ = d.DeadLetter(err.Error())
+		w.deadLetter(d, deadUndecodable, err.Error())
 		return
+	}
+	if d.Redelivered {
+		w.metrics.redelivered("workitems")
+	}
+	if req.Attempt > 1 {
+		w.metrics.retries.WithLabelValues(req.Name).Inc()
 	}
 	var out []byte
 	var failure *history.Failure
@@ -28,13 +35,21 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		failure = &history.Failure{Type: "DeliveryLimitExceeded", Message: fmt.Sprintf(
 			"activity %s was handed to workers %d times without a result (workers stopped or crashed while running it)",
 			req.Name, d.DeliveryCount-1)}
+		w.metrics.activity(req.Name, outcomeDeliveryLimit, 0)
 	} else {
 		actx, end := w.startActivitySpan(ctx, req)
+		began := time.Now()
 		out, failure = w.registry.RunActivity(actx, durable.ActivityInfo{
 			InstanceID: req.InstanceID, ExecutionID: req.ExecutionID, TaskID: req.TaskID,
 			Name: req.Name, Attempt: req.Attempt,
 		}, req.Name, req.Input)
+		took := time.Since(began)
 		end(failure)
+		outcome := outcomeCompleted
+		if failure != nil {
+			outcome = outcomeFailed
+		}
+		w.metrics.activity(req.Name, outcome, took)
 	}
 
 	ev := history.Event{Version: history.SchemaVersion, TaskID: req.TaskID, Timestamp: w.now()}

@@ -50,12 +50,17 @@ type episodePlan struct {
 // deadLetters are the messages of a plan that go to the dead-letter queue, in order.
 type deadLetters []deadLetter
 
+// deadLetter is one message to dead-letter: reason is its class (a metric label), why the
+// full explanation it carries.
 type deadLetter struct {
-	d   *queues.Delivery
-	why string
+	d      *queues.Delivery
+	reason string
+	why    string
 }
 
-func (l *deadLetters) add(d *queues.Delivery, why string) { *l = append(*l, deadLetter{d, why}) }
+func (l *deadLetters) add(d *queues.Delivery, reason, why string) {
+	*l = append(*l, deadLetter{d, reason, why})
+}
 
 func (l deadLetters) has(d *queues.Delivery) bool {
 	for _, dl := range l {
@@ -94,6 +99,11 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 	}
 	w.commit(ctx, eps, owners, true)
 	t2 := time.Now()
+	for _, p := range owners {
+		if p.episode != nil {
+			w.metrics.episodes.Inc()
+		}
+	}
 	if w.crashed("committed") {
 		return false
 	}
@@ -142,7 +152,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 			_ = d.Ack()
 		}
 		for _, dl := range p.dead {
-			_ = dl.d.DeadLetter(dl.why)
+			w.deadLetter(dl.d, dl.reason, dl.why)
 		}
 		if len(p.requeue) > 0 {
 			// Messages of the instance that arrived after these go back behind them, so
@@ -163,6 +173,10 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		}
 	}
 	w.inbox.putFront(retry)
+	for step, d := range map[string]time.Duration{stepPlan: t1.Sub(t0), stepCommit: t2.Sub(t1),
+		stepPublish: t3.Sub(t2), stepUpdate: t4.Sub(t3), stepAck: time.Since(t4)} {
+		w.metrics.step(step, d)
+	}
 	w.log.Debug("batch", "messages", len(batch), "instances", len(order), "episodes", len(eps),
 		"plan", t1.Sub(t0), "commit", t2.Sub(t1), "publish", t3.Sub(t2), "update", t4.Sub(t3), "ack", time.Since(t4))
 	return trouble
@@ -175,7 +189,7 @@ func (w *Worker) group(batch []*queues.Delivery) (map[string][]inbound, []string
 	for _, d := range batch {
 		m, err := decodeControl(d.Body, w.cfg.MaxMessageBytes)
 		if err != nil {
-			_ = d.DeadLetter(err.Error())
+			w.deadLetter(d, deadUndecodable, err.Error())
 			continue
 		}
 		if _, ok := groups[m.InstanceID]; !ok {
@@ -209,7 +223,7 @@ func (w *Worker) commit(ctx context.Context, eps []*history.Episode, owners []*e
 			continue
 		case permanent(err):
 			for _, d := range p.inputs {
-				p.dead.add(d, "the store refuses this instance's episodes: "+err.Error())
+				p.dead.add(d, deadStore, "the store refuses this instance's episodes: "+err.Error())
 			}
 			p.inputs = nil
 		case errors.Is(err, history.ErrEpisodeConflict):
@@ -217,6 +231,7 @@ func (w *Worker) commit(ctx context.Context, eps []*history.Episode, owners []*e
 			p.retry = append(p.retry, p.inputs...)
 			p.inputs = nil
 		default:
+			w.metrics.storeError("commit_episodes")
 			w.log.Warn("episode commit failed", "instance", p.id, "err", err)
 			p.trouble = true
 			p.retry = append(p.retry, p.inputs...)
@@ -226,4 +241,12 @@ func (w *Worker) commit(ctx context.Context, eps []*history.Episode, owners []*e
 		p.episode, p.result = nil, nil
 	}
 	w.commit(ctx, failedEps, failedOwners, false)
+}
+
+// deadLetter sends d to the dead-letter queue with why, counting it under reason.
+func (w *Worker) deadLetter(d *queues.Delivery, reason, why string) {
+	w.metrics.deadLettered(reason)
+	if err := d.DeadLetter(why); err != nil {
+		w.metrics.brokerError("dead_letter")
+	}
 }

@@ -93,8 +93,10 @@ func (s *instanceState) episodeContext(newEvents []history.Event) episodeContext
 // the ownership epoch of the instance's partition, read before the batch began.
 func (w *Worker) loadState(ctx context.Context, id string, epoch int64) (st *instanceState, cached bool, err error) {
 	if st := w.cache.get(id, epoch); st != nil {
+		w.metrics.cacheHits.Inc()
 		return st, true, nil
 	}
+	w.metrics.cacheMisses.Inc()
 	inst, err := w.store.GetInstance(ctx, id)
 	if errors.Is(err, history.ErrInstanceNotFound) {
 		return nil, false, nil
@@ -155,6 +157,9 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 		st.inst.CustomStatus = res.CustomStatus
 		st.inst.LastEpisode = p.episode.Number
 		w.cache.put(p.id, st, p.epoch)
+		if s := res.Status; s.Terminal() || s == history.StatusContinuedAsNew {
+			w.metrics.executionEnded(s)
+		}
 		if !visibleChange(before, st.inst) {
 			continue
 		}

@@ -36,9 +36,11 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		info.StoreOps = &ops
 	}
 	if err := w.store.Heartbeat(ctx, info); err != nil {
+		w.metrics.storeError("heartbeat")
 		w.log.Warn("heartbeat failed", "err", err)
 		return
 	}
+	w.beatAt.Store(info.HeartbeatAt.UnixNano())
 	if w.troubled.Load() {
 		select {
 		case w.answering <- struct{}{}:
@@ -58,6 +60,7 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 	}
 	live, err := w.store.LiveWorkers(ctx, w.cfg.DeadAfter)
 	if err != nil {
+		w.metrics.storeError("live_workers")
 		w.log.Warn("reading live workers failed", "err", err)
 		return
 	}
@@ -102,6 +105,7 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		w.forgetPartition(p) // what this worker knew of it before may be stale
 		c, err := w.broker.Consume(context.Background(), queues.ControlQueue(w.cfg.Hub, p), w.cfg.ControlPrefetch, w.enqueue)
 		if err != nil {
+			w.metrics.brokerError("consume")
 			w.log.Warn("consuming partition failed", "partition", p, "err", err)
 			continue
 		}
@@ -120,6 +124,9 @@ func (w *Worker) enqueue(d *queues.Delivery) {
 	case <-w.stopping:
 		_ = d.Nack(true)
 	default:
+		if d.Redelivered {
+			w.metrics.redelivered("control")
+		}
 		w.inbox.put(d)
 	}
 }

@@ -23,12 +23,12 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			// queue with the reason instead.
 			*p = episodePlan{id: id}
 			for _, m := range msgs {
-				p.dead.add(m.d, fmt.Sprintf("the worker panicked processing this message: %v", r))
+				p.dead.add(m.d, deadPanic, fmt.Sprintf("the worker panicked processing this message: %v", r))
 			}
 		}
 	}()
 	if err := history.CheckInstanceID(id); err != nil {
-		w.refuseAll(p, msgs, err.Error())
+		w.refuseAll(p, msgs, deadInvalidID, err.Error())
 		return p
 	}
 	p.epoch = w.epochOf(id)
@@ -43,9 +43,10 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	}
 	if err != nil {
 		if permanent(err) {
-			w.refuseAll(p, msgs, "the store refuses this instance: "+err.Error())
+			w.refuseAll(p, msgs, deadStore, "the store refuses this instance: "+err.Error())
 			return p
 		}
+		w.metrics.storeError("load_history")
 		w.log.Warn("loading history failed", "instance", id, "err", err)
 		p.trouble = true
 		p.retry = deliveries(msgs)
@@ -78,6 +79,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			}
 			w.cache.drop(id)
 			if st, cached, err = w.loadState(ctx, id, p.epoch); err != nil {
+				w.metrics.storeError("load_history")
 				w.log.Warn("loading history failed", "instance", id, "err", err)
 				p.trouble = true
 				p.retry = append(append(p.retry, deliveries(deferred)...), deliveries(msgs[i:])...)
@@ -103,10 +105,10 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			w.rejectStart(p, m, ev, "InstanceExists", fmt.Sprintf("instance %q is already running (execution %s)", id, st.inst.ExecutionID))
 			continue
 		case refused:
-			p.dead.add(m.d, fmt.Sprintf("instance %q: the dispatcher gave this start up (StartNotQueued) and told its caller so; it does not run", id))
+			p.dead.add(m.d, deadRefused, fmt.Sprintf("instance %q: the dispatcher gave this start up (StartNotQueued) and told its caller so; it does not run", id))
 			continue
 		case orphan:
-			p.dead.add(m.d, fmt.Sprintf("instance %q has not started: %s was delivered %d times waiting for its start", id, ev.Kind, m.d.DeliveryCount))
+			p.dead.add(m.d, deadOrphan, fmt.Sprintf("instance %q has not started: %s was delivered %d times waiting for its start", id, ev.Kind, m.d.DeliveryCount))
 			continue
 		case begin:
 			next := freshState(id, st, ev, now)
@@ -127,6 +129,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 						continue
 					}
 					if !errors.Is(err, history.ErrStaleInstance) && !errors.Is(err, history.ErrInstanceExists) {
+						w.metrics.storeError("write_instance")
 						w.log.Warn("recording new execution failed", "instance", id, "err", err)
 						p.trouble = true
 					}
@@ -185,8 +188,12 @@ func (w *Worker) presumeNew(id string, epoch int64, first inbound) bool {
 // rejectStart answers a start that cannot begin: a child's parent learns that its child
 // failed, with why; anything else is dead-lettered with why.
 func (w *Worker) rejectStart(p *episodePlan, m inbound, ev history.Event, kind, why string) {
+	reason := deadInvalidID
+	if kind == "InstanceExists" {
+		reason = deadConflict
+	}
 	if ev.Parent == nil {
-		p.dead.add(m.d, why)
+		p.dead.add(m.d, reason, why)
 		return
 	}
 	notice := history.Event{Version: history.SchemaVersion, Kind: history.SubOrchestrationFailed,
@@ -194,7 +201,7 @@ func (w *Worker) rejectStart(p *episodePlan, m inbound, ev history.Event, kind, 
 		Failure: &history.Failure{Type: kind, Message: why}}
 	om, err := controlMessage(m.d.ID+"/rejected", ev.Parent.InstanceID, ev.Parent.ExecutionID, notice)
 	if err != nil {
-		p.dead.add(m.d, why)
+		p.dead.add(m.d, reason, why)
 		return
 	}
 	p.republish = append(p.republish, om)
@@ -203,7 +210,7 @@ func (w *Worker) rejectStart(p *episodePlan, m inbound, ev history.Event, kind, 
 
 // refuseAll settles every message of an instance that can never exist (an invalid id):
 // starts tell their parent, everything goes to the dead-letter queue with why.
-func (w *Worker) refuseAll(p *episodePlan, msgs []inbound, why string) {
+func (w *Worker) refuseAll(p *episodePlan, msgs []inbound, reason, why string) {
 	for _, m := range msgs {
 		if m.msg.Event.Kind == history.ExecutionStarted && m.msg.Event.Parent != nil {
 			w.rejectStart(p, m, m.msg.Event, "InvalidInstance", why)
@@ -213,7 +220,7 @@ func (w *Worker) refuseAll(p *episodePlan, msgs []inbound, why string) {
 			// The parent is told; the start itself is kept for inspection too.
 			p.done = p.done[:len(p.done)-1]
 		}
-		p.dead.add(m.d, why)
+		p.dead.add(m.d, reason, why)
 	}
 }
 

@@ -38,7 +38,11 @@ func (w *Worker) publishOutbox(ctx context.Context, out []history.OutboxMessage)
 			errs[i] = w.broker.Schedule(ctx, r.queue, r.due, byRoute[r]...)
 		}
 	})
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err != nil {
+		w.metrics.brokerError("publish")
+	}
+	return err
 }
 
 func (w *Worker) queueFor(m history.OutboxMessage) string {

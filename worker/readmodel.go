@@ -133,6 +133,7 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 			case errors.Is(err, history.ErrInstanceNotFound), permanent(err):
 				w.log.Warn("instance document not written", "instance", o.doc.InstanceID, "err", err)
 			default:
+				w.metrics.storeError("update_instances")
 				w.log.Warn("writing instance documents failed; will try again", "instance", o.doc.InstanceID, "err", err)
 				w.docs.giveBack(o)
 				trouble = true
@@ -158,6 +159,7 @@ func (w *Worker) announce(ctx context.Context, docs []history.Instance, withDoc 
 		}
 	}
 	if err := w.broker.Announce(ctx, notices...); err != nil {
+		w.metrics.brokerError("announce")
 		w.log.Debug("announcing ended instances failed", "err", err)
 	}
 }

@@ -45,7 +45,9 @@ func (w *Worker) sweepTimers(ctx context.Context) {
 	w.log.Warn("sending overdue timers again", "count", len(out))
 	if err := w.publishOutbox(ctx, out); err != nil {
 		w.log.Warn("sending overdue timers failed", "err", err)
+		return
 	}
+	w.metrics.timersResent.Add(float64(len(out)))
 }
 
 // overdueTimers lists the TimerCreated events of past that have not fired and are due to
@@ -97,6 +99,7 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 				loaded += n
 			}
 			if err != nil {
+				w.metrics.storeError("warm_cache")
 				w.log.Warn("warming the cache for taken partitions failed", "err", err)
 				for _, p := range ps {
 					w.warm.add(p) // try again at the next sweep

@@ -22,6 +22,7 @@ import (
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/hubconn"
+	"github.com/warrenhq/warren/internal/startup"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -75,6 +76,14 @@ type Worker struct {
 	answering chan struct{}
 	// lastBeat is when this worker's last heartbeat was written (heartbeat loop only).
 	lastBeat time.Time
+	// beatAt is the same in Unix nanoseconds, for readers on other goroutines (/readyz);
+	// 0 before the first heartbeat.
+	beatAt atomic.Int64
+	// draining is set once Run's context has ended.
+	draining atomic.Bool
+	metrics  *metrics
+	// readiness logs what /readyz found when it changes.
+	readiness startup.ReadinessLog
 	// parallel bounds the goroutines of one batch's store and broker calls (each).
 	parallel int
 	// crashAt, when set (the simulation), is asked at each step of the protocol whether
@@ -111,7 +120,7 @@ func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
-	return &Worker{
+	w := &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID), registry: r,
 		exec: durable.NewExecutor(r), store: store, broker: broker, closeAll: func() {},
 		cache:     newStateCache(cfg.CacheSize),
@@ -123,7 +132,9 @@ func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*
 		owned:     map[int]Subscription{},
 		answering: make(chan struct{}, 1),
 		parallel:  8,
-	}, nil
+	}
+	w.metrics = newMetrics(w)
+	return w, nil
 }
 
 // connBroker adapts a RabbitMQ connection to Broker.
@@ -180,6 +191,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.heartbeatLoop(ctx, info) // returns when ctx ends
 
 	// Drain.
+	w.draining.Store(true)
 	w.log.Info("worker draining")
 	activities.Cancel()
 	w.releaseAll()
@@ -207,6 +219,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	rmCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := w.store.RemoveWorker(rmCtx, w.cfg.WorkerID); err != nil {
+		w.metrics.storeError("remove_worker")
 		w.log.Warn("removing heartbeat failed", "err", err)
 	}
 	w.log.Info("worker stopped")

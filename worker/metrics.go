@@ -1,0 +1,137 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/warrenhq/warren/history"
+)
+
+// metrics are the worker's Prometheus metrics, in a registry of its own (several workers
+// may share a process: the tests, the simulation), with the Go runtime's and the
+// process's. No label carries an instance id: the labels are step, activity name, outcome,
+// reason, status, queue kind and operation, all of bounded cardinality.
+type metrics struct {
+	registry     *prometheus.Registry
+	episodes     prometheus.Counter
+	steps        *prometheus.HistogramVec // step
+	ended        *prometheus.CounterVec   // status
+	activities   *prometheus.CounterVec   // activity, outcome
+	activityTime *prometheus.HistogramVec // activity, outcome
+	retries      *prometheus.CounterVec   // activity
+	deadLetters  *prometheus.CounterVec   // reason
+	redeliveries *prometheus.CounterVec   // queue
+	cacheHits    prometheus.Counter
+	cacheMisses  prometheus.Counter
+	storeErrors  *prometheus.CounterVec // op
+	brokerErrors *prometheus.CounterVec // op
+	timersResent prometheus.Counter
+}
+
+// The steps of a batch (DESIGN.md section 4.3), the label values of the step histogram.
+const (
+	stepPlan    = "plan"
+	stepCommit  = "commit"
+	stepPublish = "publish"
+	stepUpdate  = "update"
+	stepAck     = "ack"
+)
+
+// Activity outcomes: run to a result, run to a failure, or failed without running because
+// the work item reached its delivery limit.
+const (
+	outcomeCompleted     = "completed"
+	outcomeFailed        = "failed"
+	outcomeDeliveryLimit = "delivery_limit"
+)
+
+// Dead-letter reasons, the label values of warren_worker_dead_letters_total; the message
+// itself carries the full reason in its x-warren-reason header.
+const (
+	deadUndecodable = "undecodable"
+	deadInvalidID   = "invalid_instance"
+	deadConflict    = "instance_exists"
+	deadRefused     = "start_refused"
+	deadOrphan      = "start_missing"
+	deadPanic       = "panic"
+	deadStore       = "store_refused"
+)
+
+// latencyBuckets suit store and broker round trips (a millisecond to tens of seconds).
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+func newMetrics(w *Worker) *metrics {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		episodes: counter("warren_worker_episodes_total", "Orchestration episodes committed."),
+		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "warren_worker_episode_step_duration_seconds",
+			Help:    "Time each step of the episode protocol takes for one batch of control messages: plan, commit, publish, update, ack.",
+			Buckets: latencyBuckets,
+		}, []string{"step"}),
+		ended: counterVec("warren_worker_orchestrations_ended_total", "Orchestration executions that ended, by status (Completed, Failed, Terminated, ContinuedAsNew).", "status"),
+		activities: counterVec("warren_worker_activities_total",
+			"Activity attempts, by activity name and outcome (completed, failed, delivery_limit).", "activity", "outcome"),
+		activityTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "warren_worker_activity_duration_seconds",
+			Help:    "Time activity attempts ran, by activity name and outcome (completed, failed).",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"activity", "outcome"}),
+		retries: counterVec("warren_worker_activity_retries_total",
+			"Activity attempts after the first (the orchestration's retry policy tried again).", "activity"),
+		deadLetters: counterVec("warren_worker_dead_letters_total",
+			"Messages this worker sent to the dead-letter queue, by reason.", "reason"),
+		redeliveries: counterVec("warren_worker_redeliveries_total",
+			"Messages the broker handed this worker again (redelivered), by queue kind (control, workitems).", "queue"),
+		cacheHits:    counter("warren_worker_cache_hits_total", "Instance states served from the worker's cache."),
+		cacheMisses:  counter("warren_worker_cache_misses_total", "Instance states read from the store because the cache did not hold them."),
+		storeErrors:  counterVec("warren_worker_store_errors_total", "Store calls that failed, by operation.", "op"),
+		brokerErrors: counterVec("warren_worker_broker_errors_total", "Broker calls that failed, by operation.", "op"),
+		timersResent: counter("warren_worker_timers_resent_total", "Overdue durable timers this worker sent again."),
+	}
+	m.registry.MustRegister(m.episodes, m.steps, m.ended, m.activities, m.activityTime, m.retries,
+		m.deadLetters, m.redeliveries, m.cacheHits, m.cacheMisses, m.storeErrors, m.brokerErrors,
+		m.timersResent,
+		gauge("warren_worker_partitions_owned", "Control-queue partitions this worker consumes.",
+			func() float64 { return float64(len(w.OwnedPartitions())) }),
+		gauge("warren_worker_inbox_messages", "Control messages received and waiting for the episode loop.",
+			func() float64 { return float64(w.inbox.len()) }),
+		gauge("warren_worker_activities_in_flight", "Activities running now.",
+			func() float64 { return float64(w.inFlight.Load()) }),
+		gauge("warren_worker_heartbeat_age_seconds", "Time since this worker last wrote its heartbeat (0 before the first).",
+			func() float64 { return w.heartbeatAge().Seconds() }),
+		gauge("warren_worker_documents_owed", "Instance documents waiting to be written to the store.",
+			func() float64 { return float64(w.docs.len()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+func (m *metrics) step(step string, d time.Duration) {
+	m.steps.WithLabelValues(step).Observe(d.Seconds())
+}
+
+func (m *metrics) activity(name, outcome string, took time.Duration) {
+	m.activities.WithLabelValues(name, outcome).Inc()
+	if outcome != outcomeDeliveryLimit {
+		m.activityTime.WithLabelValues(name, outcome).Observe(took.Seconds())
+	}
+}
+
+func (m *metrics) executionEnded(s history.Status) { m.ended.WithLabelValues(string(s)).Inc() }
+func (m *metrics) deadLettered(reason string)      { m.deadLetters.WithLabelValues(reason).Inc() }
+func (m *metrics) redelivered(queue string)        { m.redeliveries.WithLabelValues(queue).Inc() }
+func (m *metrics) storeError(op string)            { m.storeErrors.WithLabelValues(op).Inc() }
+func (m *metrics) brokerError(op string)           { m.brokerErrors.WithLabelValues(op).Inc() }
