@@ -78,7 +78,8 @@ type callOptions struct {
 }
 
 // WithRetry retries a failed activity or sub-orchestration under policy; the wait between
-// attempts is a durable timer, and each attempt gets a new task id.
+// attempts is a durable timer, and each attempt gets a new task id. A failure marked
+// NonRetriable (an activity no live worker registers) is not retried.
 func WithRetry(policy retrypolicy.Policy) CallOption {
 	return func(o *callOptions) { o.retry = &policy }
 }
@@ -175,7 +176,7 @@ func (tc *taskCall) outcome(n int, id int64, ev *history.Event) {
 	err := newTaskFailedError(kind, tc.name, id, ev.Failure)
 	ep := tc.ep
 	p := tc.policy
-	if p == nil || n >= p.MaxAttempts || (p.Handle != nil && !p.Handle(err)) {
+	if p == nil || n >= p.MaxAttempts || (ev.Failure != nil && ev.Failure.NonRetriable) || (p.Handle != nil && !p.Handle(err)) {
 		tc.t.complete(nil, err)
 		return
 	}

@@ -23,6 +23,10 @@ import (
 // *history.Failure whose Type is the error's ErrorType() if it has such a method, else a
 // name derived from its Go type ("Error" for plain errors.New/fmt.Errorf errors).
 
+// ActivityNotRegistered is the Failure.Type (and TaskFailedError.ErrorType) of an activity
+// that no live worker registers. Such a failure is NonRetriable: retrying cannot help.
+const ActivityNotRegistered = "ActivityNotRegistered"
+
 // ErrTimeout is the error of a WaitForExternalEvent whose timeout expired first.
 var ErrTimeout = errors.New("timed out")
 

@@ -112,6 +112,9 @@ func (r *Registry) Activities() []string {
 	return sortedKeys(r.activities)
 }
 
+// HasActivity reports whether an activity is registered as name.
+func (r *Registry) HasActivity(name string) bool { return r.activity(name) != nil }
+
 func (r *Registry) orchestrator(name string) orchestratorFunc {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -143,12 +146,14 @@ func GetActivityInfo(ctx context.Context) ActivityInfo {
 }
 
 // RunActivity runs one attempt of the activity name. Its error, a panic (with the panic
-// value and stack) or an unknown name all come back as a Failure, never as a Go panic.
-// Inside the activity, GetActivityInfo(ctx) returns info.
+// value and stack) or an unknown name all come back as a Failure, never as a Go panic; an
+// unknown name's Failure (Type ActivityNotRegistered) is NonRetriable, so the task fails
+// at once whatever its retry policy. Inside the activity, GetActivityInfo(ctx) returns
+// info.
 func (r *Registry) RunActivity(ctx context.Context, info ActivityInfo, name string, input json.RawMessage) (out json.RawMessage, failure *history.Failure) {
 	fn := r.activity(name)
 	if fn == nil {
-		return nil, &history.Failure{Type: "ActivityNotRegistered",
+		return nil, &history.Failure{Type: ActivityNotRegistered, NonRetriable: true,
 			Message: fmt.Sprintf("activity %q is not registered (registered: %s)", name, strings.Join(r.Activities(), ", "))}
 	}
 	defer func() {

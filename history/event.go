@@ -91,6 +91,9 @@ type Failure struct {
 	Message string   `json:"message" bson:"message"`
 	Stack   string   `json:"stack,omitempty" bson:"stack,omitempty"`
 	Cause   *Failure `json:"cause,omitempty" bson:"cause,omitempty"`
+	// NonRetriable says that trying the task again cannot help (an activity no live worker
+	// registers): the task fails whatever its retry policy.
+	NonRetriable bool `json:"nonRetriable,omitempty" bson:"nonRetriable,omitempty"`
 }
 
 func (f *Failure) Error() string { return f.Type + ": " + f.Message }

@@ -36,6 +36,12 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 			"activity %s was handed to workers %d times without a result (workers stopped or crashed while running it)",
 			req.Name, d.DeliveryCount-1)}
 		w.metrics.activity(req.Name, outcomeDeliveryLimit, 0)
+	} else if !w.registry.HasActivity(req.Name) {
+		if w.handOn(ctx, d, req) {
+			return
+		}
+		failure = w.notRegisteredAnywhere(req.Name)
+		w.metrics.activity(req.Name, outcomeFailed, 0)
 	} else {
 		actx, end := w.startActivitySpan(ctx, req)
 		began := time.Now()

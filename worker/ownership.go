@@ -64,6 +64,7 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		w.log.Warn("reading live workers failed", "err", err)
 		return
 	}
+	w.noteActivitiesElsewhere(live)
 	ids := make([]string, 0, len(live))
 	for _, l := range live {
 		ids = append(ids, l.WorkerID)

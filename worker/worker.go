@@ -89,6 +89,9 @@ type Worker struct {
 	// crashAt, when set (the simulation), is asked at each step of the protocol whether
 	// the worker dies there; a true answer abandons the batch or activity on the spot.
 	crashAt func(point string) bool
+	// elsewhere holds the activities the other live workers register, by name, as of the
+	// last heartbeat (see handOn).
+	elsewhere atomic.Pointer[map[string]bool]
 }
 
 // Open connects to the broker and the store named in cfg, checks the hub's partition count

@@ -1,0 +1,84 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
+)
+
+// handOnDelay is how long a work item this worker cannot run waits before the work-item
+// queue hands it out again, so that workers lacking the activity do not pass it around in
+// a tight loop while the ones that have it are busy.
+const handOnDelay = 250 * time.Millisecond
+
+// noteActivitiesElsewhere remembers the activities the other live workers register (their
+// heartbeats list them).
+func (w *Worker) noteActivitiesElsewhere(live []history.WorkerInfo) {
+	names := map[string]bool{}
+	for _, l := range live {
+		if l.WorkerID == w.cfg.WorkerID {
+			continue
+		}
+		for _, a := range l.Activities {
+			names[a] = true
+		}
+	}
+	w.elsewhere.Store(&names)
+}
+
+// handOn passes on a work item for an activity this worker does not register, when
+// another live worker registers it (a rolling deploy): a fresh copy goes back to the
+// work-item queue after handOnDelay and the delivery is acked, so the item's delivery
+// count starts again and the hand-on does not use up its delivery limit. It reports
+// whether it handed the item on (or left it to the broker after a failed publish); false
+// means no live worker registers the activity.
+func (w *Worker) handOn(ctx context.Context, d *queues.Delivery, req history.ActivityRequest) bool {
+	if names := w.elsewhere.Load(); names == nil || !(*names)[req.Name] {
+		return false
+	}
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+	err := w.broker.Schedule(pctx, queues.WorkItemQueue(w.cfg.Hub), w.now().Add(handOnDelay), d.Message)
+	cancel()
+	if err != nil {
+		w.log.Warn("handing on a work item this worker cannot run failed; the broker hands it out again",
+			"activity", req.Name, "instance", req.InstanceID, "err", err)
+		_ = d.Nack(true)
+		return true
+	}
+	w.log.Debug("handed on a work item for an activity this worker does not register", "activity", req.Name, "instance", req.InstanceID)
+	_ = d.Ack()
+	return true
+}
+
+// notRegisteredAnywhere is the failure of an activity that no live worker registers: it is
+// not retried, since no attempt could run it.
+func (w *Worker) notRegisteredAnywhere(name string) *history.Failure {
+	mine := w.registry.Activities()
+	var others []string
+	if names := w.elsewhere.Load(); names != nil {
+		for a := range *names {
+			if !slices.Contains(mine, a) {
+				others = append(others, a)
+			}
+		}
+	}
+	slices.Sort(others)
+	msg := fmt.Sprintf("activity %q is not registered on any live worker (this worker registers: %s", name, orNone(mine))
+	if len(others) > 0 {
+		msg += "; others: " + strings.Join(others, ", ")
+	}
+	return &history.Failure{Type: durable.ActivityNotRegistered, Message: msg + ")", NonRetriable: true}
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
