@@ -6,7 +6,10 @@
 # it deletes its hub at the end (on Ctrl-C too) unless KEEP_HUB is set. The trace stays in
 # Jaeger either way.
 #
-# Environment: DEMO_DEVICES (default 10), DEMO_WORKERS (3), DEMO_PORT (8089),
+# Each worker serves /healthz, /readyz and /metrics on a port of its own, from
+# DEMO_METRICS_PORT (9091) up.
+#
+# Environment: DEMO_DEVICES (default 10), DEMO_WORKERS (3), DEMO_PORT (8089), DEMO_METRICS_PORT (9091),
 # WARREN_HUB (warren-demo), KEEP_HUB, OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:4318, Jaeger).
 set -euo pipefail
 
@@ -19,6 +22,7 @@ export WARREN_HTTP_ADDR=127.0.0.1:${DEMO_PORT:-8089}
 export WARREN_DISPATCHER=http://$WARREN_HTTP_ADDR
 export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}
 LOGS=$ROOT/.services/demo
+FLEET_METRICS_PORT=${DEMO_METRICS_PORT:-9091}
 
 SCRIPT_NAME=demo
 # shellcheck source=scripts/lib/fleet.sh
@@ -30,6 +34,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 start_fleet "$WORKERS"
 say "dispatcher on $WARREN_DISPATCHER, $WORKERS workers on hub $WARREN_HUB, broker $(sed -E 's#(//[^:/@]*):[^@/]*@#\1:xxxxx@#' <<<"$WARREN_AMQP_URL")"
+say "worker endpoints: http://127.0.0.1:$FLEET_METRICS_PORT/metrics … http://127.0.0.1:$((FLEET_METRICS_PORT + WORKERS - 1))/metrics (and /healthz, /readyz)"
 client workers
 
 id=devices-$(date +%Y%m%d-%H%M%S)
@@ -51,3 +56,8 @@ if [ -n "$trace" ]; then
 	say "  Jaeger API: curl -s http://127.0.0.1:16686/api/v3/traces/$trace"
 	say "  Jaeger UI (docker compose): http://localhost:16686/trace/$trace"
 fi
+for i in $(seq 1 "$WORKERS"); do
+	url=http://127.0.0.1:$((FLEET_METRICS_PORT + i - 1))
+	metric() { curl -fsS "$url/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { print s + 0 }'; }
+	say "worker $i ($url): ready: $(curl -s "$url/readyz"); episodes $(metric warren_worker_episodes_total), partitions $(metric warren_worker_partitions_owned)"
+done

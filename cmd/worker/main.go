@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -41,7 +42,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	var cfg worker.Config
-	var logLevel string
+	var logLevel, metricsAddr string
 	var startupTimeout time.Duration
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Usage = config.Usage(fs, "worker [flags]", "Joins the fleet of a Warren hub and runs orchestrations and activities until SIGTERM, then drains and leaves.\nFlags fall back to the WARREN_* environment variables named below; tracing follows OTEL_*.")
@@ -58,6 +59,7 @@ func run(ctx context.Context) error {
 	config.Int(fs, &cfg.CacheSize, "cache-size", "WARREN_CACHE_SIZE", 10000, "instances whose history is kept in memory")
 	config.Duration(fs, &cfg.OpTimeout, "op-timeout", "WARREN_OP_TIMEOUT", 30*time.Second, "bound of each round of store and broker calls (a batch of episodes, a heartbeat, a timer sweep, an activity result)")
 	config.Duration(fs, &startupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", 0, "how long to wait at start for the store and the broker to answer before exiting with an error (0: until they answer; meanwhile the log says why every 10 s)")
+	config.String(fs, &metricsAddr, "metrics-addr", "WARREN_METRICS_ADDR", "", "address to serve /healthz, /readyz and /metrics on, such as :9090 (empty: not served)")
 	config.String(fs, &logLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
 	if err := config.Parse(fs, os.Args[1:]); err != nil {
 		return err
@@ -92,9 +94,20 @@ func run(ctx context.Context) error {
 		}
 	}
 	cfg.Logger.Info("worker starting", "amqp", config.Redact(cfg.AMQPURL), "mongo", config.Redact(cfg.MongoURI), "hub", cfg.Hub)
-	// The worker has no readiness endpoint: while it waits, its log says why, every
-	// startup.LogEvery.
-	w, err := startup.Wait(ctx, startup.Options{AMQPURL: cfg.AMQPURL, Timeout: startupTimeout, Logger: cfg.Logger},
+	// The endpoints listen before the services are waited for, so that a taken address
+	// fails at once and /readyz says why the worker waits (its log says it too, every
+	// startup.LogEvery).
+	var status startup.Status
+	var ep *endpoints
+	if metricsAddr != "" {
+		l, err := net.Listen("tcp", metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (--metrics-addr, WARREN_METRICS_ADDR): %w", metricsAddr, err)
+		}
+		ep = serveEndpoints(l, status.Reason, cfg.Logger)
+		defer ep.stop()
+	}
+	w, err := startup.Wait(ctx, startup.Options{AMQPURL: cfg.AMQPURL, Timeout: startupTimeout, Logger: cfg.Logger, Status: &status},
 		func(ctx context.Context) (*worker.Worker, error) { return worker.Open(ctx, cfg, r) }, nil)
 	if ctx.Err() != nil {
 		// The process exits now; a worker opened meanwhile never joined the fleet.
@@ -103,6 +116,9 @@ func run(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if ep != nil {
+		ep.use(w.Handler())
 	}
 	return w.Run(ctx)
 }

@@ -34,6 +34,9 @@ type Options struct {
 	// WorkerEnv is added to the workers' environment after Env, so it wins over it (e.g.
 	// WARREN_AMQP_URL pointing the workers at a proxy while the dispatcher dials directly).
 	WorkerEnv []string
+	// Endpoints gives each worker a port of its own for /healthz, /readyz and /metrics
+	// (WARREN_METRICS_ADDR); Proc.EndpointsURL is its base URL.
+	Endpoints bool
 	// Unready starts the processes without waiting for the dispatcher to be ready or the
 	// workers to join (a test of services that do not answer yet waits itself).
 	Unready bool
@@ -47,6 +50,7 @@ type Fleet struct {
 	URL        string // the dispatcher's base URL
 	env        []string
 	workerEnv  []string
+	endpoints  bool
 	logDir     string
 
 	mu      sync.Mutex
@@ -57,6 +61,9 @@ type Fleet struct {
 // Proc is one process of the fleet.
 type Proc struct {
 	Name string
+	// EndpointsURL is where a worker serves /healthz, /readyz and /metrics, when the
+	// fleet's Options.Endpoints asked for it.
+	EndpointsURL string
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
@@ -75,7 +82,7 @@ func Start(t testing.TB, o Options) *Fleet {
 		o.Partitions = 8
 	}
 	bins := Binaries(t)
-	f := &Fleet{t: t, Hub: testenv.UniqueName("it"), Partitions: o.Partitions, logDir: t.TempDir()}
+	f := &Fleet{t: t, Hub: testenv.UniqueName("it"), Partitions: o.Partitions, endpoints: o.Endpoints, logDir: t.TempDir()}
 	port := freePort(t)
 	f.URL = "http://127.0.0.1:" + port
 	f.env = append(os.Environ(),
@@ -120,7 +127,13 @@ func Start(t testing.TB, o Options) *Fleet {
 func (f *Fleet) StartWorker() *Proc {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := f.start(fmt.Sprintf("worker-%d", len(f.workers)+1), filepath.Join(Binaries(f.t), "worker"), f.workerEnv)
+	env, url := f.workerEnv, ""
+	if f.endpoints {
+		addr := "127.0.0.1:" + freePort(f.t)
+		env, url = append(append([]string(nil), env...), "WARREN_METRICS_ADDR="+addr), "http://"+addr
+	}
+	p := f.start(fmt.Sprintf("worker-%d", len(f.workers)+1), filepath.Join(Binaries(f.t), "worker"), env)
+	p.EndpointsURL = url
 	f.workers = append(f.workers, p)
 	f.procs = append(f.procs, p)
 	return p

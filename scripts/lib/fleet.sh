@@ -1,7 +1,8 @@
 # Shell functions that run a local Warren fleet from bin/: sourced by scripts/demo.sh and
 # scripts/bench-fleet.sh. Expects WARREN_HUB, WARREN_HTTP_ADDR and WARREN_DISPATCHER set,
 # and LOGS naming a folder for the processes' output, and the repository as the current
-# folder.
+# folder. With FLEET_METRICS_PORT set, worker i serves /healthz, /readyz and /metrics on
+# 127.0.0.1:FLEET_METRICS_PORT+i-1 (WARREN_METRICS_ADDR).
 
 # The broker scripts/services.sh chose for the AMQP port (a private node when the broker
 # there is wedged), unless WARREN_AMQP_URL is set already (`services.sh run` sets it).
@@ -41,7 +42,9 @@ start_fleet() {
 	FLEET_PIDS+=($!)
 	wait_until 60 "the dispatcher" curl -fsS "$WARREN_DISPATCHER/readyz"
 	for i in $(seq 1 "$workers"); do
-		OTEL_SERVICE_NAME=warren-worker bin/worker >"$LOGS/worker-$i.log" 2>&1 &
+		local addr=
+		if [ -n "${FLEET_METRICS_PORT:-}" ]; then addr=127.0.0.1:$((FLEET_METRICS_PORT + i - 1)); fi
+		WARREN_METRICS_ADDR=$addr OTEL_SERVICE_NAME=warren-worker bin/worker >"$LOGS/worker-$i.log" 2>&1 &
 		FLEET_PIDS+=($!)
 	done
 	FLEET_WORKERS=$workers

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// endpoints serves the worker's /healthz, /readyz and /metrics on WARREN_METRICS_ADDR from
+// the moment the binary starts: while it waits for the store and the broker, /healthz is
+// 200 and /readyz 503 with why it waits; once the worker is open, its own handler takes
+// over (worker.Worker.Handler).
+type endpoints struct {
+	srv     *http.Server
+	handler atomic.Pointer[http.Handler]
+	served  chan struct{}
+}
+
+// serveEndpoints serves on l until stop; reason says why the worker is not open yet.
+func serveEndpoints(l net.Listener, reason func() string, log *slog.Logger) *endpoints {
+	e := &endpoints{served: make(chan struct{})}
+	starting := startingHandler(reason)
+	e.handler.Store(&starting)
+	e.srv = &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go func() { defer close(e.served); _ = e.srv.Serve(l) }()
+	log.Info("serving /healthz, /readyz and /metrics", "addr", l.Addr().String())
+	return e
+}
+
+// use makes h the handler of every request from now on.
+func (e *endpoints) use(h http.Handler) { e.handler.Store(&h) }
+
+// stop closes the listener and waits up to two seconds for requests under way.
+func (e *endpoints) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = e.srv.Shutdown(ctx)
+	<-e.served
+}
+
+// startingHandler answers while the worker is not open: healthy, not ready, no metrics yet.
+func startingHandler(reason func() string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason()})
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason()})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
