@@ -64,9 +64,9 @@ type Proc struct {
 	// EndpointsURL is where a worker serves /healthz, /readyz and /metrics, when the
 	// fleet's Options.Endpoints asked for it.
 	EndpointsURL string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	cmd          *exec.Cmd
+	done         chan struct{}
+	err          error
 }
 
 // Start builds the binaries (once per test binary), starts a dispatcher and the workers
