@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -284,9 +285,15 @@ func histories(t *testing.T, c *client.Client, ids []string) map[string][]histor
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			h, err := c.History(ctx, id)
+			// A read the store is too slow to answer (FerretDB on SQLite, a loaded machine)
+			// is a 503 that says to try again: a client would.
+			for apiErr := (*client.APIError)(nil); errors.As(err, &apiErr) && apiErr.Code == client.CodeUnavailable && ctx.Err() == nil; {
+				time.Sleep(time.Second)
+				h, err = c.History(ctx, id)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
