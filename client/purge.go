@@ -40,3 +40,14 @@ func (c *Client) PurgeInstances(ctx context.Context, f PurgeFilter) (int, error)
 	}
 	return pr.Purged, nil
 }
+
+// PurgeRecursive deletes an ended instance and its sub-orchestrations at any depth, with
+// their histories, and returns how many instances it deleted. When any of them has not
+// ended the dispatcher refuses with a conflict naming it, and deletes nothing.
+func (c *Client) PurgeRecursive(ctx context.Context, id string) (int, error) {
+	var pr PurgeResponse
+	if err := c.do(ctx, http.MethodDelete, instancePath(id), url.Values{"recursive": {"true"}}, nil, &pr); err != nil {
+		return 0, err
+	}
+	return pr.Purged, nil
+}

@@ -20,7 +20,8 @@
 //	POST   /v1/instances/{id}/suspend         {reason?} → 202
 //	POST   /v1/instances/{id}/resume          {reason?} → 202
 //	DELETE /v1/instances                      purge ended instances: ?status=&name=&createdFrom=&createdTo= → 200 {purged}
-//	DELETE /v1/instances/{id}                 purge a terminal instance → 204
+//	DELETE /v1/instances/{id}                 purge a terminal instance → 204;
+//	                                          ?recursive=true: with its sub-orchestrations → 200 {purged}
 //	GET    /v1/workers                        live workers and the partitions each owns
 //	GET    /v1/stats                          this process: pid, start, its store's command counts
 //	GET    /healthz  /readyz  /metrics

@@ -67,7 +67,7 @@ func (s *memStore) ListInstances(ctx context.Context, f history.ListFilter) ([]h
 	}
 	var out []history.Instance
 	for _, inst := range s.instances {
-		if f.Name != "" && inst.Name != f.Name {
+		if (f.Name != "" && inst.Name != f.Name) || (f.ParentID != "" && inst.ParentInstanceID != f.ParentID) {
 			continue
 		}
 		if len(f.Statuses) > 0 {

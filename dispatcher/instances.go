@@ -230,21 +230,47 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 
 // purge deletes an ended instance. The store refuses while the document has not ended;
 // since the document may lag its history, purge then reads the history, and an execution
-// that has ended there is written into the document and purged after all.
+// that has ended there is written into the document and purged after all. With
+// ?recursive=true it purges the instance's sub-orchestrations too, at any depth, and
+// answers 200 {"purged": n}; without, 204.
 func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if ae := validInstanceID(id); ae != nil {
 		return ae
 	}
-	err := d.purgeEnded(r.Context(), id)
+	recursive, ae := boolParam(r, "recursive")
+	if ae != nil {
+		return ae
+	}
+	var purged int
+	var err error
+	if recursive {
+		purged, err = d.purgeTree(r.Context(), id)
+	} else {
+		err = d.purgeEnded(r.Context(), id)
+	}
 	switch {
 	case errors.Is(err, history.ErrInstanceNotFound):
 		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q not found", id))
+	case errors.Is(err, history.ErrNotTerminal) && recursive:
+		msg := err.Error() + "; only Completed, Failed or Terminated instances can be purged (terminate it first, recursively)"
+		if purged == 0 {
+			msg += "; nothing was purged"
+		}
+		return errorf(http.StatusConflict, client.CodeConflict, msg)
 	case errors.Is(err, history.ErrNotTerminal):
 		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
 			"instance %q has not ended; only Completed, Failed or Terminated instances can be purged (terminate it first)", id))
+	case errors.Is(err, errTreeTooLarge):
+		return errorf(http.StatusUnprocessableEntity, client.CodeInvalidArgument, fmt.Sprintf(
+			"instance %q: %v; nothing was purged", id, err))
 	case err != nil:
 		return d.unavailable(r, "purging the instance", err)
+	}
+	if recursive {
+		d.log.Info("purged an instance with its sub-orchestrations", "instance", id, "count", purged)
+		writeJSON(w, http.StatusOK, client.PurgeResponse{Purged: purged})
+		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

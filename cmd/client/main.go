@@ -5,6 +5,7 @@
 //	client status batch-7 | history batch-7 | list --status Running | workers
 //	client terminate batch-7 --reason "bad batch" --recursive
 //	client suspend|resume|purge ID          client wait ID --timeout 5m
+//	client purge batch-7 --recursive        (with its sub-orchestrations)
 //	client purge --status Completed --status Failed --older-than 7d
 //
 // Output is readable by default; --json prints JSON for scripts. Exit codes: 0 done, 1 error
@@ -115,7 +116,7 @@ var commands = []command{
 	}, runTerminate},
 	{"suspend", "suspend ID", 1, nil, runSuspend},
 	{"resume", "resume ID", 1, nil, runResume},
-	{"purge", "purge ID | purge [--status S]... [--name N] [--older-than D]", -1, purgeFlags, runPurge},
+	{"purge", "purge ID [--recursive] | purge [--status S]... [--name N] [--older-than D]", -1, purgeFlags, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
 	{"bench", "bench NAME [--count N] [--concurrency C] [--closed] [--input JSON] [--timeout D] [--purge] [--json-file F]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
 		fs.IntVar(&o.count, "count", 100, "instances to run")

@@ -29,6 +29,7 @@ func purgeFlags(fs *flag.FlagSet, o *cmdOptions) {
 	fs.StringVar(&o.name, "name", "", "only instances of this orchestrator")
 	fs.StringVar(&o.olderThan, "older-than", "", "only instances created longer ago than this, e.g. 12h or 7d")
 	fs.StringVar(&o.timeout, "timeout", "", "give up after this long (default 10m)")
+	fs.BoolVar(&o.recursive, "recursive", false, "with an instance id: purge its sub-orchestrations too, at any depth")
 }
 
 // runPurge purges one ended instance by id, or every ended instance a filter selects.
@@ -41,6 +42,8 @@ func runPurge(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 		return c.usageError("give an instance id or --status/--name/--older-than, not both")
 	case len(args) == 0 && len(o.statuses) == 0 && o.olderThan == "":
 		return c.usageError("name the instance to purge, or select instances with --status and/or --older-than")
+	case len(args) == 0 && o.recursive:
+		return c.usageError("--recursive purges one instance's sub-orchestrations: give an instance id")
 	}
 	timeout, err := parseTimeout(o.timeout, purgeTimeout)
 	if err != nil {
@@ -48,6 +51,17 @@ func runPurge(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if len(args) == 1 && o.recursive {
+		n, err := c.client.PurgeRecursive(ctx, args[0])
+		if err != nil {
+			return c.fail(err)
+		}
+		if c.cfg.JSON {
+			return c.printJSON(client.PurgeResponse{Purged: n})
+		}
+		fmt.Fprintf(c.stdout, "Purged %s and its sub-orchestrations: %d instance(s)\n", args[0], n)
+		return exitOK
+	}
 	if len(args) == 1 {
 		if err := c.client.Purge(ctx, args[0]); err != nil {
 			return c.fail(err)

@@ -15,13 +15,19 @@ import (
 )
 
 // purgeStub answers DELETE /v1/instances with 40 plus the number of statuses asked for,
-// and DELETE /v1/instances/done with 204, and remembers each query.
+// and DELETE /v1/instances/done with 204 (with ?recursive=true, 3 purged), and remembers
+// each query.
 type purgeStub struct{ queries []url.Values }
 
 func (s *purgeStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.queries = append(s.queries, q)
 	if r.Method == http.MethodDelete && r.URL.Path == "/v1/instances/done" {
+		if q.Get("recursive") == "true" {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(client.PurgeResponse{Purged: 3})
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -71,6 +77,9 @@ func TestPurgeByFilter(t *testing.T) {
 		{[]string{"purge", "--status", "Failed", "--older-than", "-1d"}, 2, "", "is not an age", "", 0},
 		{[]string{"purge", "--status", "Failed", "--timeout", "soon"}, 2, "", `--timeout "soon"`, "", 0},
 		{[]string{"purge", "done", "--timeout", "1m"}, 0, "Purged done", "", "", 0},
+		{[]string{"purge", "done", "--recursive"}, 0, "Purged done and its sub-orchestrations: 3 instance(s)", "", "recursive=true", 0},
+		{[]string{"purge", "done", "--recursive", "--json"}, 0, `"purged": 3`, "", "recursive=true", 0},
+		{[]string{"purge", "--status", "Failed", "--recursive"}, 2, "", "give an instance id", "", 0},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
