@@ -11,6 +11,7 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 )
 
 // getInstance reads the instance named in the path: 400 for an invalid id, 404 when there
@@ -219,7 +220,7 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, history.ErrInstanceNotFound):
 			return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q was purged while waiting", inst.InstanceID))
 		case err != nil:
-			d.log.Warn("wait: reading the instance failed; retrying", "instance", inst.InstanceID, "err", err)
+			d.log.Warn("wait: reading the instance failed; retrying", logging.InstanceTrace(inst.InstanceID, inst.TraceID, "err", err)...)
 		default:
 			inst = next
 		}

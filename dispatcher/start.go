@@ -16,6 +16,7 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
 	"github.com/warrenhq/warren/tracing"
 )
@@ -124,7 +125,7 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 		return d.unavailable(r, "sending the start message", err)
 	case publishUnknown:
 		if !d.refuseStart(ctx, inst, started, msg.ID) {
-			d.log.Warn("start outcome unknown", "instance", inst.InstanceID, "execution", inst.ExecutionID, "err", err)
+			d.log.Warn("start outcome unknown", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "execution", inst.ExecutionID, "err", err)...)
 			return errorf(http.StatusServiceUnavailable, client.CodeUnavailable, fmt.Sprintf(
 				"the outcome of the start of instance %q is unknown: the broker did not confirm the start message, "+
 					"which may still be queued. Read the instance's status (GET /v1/instances/%s) before starting it again: "+
@@ -132,7 +133,7 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 				inst.InstanceID, url.PathEscape(inst.InstanceID)))
 		}
 		// A worker has already begun the execution: the start was queued after all.
-		d.log.Info("start confirmed by the worker's progress", "instance", inst.InstanceID, "err", err)
+		d.log.Info("start confirmed by the worker's progress", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "err", err)...)
 	}
 	d.metrics.started()
 	w.Header().Set("Location", "/v1/instances/"+url.PathEscape(inst.InstanceID))
@@ -197,7 +198,7 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 			}
 			return d.unavailable(r, "replacing the ended instance", err)
 		}
-		d.log.Info("replacing ended instance", "instance", inst.InstanceID, "was", cur.Status)
+		d.log.Info("replacing ended instance", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "was", cur.Status)...)
 		// Later than every version of the ended instance, so that a late write about it
 		// (a worker's, the dispatcher's own) cannot overwrite the new one.
 		inst.Executions = cur.Executions + 1
@@ -224,7 +225,7 @@ func (d *Dispatcher) undoCreate(ctx context.Context, inst *history.Instance) {
 		err = d.store.Purge(ctx, inst.InstanceID)
 	}
 	if err != nil {
-		d.log.Error("could not remove the instance of a failed start", "instance", inst.InstanceID, "err", err)
+		d.log.Error("could not remove the instance of a failed start", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "err", err)...)
 	}
 }
 
@@ -249,13 +250,13 @@ func (d *Dispatcher) refuseStart(ctx context.Context, inst *history.Instance, st
 	case errors.Is(err, history.ErrEpisodeConflict):
 		return true
 	case err != nil:
-		d.log.Error("could not refuse an unconfirmed start in the history; marking its document", "instance", inst.InstanceID, "err", err)
+		d.log.Error("could not refuse an unconfirmed start in the history; marking its document", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "err", err)...)
 		return d.markStartUnknown(ctx, inst)
 	}
 	failed.LastEpisode = 1
 	if err := d.store.UpdateInstance(ctx, failed); err != nil && !errors.Is(err, history.ErrStaleInstance) {
 		// The history says Failed; the document catches up when a decision reads it.
-		d.log.Error("could not write the document of a refused start", "instance", inst.InstanceID, "err", err)
+		d.log.Error("could not write the document of a refused start", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "err", err)...)
 	}
 	return false
 }
@@ -274,7 +275,7 @@ func (d *Dispatcher) markStartUnknown(ctx context.Context, inst *history.Instanc
 		return true
 	case err != nil:
 		// The document stays Pending: right if the start was queued, stuck if not.
-		d.log.Error("could not mark the instance of an unconfirmed start", "instance", inst.InstanceID, "err", err)
+		d.log.Error("could not mark the instance of an unconfirmed start", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "err", err)...)
 	}
 	return false
 }

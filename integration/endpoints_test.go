@@ -22,10 +22,11 @@ import (
 // A real fleet's /metrics count what ran: after N hello sequences, the workers' metrics
 // (summed over the workers, as a dashboard sums them) show N executions completed, 5N
 // SayHello activities and 6N episodes, the partitions are all owned, and the dispatcher
-// counts N starts. Each worker is ready on its own port.
+// counts N starts. Each worker is ready on its own port, and every line the fleet logs
+// with WARREN_LOG_FORMAT=json is a JSON object.
 func TestFleetMetricsCountWhatRan(t *testing.T) {
 	const n = 20
-	f := fleettest.Start(t, fleettest.Options{Workers: 2, Endpoints: true})
+	f := fleettest.Start(t, fleettest.Options{Workers: 2, Endpoints: true, Env: []string{"WARREN_LOG_FORMAT=json"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	for _, w := range f.Workers() {
@@ -106,6 +107,18 @@ func TestFleetMetricsCountWhatRan(t *testing.T) {
 	}
 	if got := d.Value("warren_dispatcher_announcements_total"); got < n {
 		t.Errorf("dispatcher heard %v announcements, want at least %d", got, n)
+	}
+	for _, p := range append(f.Workers(), &fleettest.Proc{Name: "dispatcher"}) {
+		lines := strings.Split(strings.TrimSpace(f.Logs(p.Name)), "\n")
+		for _, line := range lines {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil || m["msg"] == nil || m["level"] == nil {
+				t.Fatalf("%s logged a line that is not a JSON record (%v): %s", p.Name, err, line)
+			}
+		}
+		if len(lines) < 2 {
+			t.Errorf("%s logged %d lines", p.Name, len(lines))
+		}
 	}
 }
 

@@ -7,7 +7,9 @@ import (
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
+	"github.com/warrenhq/warren/tracing"
 )
 
 // runActivity runs one activity attempt and sends its outcome to the instance's control
@@ -83,7 +85,8 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		cancel()
 	}
 	if err != nil {
-		w.log.Warn("sending activity result failed; the activity will run again", "activity", req.Name, "instance", req.InstanceID, "err", err)
+		w.log.Warn("sending activity result failed; the activity will run again",
+			logging.Instance(req.InstanceID, tracing.SpanContextOf(req.Trace), "activity", req.Name, "err", err)...)
 		_ = d.Nack(true)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -227,12 +228,12 @@ func (w *Worker) commit(ctx context.Context, eps []*history.Episode, owners []*e
 			}
 			p.inputs = nil
 		case errors.Is(err, history.ErrEpisodeConflict):
-			w.log.Debug("episode conflict, will reload", "instance", p.id, "episode", p.episode.Number)
+			w.log.Debug("episode conflict, will reload", logging.Instance(p.id, p.state.spanContext(), "episode", p.episode.Number)...)
 			p.retry = append(p.retry, p.inputs...)
 			p.inputs = nil
 		default:
 			w.metrics.storeError("commit_episodes")
-			w.log.Warn("episode commit failed", "instance", p.id, "err", err)
+			w.log.Warn("episode commit failed", logging.Instance(p.id, p.state.spanContext(), "err", err)...)
 			p.trouble = true
 			p.retry = append(p.retry, p.inputs...)
 			p.inputs = nil
@@ -246,7 +247,9 @@ func (w *Worker) commit(ctx context.Context, eps []*history.Episode, owners []*e
 // deadLetter sends d to the dead-letter queue with why, counting it under reason.
 func (w *Worker) deadLetter(d *queues.Delivery, reason, why string) {
 	w.metrics.deadLettered(reason)
-	if err := d.DeadLetter(why); err != nil {
+	err := d.DeadLetter(why)
+	if err != nil {
 		w.metrics.brokerError("dead_letter")
 	}
+	w.log.Warn("message dead-lettered", logging.Instance(d.InstanceID, deliverySpan(d), "kind", d.Kind, "reason", reason, "why", why, "err", err)...)
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
+	"github.com/warrenhq/warren/tracing"
 )
 
 // failEpisode makes p's episode one that ends the execution Failed with f, in place of an
@@ -43,7 +45,7 @@ func (w *Worker) failEpisode(p *episodePlan, incoming []history.Event, consumed 
 			outbox = append(outbox, m)
 		}
 	}
-	w.log.Warn("orchestration failed by the worker", "instance", p.id, "type", f.Type, "reason", f.Message)
+	w.log.Warn("orchestration failed by the worker", logging.Instance(p.id, tracing.OrchestrationSpanContext(started), "type", f.Type, "reason", f.Message)...)
 	p.episode = &history.Episode{
 		InstanceID: p.id, ExecutionID: st.inst.ExecutionID, Number: st.episodes + 1,
 		Events: events, Outbox: outbox, Consumed: consumed, CommittedAt: now,

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -17,7 +18,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	p = &episodePlan{id: id}
 	defer func() {
 		if r := recover(); r != nil {
-			w.log.Error("episode panicked", "instance", id, "panic", r, "stack", string(debug.Stack()))
+			w.log.Error("episode panicked", logging.Instance(id, deliverySpan(msgs[0].d), "panic", r, "stack", string(debug.Stack()))...)
 			w.cache.drop(id)
 			// Sending them back would only panic again, on and on: they go to the dead-letter
 			// queue with the reason instead.
@@ -47,7 +48,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			return p
 		}
 		w.metrics.storeError("load_history")
-		w.log.Warn("loading history failed", "instance", id, "err", err)
+		w.log.Warn("loading history failed", logging.Instance(id, deliverySpan(msgs[0].d), "err", err)...)
 		p.trouble = true
 		p.retry = deliveries(msgs)
 		return p
@@ -80,7 +81,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			w.cache.drop(id)
 			if st, cached, err = w.loadState(ctx, id, p.epoch); err != nil {
 				w.metrics.storeError("load_history")
-				w.log.Warn("loading history failed", "instance", id, "err", err)
+				w.log.Warn("loading history failed", logging.Instance(id, deliverySpan(m.d), "err", err)...)
 				p.trouble = true
 				p.retry = append(append(p.retry, deliveries(deferred)...), deliveries(msgs[i:])...)
 				return p
@@ -130,7 +131,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 					}
 					if !errors.Is(err, history.ErrStaleInstance) && !errors.Is(err, history.ErrInstanceExists) {
 						w.metrics.storeError("write_instance")
-						w.log.Warn("recording new execution failed", "instance", id, "err", err)
+						w.log.Warn("recording new execution failed", logging.Instance(id, next.spanContext(), "err", err)...)
 						p.trouble = true
 					}
 					p.retry = append(append(p.retry, deliveries(deferred)...), deliveries(msgs[i:])...)

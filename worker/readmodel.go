@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -131,10 +132,10 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 					w.cache.drop(o.doc.InstanceID)
 				}
 			case errors.Is(err, history.ErrInstanceNotFound), permanent(err):
-				w.log.Warn("instance document not written", "instance", o.doc.InstanceID, "err", err)
+				w.log.Warn("instance document not written", logging.InstanceTrace(o.doc.InstanceID, o.doc.TraceID, "err", err)...)
 			default:
 				w.metrics.storeError("update_instances")
-				w.log.Warn("writing instance documents failed; will try again", "instance", o.doc.InstanceID, "err", err)
+				w.log.Warn("writing instance documents failed; will try again", logging.InstanceTrace(o.doc.InstanceID, o.doc.TraceID, "err", err)...)
 				w.docs.giveBack(o)
 				trouble = true
 			}

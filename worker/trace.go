@@ -3,7 +3,10 @@ package worker
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
 	"github.com/warrenhq/warren/tracing"
 )
 
@@ -52,4 +55,18 @@ func (w *Worker) traceEpisode(p *episodePlan) {
 		waits[i] = tracing.Wait(f)
 	}
 	tracing.ExportEpisode(w.cfg.Tracer, p.id, o.started, waits, o.res.Status, o.res.Failure, o.now)
+}
+
+// spanContext is the orchestration span of the state's execution, for log lines (invalid
+// when the state is nil or has no trace).
+func (s *instanceState) spanContext() trace.SpanContext {
+	if s == nil {
+		return trace.SpanContext{}
+	}
+	return tracing.OrchestrationSpanContext(s.started)
+}
+
+// deliverySpan is the span context a message carries (its sender's), for log lines.
+func deliverySpan(d *queues.Delivery) trace.SpanContext {
+	return tracing.MessageSpanContext(d.TraceParent, d.TraceState)
 }

@@ -9,7 +9,9 @@ import (
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
+	"github.com/warrenhq/warren/tracing"
 )
 
 // handOnDelay is how long a work item this worker cannot run waits before the work-item
@@ -46,12 +48,14 @@ func (w *Worker) handOn(ctx context.Context, d *queues.Delivery, req history.Act
 	err := w.broker.Schedule(pctx, queues.WorkItemQueue(w.cfg.Hub), w.now().Add(handOnDelay), d.Message)
 	cancel()
 	if err != nil {
+		w.metrics.brokerError("hand_on")
 		w.log.Warn("handing on a work item this worker cannot run failed; the broker hands it out again",
-			"activity", req.Name, "instance", req.InstanceID, "err", err)
+			logging.Instance(req.InstanceID, tracing.SpanContextOf(req.Trace), "activity", req.Name, "err", err)...)
 		_ = d.Nack(true)
 		return true
 	}
-	w.log.Debug("handed on a work item for an activity this worker does not register", "activity", req.Name, "instance", req.InstanceID)
+	w.log.Debug("handed on a work item for an activity this worker does not register",
+		logging.Instance(req.InstanceID, tracing.SpanContextOf(req.Trace), "activity", req.Name)...)
 	_ = d.Ack()
 	return true
 }

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/internal/startup"
 	"github.com/warrenhq/warren/tracing"
 )
@@ -37,11 +37,12 @@ func main() {
 const DefaultStartupTimeout = 0
 
 // options are the settings of this binary: the dispatcher's Config, the startup timeout and
-// the log level.
+// the log level and format.
 type options struct {
 	dispatcher.Config
 	StartupTimeout time.Duration
 	LogLevel       string
+	LogFormat      string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -61,6 +62,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	config.Duration(fs, &c.MaxWait, "max-wait", "WARREN_MAX_WAIT", dispatcher.DefaultMaxWait, "longest single wait request")
 	config.Duration(fs, &o.StartupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", DefaultStartupTimeout, "how long to wait at start for the store and the broker to answer before exiting with an error (0: until they answer)")
 	config.String(fs, &o.LogLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
+	config.String(fs, &o.LogFormat, "log-format", "WARREN_LOG_FORMAT", logging.FormatText, "text or json (lines about an instance carry instance_id, trace_id and span_id)")
 	fs.Usage = config.Usage(fs, "dispatcher [flags]",
 		"Serves Warren's HTTP API: start, inspect, signal and purge orchestrations, list workers.\n"+
 			"Flags fall back to the WARREN_* environment variables named below; tracing follows OTEL_*.")
@@ -86,12 +88,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dispatcher:", err)
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
-		fmt.Fprintf(stderr, "dispatcher: log level %q: want debug, info, warn or error\n", o.LogLevel)
+	log, err := logging.New(stderr, o.LogFormat, o.LogLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "dispatcher:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	o.Logger = log
 
 	tp, shutdownTracing, err := tracing.Setup(ctx, "warren-dispatcher")

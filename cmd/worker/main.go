@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"github.com/warrenhq/warren/examples/provisioning"
 	"github.com/warrenhq/warren/examples/resilience"
 	"github.com/warrenhq/warren/internal/config"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/internal/startup"
 	"github.com/warrenhq/warren/tracing"
 	"github.com/warrenhq/warren/worker"
@@ -42,7 +42,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	var cfg worker.Config
-	var logLevel, metricsAddr string
+	var logLevel, logFormat, metricsAddr string
 	var startupTimeout time.Duration
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Usage = config.Usage(fs, "worker [flags]", "Joins the fleet of a Warren hub and runs orchestrations and activities until SIGTERM, then drains and leaves.\nFlags fall back to the WARREN_* environment variables named below; tracing follows OTEL_*.")
@@ -61,6 +61,7 @@ func run(ctx context.Context) error {
 	config.Duration(fs, &startupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", 0, "how long to wait at start for the store and the broker to answer before exiting with an error (0: until they answer; meanwhile the log says why every 10 s)")
 	config.String(fs, &metricsAddr, "metrics-addr", "WARREN_METRICS_ADDR", "", "address to serve /healthz, /readyz and /metrics on, such as :9090 (empty: not served)")
 	config.String(fs, &logLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
+	config.String(fs, &logFormat, "log-format", "WARREN_LOG_FORMAT", logging.FormatText, "text or json (lines about an instance carry instance_id, trace_id and span_id)")
 	if err := config.Parse(fs, os.Args[1:]); err != nil {
 		return err
 	}
@@ -70,11 +71,11 @@ func run(ctx context.Context) error {
 	if startupTimeout < 0 {
 		return fmt.Errorf("startup timeout (--startup-timeout, WARREN_STARTUP_TIMEOUT) is %s, want 0 (wait until the services answer) or a positive duration such as 60s", startupTimeout)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	log, err := logging.New(os.Stderr, logFormat, logLevel)
+	if err != nil {
+		return err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
 
 	tp, shutdown, err := tracing.Setup(ctx, "warren-worker")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 )
 
 // actions are the operations the instance page offers, each through the API.
@@ -83,11 +84,11 @@ func (d *Dashboard) act(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := a.run(ctx, d.cfg.API, id, f); err != nil {
 		f.Error = err.Error()
-		d.cfg.Logger.Info("ui: action refused", "action", name, "instance", id, "err", err)
+		d.cfg.Logger.Info("ui: action refused", "action", name, logging.InstanceIDKey, id, "err", err)
 		d.renderInstance(w, r, apiStatus(err), f)
 		return
 	}
-	d.cfg.Logger.Info("ui: action done", "action", name, "instance", id)
+	d.cfg.Logger.Info("ui: action done", "action", name, logging.InstanceIDKey, id)
 	if name == "purge" {
 		http.Redirect(w, r, "/ui/instances?purged="+url.QueryEscape(id), http.StatusSeeOther)
 		return
