@@ -100,6 +100,8 @@ type Worker struct {
 	HeartbeatAt   time.Time `json:"heartbeatAt"`
 	StartedAt     time.Time `json:"startedAt"`
 	Partitions    []int     `json:"partitions"`
+	// ActivityConcurrency is how many activities the worker runs at once (0: not said).
+	ActivityConcurrency int `json:"activityConcurrency,omitempty"`
 	// StoreOps are the commands the worker's store has sent since it started, as of its
 	// last heartbeat, when its store counts them.
 	StoreOps *history.OpCounts `json:"storeOps,omitempty"`

@@ -102,14 +102,15 @@ func (d *Dispatcher) workers(w http.ResponseWriter, r *http.Request) error {
 	resp := client.WorkersResponse{Partitions: d.cfg.Partitions, Workers: make([]client.Worker, 0, len(live))}
 	for _, l := range live {
 		resp.Workers = append(resp.Workers, client.Worker{
-			WorkerID:      l.WorkerID,
-			Host:          l.Host,
-			Orchestrators: nonNil(l.Orchestrators),
-			Activities:    nonNil(l.Activities),
-			HeartbeatAt:   l.HeartbeatAt,
-			StartedAt:     l.StartedAt,
-			Partitions:    owned[l.WorkerID],
-			StoreOps:      l.StoreOps,
+			WorkerID:            l.WorkerID,
+			Host:                l.Host,
+			Orchestrators:       nonNil(l.Orchestrators),
+			Activities:          nonNil(l.Activities),
+			HeartbeatAt:         l.HeartbeatAt,
+			StartedAt:           l.StartedAt,
+			Partitions:          owned[l.WorkerID],
+			ActivityConcurrency: l.ActivityConcurrency,
+			StoreOps:            l.StoreOps,
 		})
 	}
 	sort.Slice(resp.Workers, func(i, j int) bool { return resp.Workers[i].WorkerID < resp.Workers[j].WorkerID })

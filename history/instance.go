@@ -109,6 +109,8 @@ type WorkerInfo struct {
 	// HeartbeatAt is the store's time of the last heartbeat; the store sets it.
 	HeartbeatAt time.Time `json:"heartbeatAt" bson:"heartbeatAt"`
 	StartedAt   time.Time `json:"startedAt" bson:"startedAt"`
+	// ActivityConcurrency is how many activities the worker runs at once (0: not said).
+	ActivityConcurrency int `json:"activityConcurrency,omitempty" bson:"activityConcurrency,omitempty"`
 	// StoreOps are the commands the worker's store has sent since it started, when its
 	// store counts them (benchmarks read them; see OpCounts).
 	StoreOps *OpCounts `json:"storeOps,omitempty" bson:"storeOps,omitempty"`

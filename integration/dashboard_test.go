@@ -135,6 +135,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	if total != f.Partitions {
 		t.Errorf("the workers own %d partitions in all (%v), want %d", total, parts, f.Partitions)
 	}
+	if c := b.text(`td.concurrency`); c != "16" {
+		t.Errorf("a worker's activity concurrency shows as %q, want the default 16", c)
+	}
 	b.screenshot("workers")
 
 	// Terminate the batch with its children: the four devices still waiting end with it,

@@ -159,7 +159,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.closeAll()
 	info := history.WorkerInfo{WorkerID: w.cfg.WorkerID, Host: hostname(),
 		Orchestrators: w.registry.Orchestrators(), Activities: w.registry.Activities(),
-		StartedAt: w.now()}
+		StartedAt: w.now(), ActivityConcurrency: w.cfg.ActivityConcurrency}
 
 	// Background work uses its own context so that it can finish after ctx ends.
 	work, stopWork := context.WithCancel(context.Background())

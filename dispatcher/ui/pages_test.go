@@ -180,13 +180,13 @@ func TestWorkersPage(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"worker-a", "worker-b"} {
 		if err := r.store.Heartbeat(ctx, history.WorkerInfo{WorkerID: id, Host: "host-" + id, Orchestrators: []string{"HelloSequence"},
-			Activities: []string{"SayHello"}, StartedAt: at(-time.Minute)}); err != nil {
+			Activities: []string{"SayHello"}, StartedAt: at(-time.Minute), ActivityConcurrency: 24}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p := r.get("/ui/workers")
 	p.mustContain(t, `<b id="worker-count">2</b> live workers share <b>4</b> partitions`, `data-worker="worker-a"`,
-		`host-worker-b`, `ms ago`, `1 orchestrators, 1 activities`)
+		`host-worker-b`, `ms ago`, `1 orchestrators, 1 activities`, `<td class="concurrency">24</td>`)
 	// The four partitions are shared out: each worker's cell says how many it has.
 	if !strings.Contains(p.body, `class="partitions">`) {
 		t.Error("no partitions column")

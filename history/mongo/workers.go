@@ -28,6 +28,7 @@ func (s *Store) Heartbeat(ctx context.Context, w history.WorkerInfo) error {
 			{Key: "orchestrators", Value: w.Orchestrators},
 			{Key: "activities", Value: w.Activities},
 			{Key: "startedAt", Value: w.StartedAt},
+			{Key: "activityConcurrency", Value: w.ActivityConcurrency},
 			{Key: "storeOps", Value: w.StoreOps},
 		}},
 		{Key: "$currentDate", Value: bson.D{{Key: "heartbeatAt", Value: true}}},
