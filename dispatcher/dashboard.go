@@ -9,6 +9,7 @@ import (
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
 )
 
 // dashboard is the web dashboard under /ui/. It reads and acts through api, the API's own
@@ -22,7 +23,13 @@ func (d *Dispatcher) dashboard(api http.Handler) http.Handler {
 	}); ok {
 		count = s.CountInstances
 	}
-	return ui.New(ui.Config{API: c, Count: count, Token: d.cfg.Token, JaegerURL: d.cfg.JaegerUI,
+	var depths func(context.Context) ([]queues.QueueDepth, error)
+	if b, ok := d.broker.(interface {
+		Depths(context.Context) ([]queues.QueueDepth, error)
+	}); ok {
+		depths = b.Depths
+	}
+	return ui.New(ui.Config{API: c, Count: count, Depths: depths, Token: d.cfg.Token, JaegerURL: d.cfg.JaegerUI,
 		Timeout: d.cfg.OpTimeout, Logger: d.log})
 }
 

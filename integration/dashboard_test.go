@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,18 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Errorf("a worker's activity concurrency shows as %q, want the default 16", c)
 	}
 	b.screenshot("workers")
+
+	// The queues page: the four devices still waiting hold a timer each on the ladder (their
+	// acknowledgement's timeout).
+	b.run("opening the queues", 20*time.Second, chromedp.Navigate(f.URL+"/ui/queues"), chromedp.WaitVisible(chromedp.CSS(`#timer-total`)))
+	b.waitText(`#timer-total`, "at least 4", 20*time.Second, func(got string) bool {
+		n, err := strconv.Atoi(got)
+		return err == nil && n >= 4
+	})
+	if got := b.text(`tr[data-role="workitems"] td.depth`); got == "" || got == "missing" {
+		t.Errorf("the work-item queue's depth shows as %q", got)
+	}
+	b.screenshot("queues")
 
 	// Terminate the batch with its children: the four devices still waiting end with it,
 	// the acknowledged one stays Completed.

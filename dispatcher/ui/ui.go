@@ -22,6 +22,7 @@ import (
 
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
 )
 
 // Prefix is the path the dashboard is served under.
@@ -46,6 +47,9 @@ type Config struct {
 	// Count counts the instances that match a filter (the counts by status); nil leaves the
 	// counts out.
 	Count func(ctx context.Context, f history.ListFilter) (int64, error)
+	// Depths reports the depth of each of the hub's queues (the queues page); nil: the page
+	// says the broker does not report them.
+	Depths func(ctx context.Context) ([]queues.QueueDepth, error)
 	// Token, when set, is asked for once by a login form; the session cookie it sets is
 	// what every page and action then requires.
 	Token string
@@ -101,6 +105,7 @@ func (d *Dashboard) routes() http.Handler {
 	mux.HandleFunc("GET /ui/instances/{id}", d.instance)
 	mux.HandleFunc("POST /ui/instances/{id}/{action}", d.act)
 	mux.HandleFunc("GET /ui/workers", d.workers)
+	mux.HandleFunc("GET /ui/queues", d.queues)
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		d.renderError(w, r, http.StatusNotFound, "There is no page "+r.URL.Path+".")
 	})
