@@ -60,13 +60,28 @@ func (c *OrchestrationContext) SetCustomStatus(v any) error {
 
 // ContinueAsNew asks for the instance to start over, once the orchestrator returns (what it
 // returns is then ignored), as a new execution with input and an empty history. With
-// keepEvents, external events nobody has waited for yet are handed to the new execution.
-func (c *OrchestrationContext) ContinueAsNew(input any, keepEvents bool) {
+// KeepEvents, external events nobody has waited for yet are handed to the new execution.
+func (c *OrchestrationContext) ContinueAsNew(input any, opts ...ContinueAsNewOption) {
+	var o continueAsNewOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	raw, err := json.Marshal(input)
 	if err != nil {
 		err = fmt.Errorf("encoding the input of ContinueAsNew: %w", err)
 	}
-	c.ep.can = &continueAsNew{input: raw, keep: keepEvents, err: err}
+	c.ep.can = &continueAsNew{input: raw, keep: o.keepEvents, err: err}
+}
+
+// ContinueAsNewOption configures ContinueAsNew.
+type ContinueAsNewOption func(*continueAsNewOptions)
+
+type continueAsNewOptions struct{ keepEvents bool }
+
+// KeepEvents hands the external events nobody has waited for yet to the next execution,
+// in the order they arrived; without it they are dropped.
+func KeepEvents() ContinueAsNewOption {
+	return func(o *continueAsNewOptions) { o.keepEvents = true }
 }
 
 // CallOption configures CallActivity and CallSubOrchestrator.
@@ -196,10 +211,12 @@ func (tc *taskCall) outcome(n int, id int64, ev *history.Event) {
 	}}
 }
 
-// CreateTimer returns a task that finishes d after CurrentTime, on a durable timer.
-func (c *OrchestrationContext) CreateTimer(d time.Duration) Task {
+// CreateTimer returns a task that finishes d after CurrentTime, on a durable timer. Cancel
+// it when it is no longer wanted (the losing timer of a WhenAny, say): it then fails with
+// ErrCanceled, and its firing is kept out of history.
+func (c *OrchestrationContext) CreateTimer(d time.Duration) TimerTask {
 	ep := c.ep
-	t := &task{ep: ep}
+	t := &timerTask{task: &task{ep: ep}}
 	id := ep.newID()
 	start := ep.clock
 	fireAt := start.Add(d)
@@ -209,6 +226,7 @@ func (c *OrchestrationContext) CreateTimer(d time.Duration) Task {
 		ep.finished("timer", "", id, start, false)
 		t.complete(nil, nil)
 	}}
+	t.id = id
 	return t
 }
 

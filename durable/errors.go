@@ -11,9 +11,9 @@ import (
 // The errors an orchestration sees, all in one place:
 //
 //   - *TaskFailedError: an activity or sub-orchestration it awaited failed (after its
-//     retries). It carries the failure's type, message and stack; for a child
-//     orchestration, Cause is the child's own cause (a *history.Failure), so a chain of
-//     failures across orchestrations stays inspectable with errors.As.
+//     retries). It carries the failure's type, message and stack, and unwraps to the
+//     failure itself (a *history.Failure, which unwraps to its cause in turn), so
+//     errors.As finds a child's failure, and its child's, through the parent.
 //   - ErrTimeout: WaitForExternalEvent gave up waiting (errors.Is-able).
 //   - *NonDeterminismError: replay found the code asking for something other than what
 //     history recorded. The executor fails the orchestration with it; the orchestrator
@@ -26,6 +26,9 @@ import (
 // ActivityNotRegistered is the Failure.Type (and TaskFailedError.ErrorType) of an activity
 // that no live worker registers. Such a failure is NonRetriable: retrying cannot help.
 const ActivityNotRegistered = "ActivityNotRegistered"
+
+// ErrCanceled is the error of a timer the orchestrator cancelled (TimerTask.Cancel).
+var ErrCanceled = errors.New("canceled")
 
 // ErrTimeout is the error of a WaitForExternalEvent whose timeout expired first.
 var ErrTimeout = errors.New("timed out")
@@ -43,13 +46,22 @@ type TaskFailedError struct {
 	// Cause is the failure's own cause, if it has one (a failed child orchestration's
 	// cause, for example); nil otherwise.
 	Cause error
+
+	failure *history.Failure // what Unwrap returns
 }
 
 func (e *TaskFailedError) Error() string {
 	return fmt.Sprintf("%s %q (task %d) failed: %s: %s", e.TaskKind, e.TaskName, e.TaskID, e.ErrorType, e.Message)
 }
 
-func (e *TaskFailedError) Unwrap() error { return e.Cause }
+// Unwrap returns the task's failure as a *history.Failure (its Type and Message are
+// ErrorType and Message here; its Cause is Cause), or Cause when there is none.
+func (e *TaskFailedError) Unwrap() error {
+	if e.failure != nil {
+		return e.failure
+	}
+	return e.Cause
+}
 
 func newTaskFailedError(kind, name string, id int64, f *history.Failure) *TaskFailedError {
 	e := &TaskFailedError{TaskKind: kind, TaskName: name, TaskID: id}
@@ -58,6 +70,7 @@ func newTaskFailedError(kind, name string, id int64, f *history.Failure) *TaskFa
 		return e
 	}
 	e.ErrorType, e.Message, e.Stack = f.Type, f.Message, f.Stack
+	e.failure = f
 	if f.Cause != nil {
 		e.Cause = f.Cause
 	}

@@ -84,6 +84,10 @@ type Result struct {
 	Carried            []history.Event
 	// Finished lists the timers and event waits that ended in this episode's new part.
 	Finished []FinishedWait
+	// CanceledTimers are the task ids of timers, created in an earlier episode, that the
+	// orchestrator cancelled in this episode's new part. Their TimerFired will be left out
+	// when it comes (a worker need do nothing); durabletest forgets them.
+	CanceledTimers []int64
 }
 
 // Executor runs orchestrators over their history. It holds no state between calls, so one

@@ -350,7 +350,7 @@ func TestContinueAsNewResult(t *testing.T) {
 		if err := ctx.WaitForExternalEvent("a", 0).Await(nil); err != nil {
 			return 0, err
 		}
-		ctx.ContinueAsNew(n+1, true)
+		ctx.ContinueAsNew(n+1, durable.KeepEvents())
 		return 0, nil
 	}))
 	in := []history.Event{

@@ -108,11 +108,12 @@ func TestSubOrchestrations(t *testing.T) {
 						if !errors.As(err, &tf) {
 							return "", fmt.Errorf("want a TaskFailedError, got %v", err)
 						}
-						var cause *history.Failure
-						if !errors.As(err, &cause) {
-							return "", fmt.Errorf("no cause in %v", err)
+						// The error unwraps to the child's failure, which unwraps to its cause.
+						var failure, cause *history.Failure
+						if !errors.As(err, &failure) || !errors.As(failure.Unwrap(), &cause) {
+							return "", fmt.Errorf("no failure with a cause in %v", err)
 						}
-						return fmt.Sprintf("%s|%s|%s|%s|%s", tf.TaskKind, tf.TaskName, tf.ErrorType, cause.Type, cause.Message), nil
+						return fmt.Sprintf("%s|%s|%s|%s|%s|%s", tf.TaskKind, tf.TaskName, tf.ErrorType, failure.Type, cause.Type, cause.Message), nil
 					}),
 					durable.AddOrchestrator(r, "Child", func(ctx *durable.OrchestrationContext, _ struct{}) (int, error) {
 						return 0, ctx.CallActivity("Explode", nil).Await(nil)
@@ -125,7 +126,7 @@ func TestSubOrchestrations(t *testing.T) {
 				must(t, h.Start("Parent", "p", nil))
 				must(t, h.Run())
 				wantStatus(t, h, "kid", history.StatusFailed)
-				wantOutput(t, h, "p", "sub-orchestration|Child|TaskFailedError|Error|device exploded")
+				wantOutput(t, h, "p", "sub-orchestration|Child|TaskFailedError|TaskFailedError|Error|device exploded")
 			},
 		},
 		{
@@ -517,7 +518,7 @@ func TestLifecycle(t *testing.T) {
 					if err := ctx.WaitForExternalEvent("inc", 0).Await(nil); err != nil {
 						return 0, err
 					}
-					ctx.ContinueAsNew(n+1, true)
+					ctx.ContinueAsNew(n+1, durable.KeepEvents())
 					return 0, nil
 				})
 			},
@@ -544,7 +545,7 @@ func TestLifecycle(t *testing.T) {
 					if err := ctx.WaitForExternalEvent("inc", 0).Await(nil); err != nil {
 						return 0, err
 					}
-					ctx.ContinueAsNew(n+1, false)
+					ctx.ContinueAsNew(n + 1)
 					return 0, nil
 				})
 			},

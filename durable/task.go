@@ -115,18 +115,38 @@ func WhenAll(tasks ...Task) Task {
 	return all
 }
 
-// WhenAny returns a task that finishes as soon as one of tasks has finished. Its result is
-// the index of that task (Await(&i) with i an int); it never fails by itself: await the
-// winning task to get its result or error.
-func WhenAny(tasks ...Task) Task {
+// AnyTask is the task WhenAny returns.
+type AnyTask interface {
+	Task
+	// Winner is the task that finished first (nil until one has).
+	Winner() Task
+}
+
+type anyTask struct {
+	*task
+	winner Task
+}
+
+func (a *anyTask) Winner() Task { return a.winner }
+
+// WhenAny returns a task that finishes as soon as one of tasks has finished (the first in
+// order, if several are done already). Its result is the index of that task (Await(&i)
+// with i an int) and Winner returns the task itself; it never fails by itself: await the
+// winner to get its result or error. A losing timer still fires later, into history, unless
+// it is cancelled (TimerTask.Cancel).
+func WhenAny(tasks ...Task) AnyTask {
 	if len(tasks) == 0 {
-		return doneTask(nil, nil, fmt.Errorf("WhenAny of no tasks"))
+		return &anyTask{task: doneTask(nil, nil, fmt.Errorf("WhenAny of no tasks"))}
 	}
-	anyTask := &task{ep: tasks[0].base().ep}
+	a := &anyTask{task: &task{ep: tasks[0].base().ep}}
 	for i, t := range tasks {
 		t.base().onDone(func() {
-			anyTask.complete(json.RawMessage(strconv.Itoa(i)), nil)
+			if a.done {
+				return
+			}
+			a.winner = t
+			a.complete(json.RawMessage(strconv.Itoa(i)), nil)
 		})
 	}
-	return anyTask
+	return a
 }

@@ -280,6 +280,11 @@ func (h *Harness) episode(inst *instance) error {
 	for _, a := range res.Actions {
 		h.act(inst, a)
 	}
+	if len(res.CanceledTimers) > 0 {
+		h.timers = slices.DeleteFunc(h.timers, func(t timer) bool {
+			return t.instanceID == inst.id && t.executionID == inst.executionID && slices.Contains(res.CanceledTimers, t.ev.TaskID)
+		})
+	}
 	if parent := inst.started.Parent; parent != nil && res.Status.Terminal() {
 		h.notifyParent(inst, parent, res)
 	}

@@ -476,7 +476,7 @@ func TestTraceOfContinueAsNew(t *testing.T) {
 			return 0, err
 		}
 		if n < 3 {
-			ctx.ContinueAsNew(n+1, false)
+			ctx.ContinueAsNew(n + 1)
 		}
 		return n, nil
 	}))

@@ -96,7 +96,23 @@ type Failure struct {
 	NonRetriable bool `json:"nonRetriable,omitempty" bson:"nonRetriable,omitempty"`
 }
 
-func (f *Failure) Error() string { return f.Type + ": " + f.Message }
+// Error is the failure with its whole cause chain: "Type: message (caused by Type:
+// message) ...".
+func (f *Failure) Error() string {
+	s := f.Type + ": " + f.Message
+	for c := f.Cause; c != nil; c = c.Cause {
+		s += " (caused by " + c.Type + ": " + c.Message + ")"
+	}
+	return s
+}
+
+// Unwrap returns the cause, so that errors.As walks a chain of failures.
+func (f *Failure) Unwrap() error {
+	if f.Cause == nil {
+		return nil
+	}
+	return f.Cause
+}
 
 // ParentRef ties a child orchestration to the task in its parent that awaits it.
 type ParentRef struct {

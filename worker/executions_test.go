@@ -19,7 +19,7 @@ func TestContinueAsNewRunsNewExecutions(t *testing.T) {
 	r := durable.NewRegistry()
 	must(t, durable.AddOrchestrator(r, "Counter", func(ctx *durable.OrchestrationContext, n int) (int, error) {
 		if n < 3 {
-			ctx.ContinueAsNew(n+1, true)
+			ctx.ContinueAsNew(n+1, durable.KeepEvents())
 			return 0, nil
 		}
 		var last string

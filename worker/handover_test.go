@@ -42,7 +42,7 @@ func TestPartitionComingBackIsReadAgain(t *testing.T) {
 			if err := ctx.WaitForExternalEvent("next", 0).Await(nil); err != nil {
 				return "", err
 			}
-			ctx.ContinueAsNew(1, false)
+			ctx.ContinueAsNew(1)
 			return "", nil
 		}
 		var s string

@@ -129,7 +129,7 @@ func TestNextExecutionBeginsAfterALostDocumentWrite(t *testing.T) {
 	r := durable.NewRegistry()
 	must(t, durable.AddOrchestrator(r, "Again", func(ctx *durable.OrchestrationContext, n int) (string, error) {
 		if n == 0 {
-			ctx.ContinueAsNew(1, false)
+			ctx.ContinueAsNew(1)
 			return "", nil
 		}
 		return "done", nil

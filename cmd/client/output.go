@@ -114,13 +114,7 @@ func describeEvent(ev history.Event) string {
 	return strings.Join(parts, " ")
 }
 
-func failureText(f *history.Failure) string {
-	s := f.Type + ": " + f.Message
-	for c := f.Cause; c != nil; c = c.Cause {
-		s += " (caused by " + c.Type + ": " + c.Message + ")"
-	}
-	return s
-}
+func failureText(f *history.Failure) string { return f.Error() }
 
 func rawText(r json.RawMessage) string {
 	if len(r) == 0 || string(r) == "null" {

@@ -66,7 +66,7 @@ func registry() (*durable.Registry, error) {
 				if err := ctx.CallActivity("Square", n).Await(&step); err != nil {
 					return 0, err
 				}
-				ctx.ContinueAsNew(n+1, true)
+				ctx.ContinueAsNew(n+1, durable.KeepEvents())
 				return 0, nil
 			}
 			var last int
