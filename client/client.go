@@ -267,6 +267,30 @@ func (c *Client) Workers(ctx context.Context) (*WorkersResponse, error) {
 	return &wr, nil
 }
 
+// DeadLetters returns one page of the dead letters the dispatcher has kept (pageSize 0: the
+// dispatcher's default) and the cursor of the next.
+func (c *Client) DeadLetters(ctx context.Context, pageSize int, cursor string) (*DeadLettersResponse, error) {
+	q := url.Values{}
+	if pageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(pageSize))
+	}
+	setIf(q, "cursor", cursor)
+	var dr DeadLettersResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/deadletters", q, nil, &dr); err != nil {
+		return nil, err
+	}
+	return &dr, nil
+}
+
+// Redrive publishes a dead letter again to the queue it died in and forgets it.
+func (c *Client) Redrive(ctx context.Context, id string) (*DeadLetter, error) {
+	var dl DeadLetter
+	if err := c.do(ctx, http.MethodPost, "/v1/deadletters/"+url.PathEscape(id)+"/redrive", nil, nil, &dl); err != nil {
+		return nil, err
+	}
+	return &dl, nil
+}
+
 // Wait returns the instance's status once it has ended (Completed, Failed or Terminated).
 // When timeout passes first it returns the last status seen and an error matching
 // ErrWaitTimeout. progress, when not nil, is called with each status seen on the way.

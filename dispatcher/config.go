@@ -48,6 +48,11 @@ type Config struct {
 	// is waited for this long before the request fails with 503).
 	OpTimeout time.Duration
 
+	// LeaveDeadLetters leaves dead letters in the hub's dead-letter queue instead of moving
+	// them into the store, where GET /v1/deadletters lists them and redrive sends them
+	// again (a test that reads the queue itself sets it).
+	LeaveDeadLetters bool
+
 	Logger *slog.Logger
 	// Tracer records the create_orchestration spans; default otel.Tracer of this package.
 	Tracer trace.Tracer

@@ -23,6 +23,8 @@
 //	DELETE /v1/instances/{id}                 purge a terminal instance → 204;
 //	                                          ?recursive=true: with its sub-orchestrations → 200 {purged}
 //	GET    /v1/workers                        live workers and the partitions each owns
+//	GET    /v1/deadletters                    dead letters kept: ?pageSize=&cursor=
+//	POST   /v1/deadletters/{id}/redrive       publish one again where it died, forget it
 //	GET    /v1/stats                          this process: pid, start, its store's command counts
 //	GET    /healthz  /readyz  /metrics
 //	       /ui/                               the web dashboard (package dispatcher/ui)
@@ -144,7 +146,20 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		_ = closeStore()
 		return nil, fmt.Errorf("dispatcher: listening for announcements: %w", err)
 	}
+	var collector *queues.Consumer
+	if dls, ok := history.Store(store).(history.DeadLetterStore); ok && !cfg.LeaveDeadLetters {
+		if collector, err = d.collectDeadLetters(lctx, conn, dls); err != nil {
+			_ = k.Cancel()
+			stopListener()
+			_ = conn.Close()
+			_ = closeStore()
+			return nil, fmt.Errorf("dispatcher: collecting dead letters: %w", err)
+		}
+	}
 	stopListening := func() error {
+		if collector != nil {
+			_ = collector.Cancel()
+		}
 		_ = k.Cancel()
 		stopListener()
 		ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
@@ -222,6 +237,8 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("DELETE /v1/instances/{id}", d.handle(d.purge))
 	mux.HandleFunc("GET /v1/workers", d.handle(d.workers))
 	mux.HandleFunc("GET /v1/stats", d.handle(d.stats))
+	mux.HandleFunc("GET /v1/deadletters", d.handle(d.listDeadLetters))
+	mux.HandleFunc("POST /v1/deadletters/{id}/redrive", d.handle(d.redrive))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", d.metrics.handler())
@@ -237,6 +254,8 @@ func (d *Dispatcher) routes() http.Handler {
 		"/v1/instances/{id}/resume":        "POST",
 		"/v1/workers":                      "GET",
 		"/v1/stats":                        "GET",
+		"/v1/deadletters":                  "GET",
+		"/v1/deadletters/{id}/redrive":     "POST",
 		"/healthz":                         "GET",
 		"/readyz":                          "GET",
 		"/metrics":                         "GET",

@@ -33,7 +33,8 @@ func TestClusterNodeKilledMidRun(t *testing.T) {
 		plan = clusterPlan{hellos: 500, devices: 20, rate: 6, kills: []int{1, 2}}
 	}
 	cl := startCluster(t)
-	f := fleettest.Start(t, fleettest.Options{Workers: 3, Env: []string{"WARREN_AMQP_URL=" + cl.urls}})
+	// Dead letters stay in their queue, which the test counts at the end.
+	f := fleettest.Start(t, fleettest.Options{Workers: 3, Env: []string{"WARREN_AMQP_URL=" + cl.urls, "WARREN_LEAVE_DEAD_LETTERS=true"}})
 	c := client.New(f.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()

@@ -78,7 +78,8 @@ func TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn(t *testing.T) {
 		}}
 	}
 	f := fleettest.Start(t, fleettest.Options{Workers: 3,
-		Env: []string{"WARREN_MAX_MESSAGE_BYTES=" + strconv.Itoa(poisonLimit)}})
+		// The test reads the dead-letter queue itself: the dispatcher leaves it alone.
+		Env: []string{"WARREN_MAX_MESSAGE_BYTES=" + strconv.Itoa(poisonLimit), "WARREN_LEAVE_DEAD_LETTERS=true"}})
 	c := client.New(f.URL)
 	prefix := testenv.UniqueName("psn")
 	ids := make([]string, load.hellos)

@@ -295,7 +295,7 @@ func (c *Conn) dispatch(ctx context.Context, sub *subscription, queue string, fr
 	d.settler = &amqpSettler{d: d, raw: raw, conn: c, sub: sub}
 	if ms := headerInt(raw.Headers, headerDue); ms != 0 {
 		d.Due = time.UnixMilli(ms)
-		if time.Now().Before(d.Due) {
+		if time.Now().Before(d.Due) && !fromDLQ { // a dead letter is not a timer any more
 			c.rearm(ctx, d)
 			return
 		}

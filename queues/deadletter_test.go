@@ -42,6 +42,9 @@ func TestPoisonMessageGoesToDeadLetterQueueAfterDeliveryLimit(t *testing.T) {
 		if !strings.Contains(d.Reason, "delivery_limit") || !strings.Contains(d.Reason, WorkItemQueue(c.cfg.Hub)) {
 			t.Errorf("Reason = %q, want the delivery limit and the source queue", d.Reason)
 		}
+		if d.SourceQueue != WorkItemQueue(c.cfg.Hub) {
+			t.Errorf("SourceQueue = %q, want the work-item queue (from x-death)", d.SourceQueue)
+		}
 		t.Logf("reason: %s", d.Reason)
 	case <-ctx.Done():
 		t.Fatal("the poison message never reached the dead-letter queue")
@@ -84,6 +87,9 @@ func TestDeadLetterCarriesReasonAndSource(t *testing.T) {
 		}
 		if src := headerString(d.settler.(*amqpSettler).raw.Headers, headerSourceQueue); src != q {
 			t.Errorf("source queue header %q, want %q", src, q)
+		}
+		if d.SourceQueue != q {
+			t.Errorf("SourceQueue = %q, want %q", d.SourceQueue, q)
 		}
 	case <-ctx.Done():
 		t.Fatal("nothing reached the dead-letter queue")

@@ -19,6 +19,9 @@ type Message struct {
 	TraceState  string
 	// Reason is set on dead-lettered messages: why the message was given up.
 	Reason string
+	// SourceQueue is set on messages read from the dead-letter queue: the queue the message
+	// was given up in ("" when nothing says).
+	SourceQueue string
 	// Timestamp is when the message was first published.
 	Timestamp time.Time
 }
@@ -82,10 +85,30 @@ func messageOf(d *amqp.Delivery, fromDeadLetterQueue bool) Message {
 		Reason:      headerString(d.Headers, headerReason),
 		Timestamp:   d.Timestamp,
 	}
-	if m.Reason == "" && fromDeadLetterQueue {
-		m.Reason = deathReason(d.Headers)
+	if fromDeadLetterQueue {
+		m.SourceQueue = headerString(d.Headers, headerSourceQueue)
+		if m.Reason == "" {
+			m.Reason = deathReason(d.Headers)
+		}
+		if m.SourceQueue == "" {
+			m.SourceQueue = deathQueue(d.Headers)
+		}
 	}
 	return m
+}
+
+// deathQueue is the queue the broker dead-lettered a message from (x-death), "" if none.
+func deathQueue(h amqp.Table) string {
+	deaths, _ := h["x-death"].([]any)
+	for _, d := range deaths {
+		t, ok := d.(amqp.Table)
+		if reason, _ := t["reason"].(string); !ok || reason == "" || reason == "expired" {
+			continue
+		}
+		queue, _ := t["queue"].(string)
+		return queue
+	}
+	return ""
 }
 
 // deathReason describes the broker's dead-lettering of a message (x-death), skipping the

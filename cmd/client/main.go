@@ -118,6 +118,8 @@ var commands = []command{
 	{"resume", "resume ID", 1, nil, runResume},
 	{"purge", "purge ID [--recursive] | purge [--status S]... [--name N] [--older-than D]", -1, purgeFlags, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
+	{"deadletters", "deadletters", 0, nil, runDeadLetters},
+	{"redrive", "redrive ID...", -1, nil, runRedrive},
 	{"bench", "bench NAME [--count N] [--concurrency C] [--closed] [--input JSON] [--timeout D] [--purge] [--json-file F]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
 		fs.IntVar(&o.count, "count", 100, "instances to run")
 		fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight")

@@ -57,6 +57,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	config.String(fs, &c.HTTPAddr, "http-addr", "WARREN_HTTP_ADDR", dispatcher.DefaultHTTPAddr, "address to listen on")
 	config.String(fs, &c.Token, "token", "WARREN_TOKEN", "", "bearer token clients must send (none: no authentication)")
 	config.String(fs, &c.JaegerUI, "jaeger-ui", "WARREN_JAEGER_UI", "", "Jaeger UI base URL the dashboard links traces to (e.g. http://127.0.0.1:16686)")
+	config.Bool(fs, &c.LeaveDeadLetters, "leave-dead-letters", "WARREN_LEAVE_DEAD_LETTERS", false, "leave dead letters in the dead-letter queue instead of moving them into the store (where client deadletters lists them)")
 	config.Int64(fs, &c.MaxBodyBytes, "max-body-bytes", "WARREN_MAX_BODY_BYTES", dispatcher.DefaultMaxBodyBytes, "largest request body (inputs, event data)")
 	config.Duration(fs, &c.WorkerMaxAge, "worker-max-age", "WARREN_WORKER_MAX_AGE", dispatcher.DefaultWorkerMaxAge, "heartbeat age after which a worker counts as gone")
 	config.Duration(fs, &c.MaxWait, "max-wait", "WARREN_MAX_WAIT", dispatcher.DefaultMaxWait, "longest single wait request")

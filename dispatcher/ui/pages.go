@@ -90,6 +90,7 @@ var funcs = template.FuncMap{
 	"instance": func(id string) string { return "/ui/instances/" + url.PathEscape(id) },
 	"action":   func(id, action string) string { return "/ui/instances/" + url.PathEscape(id) + "/" + action },
 	"query":    query,
+	"redrive":  func(id string) string { return "/ui/deadletters/" + url.PathEscape(id) + "/redrive" },
 	"list":     func(s ...string) []string { return s },
 	"title":    func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
 }

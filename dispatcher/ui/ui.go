@@ -39,6 +39,8 @@ type API interface {
 	Resume(ctx context.Context, id, reason string) error
 	Purge(ctx context.Context, id string) error
 	Workers(ctx context.Context) (*client.WorkersResponse, error)
+	DeadLetters(ctx context.Context, pageSize int, cursor string) (*client.DeadLettersResponse, error)
+	Redrive(ctx context.Context, id string) (*client.DeadLetter, error)
 }
 
 // Config configures the dashboard. API is required.
@@ -106,6 +108,7 @@ func (d *Dashboard) routes() http.Handler {
 	mux.HandleFunc("POST /ui/instances/{id}/{action}", d.act)
 	mux.HandleFunc("GET /ui/workers", d.workers)
 	mux.HandleFunc("GET /ui/queues", d.queues)
+	mux.HandleFunc("POST /ui/deadletters/{id}/redrive", d.redrive)
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		d.renderError(w, r, http.StatusNotFound, "There is no page "+r.URL.Path+".")
 	})

@@ -86,6 +86,7 @@ type Store struct {
 	instances  map[string]bson.Raw                      // by instance id
 	history    map[string]map[string]map[int64]bson.Raw // instance, execution, episode number
 	workers    map[string]bson.Raw                      // by worker id
+	dead       map[string]history.DeadLetter            // by record id (deadletters.go)
 }
 
 var _ history.Store = (*Store)(nil)

@@ -14,3 +14,7 @@ func TestStore(t *testing.T) {
 func TestCountInstances(t *testing.T) {
 	storetest.RunCount(t, func(t *testing.T) history.Store { return New(Options{}) })
 }
+
+func TestDeadLetters(t *testing.T) {
+	storetest.RunDeadLetters(t, func(t *testing.T) history.Store { return New(Options{}) })
+}

@@ -154,3 +154,7 @@ func TestOpenUnreachableServer(t *testing.T) {
 func TestCountInstances(t *testing.T) {
 	storetest.RunCount(t, func(t *testing.T) history.Store { return openTestStore(t) })
 }
+
+func TestDeadLetters(t *testing.T) {
+	storetest.RunDeadLetters(t, func(t *testing.T) history.Store { return openTestStore(t) })
+}

@@ -1,0 +1,180 @@
+package dispatcher
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
+)
+
+// AMQP cannot list a queue, so the dispatcher moves what reaches the hub's dead-letter
+// queue into the store (history.DeadLetterStore), where it can be listed and redriven:
+// GET /v1/deadletters and POST /v1/deadletters/{id}/redrive, `client deadletters|redrive`
+// and the dashboard's queues page. Each dead letter is acked only once its record is
+// written; a store that does not answer leaves it in the queue, tried again a second later.
+
+// deadLetterConsumer is what collecting needs of the broker; *queues.Conn implements it.
+type deadLetterConsumer interface {
+	Consume(ctx context.Context, queue string, prefetch int, handle func(*queues.Delivery)) (*queues.Consumer, error)
+}
+
+// collectDeadLetters consumes the hub's dead-letter queue into store until ctx ends.
+func (d *Dispatcher) collectDeadLetters(ctx context.Context, b deadLetterConsumer, store history.DeadLetterStore) (*queues.Consumer, error) {
+	return b.Consume(ctx, queues.DeadLetterQueue(d.cfg.Hub), 16, func(dl *queues.Delivery) {
+		rec := deadLetterOf(dl.Message, time.Now())
+		octx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
+		err := store.PutDeadLetter(octx, rec)
+		cancel()
+		if err != nil {
+			d.log.Warn("keeping a dead letter failed; it stays in the dead-letter queue", "id", rec.ID, "err", err)
+			select { // do not spin on a store that is away
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+			_ = dl.Nack(true)
+			return
+		}
+		d.log.Info("dead letter kept", "id", rec.ID, "kind", rec.Kind, "instance", rec.InstanceID, "queue", rec.SourceQueue, "reason", rec.Reason)
+		_ = dl.Ack()
+	})
+}
+
+// deadLetterOf is the record of a message read from the dead-letter queue. Its id is the
+// message id and a digest of where and why it died (or of the whole message when it has no
+// id), so a redelivered dead letter keeps one record.
+func deadLetterOf(m queues.Message, now time.Time) history.DeadLetter {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", m.SourceQueue, m.Reason, m.Kind)
+	if m.ID == "" {
+		h.Write(m.Body)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))[:12]
+	id := sum
+	if m.ID != "" {
+		id = strings.ToValidUTF8(strings.ReplaceAll(m.ID, "\x00", ""), "?")
+		if len(id) > 200 {
+			id = id[:200]
+		}
+		id += "~" + sum
+	}
+	return history.DeadLetter{ID: id, MessageID: m.ID, Kind: m.Kind, InstanceID: m.InstanceID, Reason: m.Reason,
+		SourceQueue: m.SourceQueue, Body: m.Body, TraceParent: m.TraceParent, TraceState: m.TraceState,
+		PublishedAt: m.Timestamp.UTC(), DeadAt: now.UTC().Truncate(time.Millisecond)}
+}
+
+// deadLetterStore is the store's dead-letter side, or a 501 when it has none.
+func (d *Dispatcher) deadLetterStore() (history.DeadLetterStore, *apiError) {
+	s, ok := d.store.(history.DeadLetterStore)
+	if !ok {
+		return nil, errorf(http.StatusNotImplemented, client.CodeUnavailable, "this dispatcher's store does not keep dead letters")
+	}
+	return s, nil
+}
+
+// excerptLen is how much of a dead letter's body the listing shows.
+const excerptLen = 512
+
+// deadLetterView is what the API shows of a record.
+func deadLetterView(r history.DeadLetter) client.DeadLetter {
+	ex := r.Body
+	if len(ex) > excerptLen {
+		ex = ex[:excerptLen]
+	}
+	for len(ex) > 0 && !utf8.Valid(ex) && len(r.Body)-len(ex) < 4 { // a rune cut at the end
+		ex = ex[:len(ex)-1]
+	}
+	return client.DeadLetter{ID: r.ID, MessageID: r.MessageID, Kind: r.Kind, InstanceID: r.InstanceID, Reason: r.Reason,
+		SourceQueue: r.SourceQueue, PublishedAt: r.PublishedAt, DeadAt: r.DeadAt, BodyBytes: len(r.Body),
+		BodyExcerpt: strings.ToValidUTF8(string(ex), "\uFFFD")}
+}
+
+func (d *Dispatcher) listDeadLetters(w http.ResponseWriter, r *http.Request) error {
+	s, ae := d.deadLetterStore()
+	if ae != nil {
+		return ae
+	}
+	size := 100
+	if v := r.URL.Query().Get("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+				"pageSize %q: want a whole number from 1 to %d", v, MaxPageSize))
+		}
+		size = n
+	}
+	ctx, cancel := d.opContext(r)
+	defer cancel()
+	page, next, err := s.ListDeadLetters(ctx, size, r.URL.Query().Get("cursor"))
+	if err != nil {
+		if isStoreArgError(err) {
+			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+		}
+		return d.unavailable(r, "listing dead letters", err)
+	}
+	resp := client.DeadLettersResponse{DeadLetters: make([]client.DeadLetter, 0, len(page)), NextCursor: next}
+	for _, rec := range page {
+		resp.DeadLetters = append(resp.DeadLetters, deadLetterView(rec))
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// redrive publishes a dead letter again, as it was, to the queue it died in, then forgets
+// it. Only the hub's control and work-item queues are redriven to.
+func (d *Dispatcher) redrive(w http.ResponseWriter, r *http.Request) error {
+	s, ae := d.deadLetterStore()
+	if ae != nil {
+		return ae
+	}
+	id := r.PathValue("id")
+	ctx, cancel := d.opContext(r)
+	defer cancel()
+	rec, err := s.GetDeadLetter(ctx, id)
+	switch {
+	case errors.Is(err, history.ErrDeadLetterNotFound):
+		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("dead letter %q not found (redriven or never kept)", id))
+	case isStoreArgError(err):
+		return errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+	case err != nil:
+		return d.unavailable(r, "reading the dead letter", err)
+	}
+	if !d.redrivable(rec.SourceQueue) {
+		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+			"dead letter %q came from %q, which is not one of this hub's control or work-item queues; it cannot be redriven", id, rec.SourceQueue))
+	}
+	msg := queues.Message{ID: rec.MessageID, Kind: rec.Kind, InstanceID: rec.InstanceID, Body: rec.Body,
+		TraceParent: rec.TraceParent, TraceState: rec.TraceState, Timestamp: rec.PublishedAt}
+	if err := d.publish(ctx, rec.SourceQueue, msg); err != nil {
+		return d.unavailable(r, "publishing the dead letter again", err)
+	}
+	if err := s.DeleteDeadLetter(ctx, id); err != nil && !errors.Is(err, history.ErrDeadLetterNotFound) {
+		// Sent, but still listed: a second redrive would send it twice; say so.
+		return d.unavailable(r, "the dead letter was sent again, but forgetting it", err)
+	}
+	d.log.Info("dead letter redriven", "id", id, "queue", rec.SourceQueue)
+	writeJSON(w, http.StatusOK, deadLetterView(*rec))
+	return nil
+}
+
+// redrivable reports whether queue is one of the hub's control queues or its work items.
+func (d *Dispatcher) redrivable(queue string) bool {
+	if queue == queues.WorkItemQueue(d.cfg.Hub) {
+		return true
+	}
+	for p := range d.cfg.Partitions {
+		if queue == queues.ControlQueue(d.cfg.Hub, p) {
+			return true
+		}
+	}
+	return false
+}
