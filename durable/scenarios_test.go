@@ -365,7 +365,9 @@ func TestEvents(t *testing.T) {
 				must(t, h.Start("O", "o", nil))
 				must(t, h.Advance(time.Hour))
 				wantOutput(t, h, "o", "timer")
-				must(t, h.RaiseEvent("o", "go", "late")) // dropped: the instance has ended
+				if err := h.RaiseEvent("o", "go", "late"); err == nil || !strings.Contains(err.Error(), "changes nothing") {
+					t.Fatalf("raising an event on an ended instance: %v", err)
+				}
 				must(t, h.RunUntilIdle())
 				wantOutput(t, h, "o", "timer")
 			},

@@ -48,7 +48,8 @@ type Harness struct {
 	timers    []timer
 	seq       int
 	onEpisode func(instanceID string, past []history.Event, res *durable.Result)
-	tracer    trace.Tracer // nil: no spans (SetTracer)
+	tracer    trace.Tracer      // nil: no spans (SetTracer)
+	mocks     *durable.Registry // activities OnActivity replaced
 }
 
 type instance struct {
@@ -124,29 +125,39 @@ func (h *Harness) begin(id string, start history.Event, carried ...history.Event
 		inbox: append([]history.Event{start}, carried...)}
 }
 
-// RaiseEvent queues external event name with data (encoded to JSON) for instanceID.
+// RaiseEvent queues external event name with data (encoded to JSON) for instanceID. Like
+// Terminate, Suspend and Resume, it is an error for an instance that has ended.
 func (h *Harness) RaiseEvent(instanceID, name string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("encoding the event data: %w", err)
 	}
-	return h.send(instanceID, history.Event{Kind: history.EventRaised, Name: name, Input: raw})
+	return h.signal(instanceID, "raising an event", history.Event{Kind: history.EventRaised, Name: name, Input: raw})
 }
 
 // Terminate queues the termination of instanceID; with recursive, its running children are
 // terminated too.
 func (h *Harness) Terminate(instanceID, reason string, recursive bool) error {
-	return h.send(instanceID, history.Event{Kind: history.ExecutionTerminated, Reason: reason, Recursive: recursive})
+	return h.signal(instanceID, "terminating it", history.Event{Kind: history.ExecutionTerminated, Reason: reason, Recursive: recursive})
 }
 
 // Suspend queues the suspension of instanceID: events wait until it is resumed.
 func (h *Harness) Suspend(instanceID, reason string) error {
-	return h.send(instanceID, history.Event{Kind: history.ExecutionSuspended, Reason: reason})
+	return h.signal(instanceID, "suspending it", history.Event{Kind: history.ExecutionSuspended, Reason: reason})
 }
 
 // Resume queues the resumption of a suspended instanceID.
 func (h *Harness) Resume(instanceID, reason string) error {
-	return h.send(instanceID, history.Event{Kind: history.ExecutionResumed, Reason: reason})
+	return h.signal(instanceID, "resuming it", history.Event{Kind: history.ExecutionResumed, Reason: reason})
+}
+
+// signal queues a client's event for an instance: an instance that has ended is an error,
+// since the event would change nothing (the fleet answers 409).
+func (h *Harness) signal(instanceID, what string, ev history.Event) error {
+	if inst := h.instances[instanceID]; inst != nil && inst.status.Terminal() {
+		return fmt.Errorf("instance %q has ended (%s): %s changes nothing", instanceID, inst.status, what)
+	}
+	return h.send(instanceID, ev)
 }
 
 func (h *Harness) send(instanceID string, ev history.Event) error {

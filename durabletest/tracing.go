@@ -73,15 +73,16 @@ func nextTrace(tc *history.TraceContext) *history.TraceContext {
 func (h *Harness) runActivity(inst *instance, a durable.Action) (json.RawMessage, *history.Failure) {
 	ctx := context.Background()
 	info := durable.ActivityInfo{InstanceID: inst.id, ExecutionID: inst.executionID, TaskID: a.TaskID, Name: a.Name, Attempt: a.Attempt}
+	reg := h.activityRegistry(a.Name)
 	if h.tracer == nil {
-		return h.reg.RunActivity(ctx, info, a.Name, a.Input)
+		return reg.RunActivity(ctx, info, a.Name, a.Input)
 	}
 	req := history.ActivityRequest{
 		InstanceID: inst.id, ExecutionID: inst.executionID, OrchestrationName: inst.started.Name,
 		TaskID: a.TaskID, Name: a.Name, Attempt: a.Attempt, Trace: orchestrationTrace(inst.started),
 	}
 	ctx, end := tracing.StartActivityAt(ctx, h.tracer, req, h.now)
-	out, failure := h.reg.RunActivity(ctx, info, a.Name, a.Input)
+	out, failure := reg.RunActivity(ctx, info, a.Name, a.Input)
 	end(failure, h.now)
 	return out, failure
 }
