@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -9,9 +10,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/testenv"
+	"github.com/warrenhq/warren/queues"
 )
 
 // TestDashboardInABrowser drives the dashboard in headless Chromium against a fleet on the
@@ -153,6 +156,30 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	b.screenshot("queues")
 
+	// A message no worker can read, published straight into a control queue: the worker
+	// dead-letters it, the dispatcher keeps it, the queues page and `client deadletters`
+	// list it; redriven from the UI it goes back to its queue and is dead-lettered again.
+	poisonID := testenv.UniqueName("poison-ui")
+	publishRaw(t, queues.ControlQueue(f.Hub, 0), amqp.Publishing{MessageId: poisonID, Type: "ExecutionStarted",
+		Body: []byte("{not json"), DeliveryMode: amqp.Persistent, Headers: amqp.Table{"x-instance-id": "poison-target"}})
+	row := `tr[data-message="` + poisonID + `"]`
+	b.run("waiting for the dead letter", 60*time.Second, chromedp.Navigate(f.URL+"/ui/queues"), chromedp.WaitVisible(chromedp.CSS(row)))
+	if reason := b.text(row + ` td.reason`); reason == "" {
+		t.Error("the dead letter shows no reason")
+	}
+	var listed []struct{ ID, MessageID, SourceQueue string }
+	if err := json.Unmarshal([]byte(f.MustClient("deadletters", "--json")), &listed); err != nil || len(listed) != 1 ||
+		listed[0].MessageID != poisonID || listed[0].SourceQueue != queues.ControlQueue(f.Hub, 0) {
+		t.Errorf("client deadletters --json: %+v (%v)", listed, err)
+	}
+	b.screenshot("deadletters")
+	firstDeath := b.text(row + ` td:first-child`)
+	b.run("redriving", 20*time.Second, chromedp.Click(chromedp.CSS(row+` button.redrive`)), chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		chromedp.Click(chromedp.CSS(`#confirm`)), chromedp.WaitVisible(chromedp.CSS(`#redriven`)))
+	b.waitText(row+` td:first-child`, "a second death after "+firstDeath, 60*time.Second, func(got string) bool {
+		return got != "" && got != firstDeath
+	})
+
 	// Terminate the batch with its children: the four devices still waiting end with it,
 	// the acknowledged one stays Completed.
 	b.run("opening the parent", 20*time.Second, chromedp.Navigate(f.URL+"/ui/instances/"+batch), chromedp.WaitVisible(chromedp.CSS(`#terminate`)))
@@ -168,4 +195,30 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.waitTextIs(`#children a.status.terminated b`, "4", 60*time.Second)
 	b.waitTextIs(`#children a.status.completed b`, "1", 10*time.Second)
 	b.screenshot("terminated")
+}
+
+// publishRaw publishes one message straight into a queue of the broker, confirmed.
+func publishRaw(t *testing.T, queue string, p amqp.Publishing) {
+	t.Helper()
+	conn, err := amqp.Dial(testenv.AMQPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conf, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, true, false, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := conf.WaitContext(ctx); err != nil || !ok {
+		t.Fatalf("publishing to %s: confirmed %v, %v", queue, ok, err)
+	}
 }
