@@ -9,8 +9,11 @@
 # Each worker serves /healthz, /readyz and /metrics on a port of its own, from
 # DEMO_METRICS_PORT (9091) up.
 #
+# The dashboard is at http://127.0.0.1:8089/ui/ while the fleet runs; with DEMO_KEEP=1 the
+# fleet stays up after the scenario until Ctrl-C, so a person can look.
+#
 # Environment: DEMO_DEVICES (default 10), DEMO_WORKERS (3), DEMO_PORT (8089), DEMO_METRICS_PORT (9091),
-# WARREN_HUB (warren-demo), KEEP_HUB, OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:4318, Jaeger).
+# DEMO_KEEP, WARREN_HUB (warren-demo), KEEP_HUB, OTEL_EXPORTER_OTLP_ENDPOINT (http://127.0.0.1:4318, Jaeger).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +24,7 @@ export WARREN_HUB=${WARREN_HUB:-warren-demo}
 export WARREN_HTTP_ADDR=127.0.0.1:${DEMO_PORT:-8089}
 export WARREN_DISPATCHER=http://$WARREN_HTTP_ADDR
 export OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318}
+export WARREN_JAEGER_UI=${WARREN_JAEGER_UI:-http://127.0.0.1:16686}
 LOGS=$ROOT/.services/demo
 FLEET_METRICS_PORT=${DEMO_METRICS_PORT:-9091}
 
@@ -35,6 +39,7 @@ trap 'exit 143' TERM
 start_fleet "$WORKERS"
 say "dispatcher on $WARREN_DISPATCHER, $WORKERS workers on hub $WARREN_HUB, broker $(sed -E 's#(//[^:/@]*):[^@/]*@#\1:xxxxx@#' <<<"$WARREN_AMQP_URL")"
 say "worker endpoints: http://127.0.0.1:$FLEET_METRICS_PORT/metrics … http://127.0.0.1:$((FLEET_METRICS_PORT + WORKERS - 1))/metrics (and /healthz, /readyz)"
+say "dashboard: $WARREN_DISPATCHER/ui/"
 client workers
 
 id=devices-$(date +%Y%m%d-%H%M%S)
@@ -61,3 +66,9 @@ for i in $(seq 1 "$WORKERS"); do
 	metric() { curl -fsS "$url/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { print s + 0 }'; }
 	say "worker $i ($url): ready: $(curl -s "$url/readyz"); episodes $(metric warren_worker_episodes_total), partitions $(metric warren_worker_partitions_owned)"
 done
+say "dashboard: $WARREN_DISPATCHER/ui/instances/$id"
+if [ -n "${DEMO_KEEP:-}" ]; then
+	say "DEMO_KEEP is set: the fleet stays up; open $WARREN_DISPATCHER/ui/ and press Ctrl-C to stop"
+	sleep infinity &
+	wait $!
+fi
