@@ -253,6 +253,17 @@ func (c *Client) Resume(ctx context.Context, id, reason string) error {
 	return c.do(ctx, http.MethodPost, instancePath(id)+"/resume", nil, ReasonRequest{Reason: reason}, nil)
 }
 
+// Restart starts an ended instance again with the input of its last execution, as a new
+// execution under the same id (the old history stays until the instance is purged), and
+// returns the status it had. An instance that has not ended is a conflict.
+func (c *Client) Restart(ctx context.Context, id string) (*Status, error) {
+	var st Status
+	if err := c.do(ctx, http.MethodPost, instancePath(id)+"/restart", nil, nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
 // Purge deletes an ended instance and its history.
 func (c *Client) Purge(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, instancePath(id), nil, nil, nil)

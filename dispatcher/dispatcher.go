@@ -19,6 +19,7 @@
 //	POST   /v1/instances/{id}/terminate       {reason?, recursive?} → 202
 //	POST   /v1/instances/{id}/suspend         {reason?} → 202
 //	POST   /v1/instances/{id}/resume          {reason?} → 202
+//	POST   /v1/instances/{id}/restart         an ended instance, again with its input, as a new execution → 202
 //	DELETE /v1/instances                      purge ended instances: ?status=&name=&createdFrom=&createdTo= → 200 {purged}
 //	DELETE /v1/instances/{id}                 purge a terminal instance → 204;
 //	                                          ?recursive=true: with its sub-orchestrations → 200 {purged}
@@ -233,6 +234,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("POST /v1/instances/{id}/terminate", d.handle(d.terminate))
 	mux.HandleFunc("POST /v1/instances/{id}/suspend", d.handle(d.suspend))
 	mux.HandleFunc("POST /v1/instances/{id}/resume", d.handle(d.resume))
+	mux.HandleFunc("POST /v1/instances/{id}/restart", d.handle(d.restart))
 	mux.HandleFunc("DELETE /v1/instances", d.handle(d.purgeMany))
 	mux.HandleFunc("DELETE /v1/instances/{id}", d.handle(d.purge))
 	mux.HandleFunc("GET /v1/workers", d.handle(d.workers))

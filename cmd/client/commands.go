@@ -215,6 +215,13 @@ func runResume(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	return c.accepted(args[0], "Resuming "+args[0])
 }
 
+func runRestart(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
+	if _, err := c.client.Restart(ctx, args[0]); err != nil {
+		return c.fail(err)
+	}
+	return c.accepted(args[0], "Restarting "+args[0]+" (a new execution, with the same input)")
+}
+
 func runWorkers(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	wr, err := c.client.Workers(ctx)
 	if err != nil {

@@ -116,6 +116,7 @@ var commands = []command{
 	}, runTerminate},
 	{"suspend", "suspend ID", 1, nil, runSuspend},
 	{"resume", "resume ID", 1, nil, runResume},
+	{"restart", "restart ID", 1, nil, runRestart},
 	{"purge", "purge ID [--recursive] | purge [--status S]... [--name N] [--older-than D]", -1, purgeFlags, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
 	{"deadletters", "deadletters", 0, nil, runDeadLetters},
