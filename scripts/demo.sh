@@ -69,6 +69,5 @@ done
 say "dashboard: $WARREN_DISPATCHER/ui/instances/$id"
 if [ -n "${DEMO_KEEP:-}" ]; then
 	say "DEMO_KEEP is set: the fleet stays up; open $WARREN_DISPATCHER/ui/ and press Ctrl-C to stop"
-	sleep infinity &
-	wait $!
+	while :; do sleep 1; done # Ctrl-C (or SIGTERM) ends it and the EXIT trap stops the fleet
 fi
