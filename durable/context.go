@@ -90,6 +90,7 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	retry      *retrypolicy.Policy
 	instanceID string
+	timeout    time.Duration
 }
 
 // WithRetry retries a failed activity or sub-orchestration under policy; the wait between
@@ -103,6 +104,14 @@ func WithRetry(policy retrypolicy.Policy) CallOption {
 // "<parent id>:<task id>". Every retry of the child keeps it.
 func WithInstanceID(id string) CallOption {
 	return func(o *callOptions) { o.instanceID = id }
+}
+
+// WithTimeout bounds each attempt of an activity from start to close: an attempt still
+// running after d fails with a Timeout failure (the task's error errors.Is ErrTimeout),
+// and the retry policy decides what follows. The activity's context is cancelled at d; an
+// activity that ignores it runs on, and its result is dropped. Activities only.
+func WithTimeout(d time.Duration) CallOption {
+	return func(o *callOptions) { o.timeout = d }
 }
 
 // CallActivity schedules activity name with input (encoded to JSON).
@@ -131,6 +140,12 @@ func (c *OrchestrationContext) call(child bool, name string, input any, opts []C
 			return doneTask(ep, nil, fmt.Errorf("calling %q: %w", name, err))
 		}
 	}
+	switch {
+	case o.timeout < 0:
+		return doneTask(ep, nil, fmt.Errorf("calling %q: WithTimeout(%s): want a positive duration", name, o.timeout))
+	case o.timeout > 0 && child:
+		return doneTask(ep, nil, fmt.Errorf("calling sub-orchestrator %q: WithTimeout applies to activities only", name))
+	}
 	if child && o.instanceID != "" {
 		// No store could keep the child (nor the parent's history naming it): the call
 		// fails here, the same way on every replay.
@@ -139,7 +154,7 @@ func (c *OrchestrationContext) call(child bool, name string, input any, opts []C
 		}
 	}
 	tc := &taskCall{ep: ep, child: child, name: name, input: raw, instanceID: o.instanceID,
-		policy: o.retry, firstAt: ep.clock, t: &task{ep: ep}}
+		policy: o.retry, timeout: o.timeout, firstAt: ep.clock, t: &task{ep: ep}}
 	tc.attempt(1)
 	return tc.t
 }
@@ -152,6 +167,7 @@ type taskCall struct {
 	input      json.RawMessage
 	instanceID string
 	policy     *retrypolicy.Policy
+	timeout    time.Duration
 	firstAt    time.Time
 	t          *task
 }
@@ -172,7 +188,7 @@ func (tc *taskCall) attempt(n int) {
 	} else {
 		ep.schedule(
 			history.Event{Kind: history.TaskScheduled, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n},
-			Action{Kind: ScheduleActivity, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n})
+			Action{Kind: ScheduleActivity, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n, Timeout: tc.timeout})
 		oc.accepts = [2]history.Kind{history.TaskCompleted, history.TaskFailed}
 	}
 	oc.handle = func(ev *history.Event) { tc.outcome(n, id, ev) }

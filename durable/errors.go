@@ -54,6 +54,15 @@ func (e *TaskFailedError) Error() string {
 	return fmt.Sprintf("%s %q (task %d) failed: %s: %s", e.TaskKind, e.TaskName, e.TaskID, e.ErrorType, e.Message)
 }
 
+// Is makes errors.Is(err, ErrTimeout) true for an activity attempt that ran out of its
+// WithTimeout.
+func (e *TaskFailedError) Is(target error) bool {
+	return target == ErrTimeout && e.ErrorType == timeoutType
+}
+
+// timeoutType is the Failure.Type of a timeout (ErrTimeout's, an activity's WithTimeout).
+const timeoutType = "Timeout"
+
 // Unwrap returns the task's failure as a *history.Failure (its Type and Message are
 // ErrorType and Message here; its Cause is Cause), or Cause when there is none.
 func (e *TaskFailedError) Unwrap() error {

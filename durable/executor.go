@@ -50,6 +50,7 @@ type Action struct {
 	FireAt     time.Time       // timers
 	Attempt    int             // activities and children, from 1
 	Reason     string          // TerminateChild
+	Timeout    time.Duration   // ScheduleActivity: bound of the attempt (WithTimeout); 0 none
 }
 
 // FinishedWait is a timer or an external-event wait that ended in the new part of an

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -134,6 +135,8 @@ type ActivityInfo struct {
 	Name        string
 	TaskID      int64
 	Attempt     int // from 1
+	// Timeout bounds the attempt (WithTimeout); 0: none.
+	Timeout time.Duration
 }
 
 type activityInfoKey struct{}
@@ -156,17 +159,49 @@ func (r *Registry) RunActivity(ctx context.Context, info ActivityInfo, name stri
 		return nil, &history.Failure{Type: ActivityNotRegistered, NonRetriable: true,
 			Message: fmt.Sprintf("activity %q is not registered (registered: %s)", name, strings.Join(r.Activities(), ", "))}
 	}
+	info.Name = name
+	ctx = context.WithValue(ctx, activityInfoKey{}, info)
+	if info.Timeout <= 0 {
+		return runAttempt(ctx, fn, input)
+	}
+	ctx, cancel := context.WithTimeout(ctx, info.Timeout)
+	defer cancel()
+	type outcome struct {
+		out     json.RawMessage
+		failure *history.Failure
+	}
+	done := make(chan outcome, 1) // an attempt that outlives its timeout leaves its result here
+	go func() {
+		out, failure := runAttempt(ctx, fn, input)
+		done <- outcome{out, failure}
+	}()
+	select {
+	case o := <-done:
+		if o.failure != nil && ctx.Err() == context.DeadlineExceeded {
+			return nil, timedOut(name, info.Timeout)
+		}
+		return o.out, o.failure
+	case <-ctx.Done():
+		return nil, timedOut(name, info.Timeout)
+	}
+}
+
+// runAttempt runs fn, turning its error or panic into a Failure.
+func runAttempt(ctx context.Context, fn activityFunc, input json.RawMessage) (out json.RawMessage, failure *history.Failure) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, failure = nil, &history.Failure{Type: "Panic", Message: fmt.Sprint(p), Stack: string(debug.Stack())}
 		}
 	}()
-	info.Name = name
-	out, err := fn(context.WithValue(ctx, activityInfoKey{}, info), input)
+	out, err := fn(ctx, input)
 	if err != nil {
 		return nil, failureOf(err)
 	}
 	return out, nil
+}
+
+func timedOut(name string, d time.Duration) *history.Failure {
+	return &history.Failure{Type: timeoutType, Message: fmt.Sprintf("activity %q did not finish within %s (WithTimeout)", name, d)}
 }
 
 // decodeInput decodes a JSON input into v; nothing or null leaves v at its zero value.

@@ -72,7 +72,8 @@ func nextTrace(tc *history.TraceContext) *history.TraceContext {
 // The clock does not move while an activity runs, so its span starts and ends at h.now.
 func (h *Harness) runActivity(inst *instance, a durable.Action) (json.RawMessage, *history.Failure) {
 	ctx := context.Background()
-	info := durable.ActivityInfo{InstanceID: inst.id, ExecutionID: inst.executionID, TaskID: a.TaskID, Name: a.Name, Attempt: a.Attempt}
+	info := durable.ActivityInfo{InstanceID: inst.id, ExecutionID: inst.executionID, TaskID: a.TaskID, Name: a.Name,
+		Attempt: a.Attempt, Timeout: a.Timeout}
 	reg := h.activityRegistry(a.Name)
 	if h.tracer == nil {
 		return reg.RunActivity(ctx, info, a.Name, a.Input)

@@ -1,6 +1,9 @@
 package history
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // MessageKindActivity is the type of a work-item message (an ActivityRequest). Every other
 // message is a control message whose type is the Kind of the event it carries.
@@ -40,4 +43,6 @@ type ActivityRequest struct {
 	Input             json.RawMessage `json:"input,omitempty"`
 	Attempt           int             `json:"attempt"`
 	Trace             *TraceContext   `json:"trace,omitempty"`
+	// Timeout bounds the attempt from start to close (nanoseconds; 0: none).
+	Timeout time.Duration `json:"timeout,omitempty"`
 }

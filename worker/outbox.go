@@ -54,7 +54,7 @@ func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string)
 	case durable.ScheduleActivity:
 		req := history.ActivityRequest{
 			InstanceID: ec.instanceID, ExecutionID: ec.executionID, OrchestrationName: ec.name,
-			TaskID: a.TaskID, Name: a.Name, Input: a.Input, Attempt: a.Attempt, Trace: ec.orchTrace,
+			TaskID: a.TaskID, Name: a.Name, Input: a.Input, Attempt: a.Attempt, Trace: ec.orchTrace, Timeout: a.Timeout,
 		}
 		body, err := json.Marshal(req)
 		return history.OutboxMessage{ID: base + "/activity", Kind: history.MessageKindActivity,
