@@ -95,6 +95,19 @@ func TestFleetMetricsCountWhatRan(t *testing.T) {
 			return got == c.want
 		})
 	}
+	// Nothing is left waiting in the broker, and each worker says so.
+	for _, w := range f.Workers() {
+		s, err := scrape.Fetch(ctx, w.EndpointsURL+"/metrics", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"workitems", "control"} {
+			if !s.Has("warren_worker_queue_messages") || s.Value("warren_worker_queue_messages", "queue", q) != 0 {
+				t.Errorf("%s: warren_worker_queue_messages{queue=%q} = %v (present: %v), want 0", w.Name, q,
+					s.Value("warren_worker_queue_messages", "queue", q), s.Has("warren_worker_queue_messages"))
+			}
+		}
+	}
 	d, err := scrape.Fetch(ctx, f.URL+"/metrics", "")
 	if err != nil {
 		t.Fatal(err)

@@ -149,43 +149,67 @@ func (c *Conn) setUp(l *link) bool {
 // connections but has stopped answering. Ping gives up when ctx ends; the question it
 // asked is abandoned, with the connection, only after Config.OperationTimeout.
 func (c *Conn) Ping(ctx context.Context) error {
+	q := DeadLetterQueue(c.cfg.Hub)
+	_, err := c.inspect(ctx, q)
+	var ae *amqp.Error
+	if errors.As(err, &ae) && ae.Code == amqp.NotFound {
+		return fmt.Errorf("queues: the broker answers but hub %q is not declared (no queue %s)", c.cfg.Hub, q)
+	}
+	return err
+}
+
+// QueueDepth is how many messages queue holds ready for its consumers (those handed out
+// and not yet settled are not counted), as the broker answers a passive declare. It gives
+// up when ctx ends, as Ping does.
+func (c *Conn) QueueDepth(ctx context.Context, queue string) (int, error) {
+	q, err := c.inspect(ctx, queue)
+	return q.Messages, err
+}
+
+// inspect asks the broker about queue with a passive declare on the current connection.
+func (c *Conn) inspect(ctx context.Context, queue string) (amqp.Queue, error) {
 	c.mu.Lock()
 	cur, closed, dialErr := c.cur, c.closed, c.dialErr
 	c.mu.Unlock()
 	switch {
 	case closed:
-		return ErrClosed
+		return amqp.Queue{}, ErrClosed
 	case cur == nil || cur.IsClosed():
 		if dialErr != nil {
-			return fmt.Errorf("queues: not connected to the broker, reconnecting (last attempt: %w)", dialErr)
+			return amqp.Queue{}, fmt.Errorf("queues: not connected to the broker, reconnecting (last attempt: %w)", dialErr)
 		}
-		return errors.New("queues: not connected to the broker, reconnecting")
+		return amqp.Queue{}, errors.New("queues: not connected to the broker, reconnecting")
 	}
-	q := DeadLetterQueue(c.cfg.Hub)
-	done := make(chan error, 1)
+	type answer struct {
+		q   amqp.Queue
+		err error
+	}
+	done := make(chan answer, 1)
 	go func() {
+		var a answer
 		ch, err := cur.channel(context.Background())
 		if err == nil {
 			err = cur.do(context.Background(), "queue.declare", func() error {
-				_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+				a.q, err = ch.QueueDeclarePassive(queue, true, false, false, false, nil)
 				return err
 			})
 			cur.closeChannel(ch)
 		}
-		done <- err
+		a.err = err
+		done <- a
 	}()
 	select {
-	case err := <-done:
+	case a := <-done:
 		var ae *amqp.Error
-		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
-			return fmt.Errorf("queues: the broker answers but hub %q is not declared (no queue %s)", c.cfg.Hub, q)
+		if errors.As(a.err, &ae) && ae.Code == amqp.NotFound {
+			return amqp.Queue{}, a.err
 		}
-		if err != nil {
-			return fmt.Errorf("queues: ping: %w", err)
+		if a.err != nil {
+			return amqp.Queue{}, fmt.Errorf("queues: asking about %s: %w", queue, a.err)
 		}
-		return nil
+		return a.q, nil
 	case <-ctx.Done():
-		return fmt.Errorf("queues: the broker accepted the connection but did not answer a queue.declare within the probe's time (%w); if it stays so it may be out of file handles", ctx.Err())
+		return amqp.Queue{}, fmt.Errorf("queues: the broker accepted the connection but did not answer a queue.declare within the probe's time (%w); if it stays so it may be out of file handles", ctx.Err())
 	}
 }
 

@@ -113,6 +113,7 @@ func newMetrics(w *Worker) *metrics {
 			func() float64 { return w.heartbeatAge().Seconds() }),
 		gauge("warren_worker_documents_owed", "Instance documents waiting to be written to the store.",
 			func() float64 { return float64(w.docs.len()) }),
+		newDepthCollector(w),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
