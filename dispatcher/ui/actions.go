@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/warrenhq/warren/client"
-	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/logging"
 )
 
@@ -36,24 +34,11 @@ var actions = map[string]struct {
 	"purge": {"purge (delete, with its history)", func(ctx context.Context, api API, id string, _ *actionForm) error {
 		return api.Purge(ctx, id)
 	}},
-	"restart": {"restart (start again under the same id, with the same input)", restart},
-}
-
-// restart starts the instance's orchestrator again under its id with its first input; the
-// API replaces an ended instance and refuses one that still runs.
-func restart(ctx context.Context, api API, id string, _ *actionForm) error {
-	sh, err := api.History(ctx, id)
-	if err != nil {
-		return err
-	}
-	var input json.RawMessage
-	for _, e := range sh.History {
-		if e.Kind == history.ExecutionStarted {
-			input = e.Input
-		}
-	}
-	_, err = api.Start(ctx, sh.Name, input, client.WithInstanceID(id))
-	return err
+	"restart": {"restart (run again as a new execution under the same id, with the input of its last execution)",
+		func(ctx context.Context, api API, id string, _ *actionForm) error {
+			_, err := api.Restart(ctx, id)
+			return err
+		}},
 }
 
 type confirmPage struct {

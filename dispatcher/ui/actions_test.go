@@ -69,7 +69,7 @@ func TestBadActionsShowTheErrorInPlaceAndChangeNothing(t *testing.T) {
 		{"event on an ended instance", "done-1", "raise", url.Values{"event": {"Ack"}}, 409, `instance &#34;done-1&#34; is Completed: it takes no more events`},
 		{"purge a running instance", "run-1", "purge", nil, 409, `instance &#34;run-1&#34; has not ended`},
 		{"resume a completed instance", "done-1", "resume", nil, 409, `done-1`},
-		{"restart a running instance", "run-1", "restart", nil, 422, `not registered on any live worker`},
+		{"restart a running instance", "run-1", "restart", nil, 409, `only Completed, Failed or Terminated instances can be restarted`},
 	} {
 		p := r.act(c.id, c.action, c.fields, true)
 		if p.status != c.status {
@@ -128,4 +128,23 @@ func sentEvent(t *testing.T, body []byte) history.Event {
 		t.Fatalf("control message %s: %v", body, err)
 	}
 	return cm.Event
+}
+
+func TestRestartAnEndedInstance(t *testing.T) {
+	r := newRig(t, dispatcher.Config{})
+	r.seed("done-3", "HelloSequence", history.StatusCompleted, "")
+	if err := r.store.Heartbeat(context.Background(), history.WorkerInfo{WorkerID: "w", Orchestrators: []string{"HelloSequence"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := r.act("done-3", "restart", nil, true)
+	if p.status != http.StatusOK || p.url != "/ui/instances/done-3" {
+		t.Fatalf("restart: HTTP %d at %s\n%s", p.status, p.url, p.body)
+	}
+	msgs := r.published()
+	if len(msgs) != 1 {
+		t.Fatalf("sent %d messages, want 1", len(msgs))
+	}
+	if ev := sentEvent(t, msgs[0].Body); ev.Kind != history.ExecutionStarted || ev.Name != "HelloSequence" || string(ev.Input) != `{"devices":2}` {
+		t.Errorf("restart sent %+v, want the orchestrator started again with its input", ev)
+	}
 }

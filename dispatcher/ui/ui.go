@@ -30,13 +30,13 @@ const Prefix = "/ui/"
 
 // API is what the dashboard asks of the dispatcher; *client.Client implements it.
 type API interface {
-	Start(ctx context.Context, name string, input any, opts ...client.StartOption) (*client.Status, error)
 	List(ctx context.Context, o client.ListOptions) ([]client.Status, string, error)
 	History(ctx context.Context, id string) (*client.StatusWithHistory, error)
 	Raise(ctx context.Context, id, event string, data any) error
 	Terminate(ctx context.Context, id, reason string, recursive bool) error
 	Suspend(ctx context.Context, id, reason string) error
 	Resume(ctx context.Context, id, reason string) error
+	Restart(ctx context.Context, id string) (*client.Status, error)
 	Purge(ctx context.Context, id string) error
 	Workers(ctx context.Context) (*client.WorkersResponse, error)
 	DeadLetters(ctx context.Context, pageSize int, cursor string) (*client.DeadLettersResponse, error)
