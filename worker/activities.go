@@ -46,12 +46,16 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		w.metrics.activity(req.Name, outcomeFailed, 0)
 	} else {
 		actx, end := w.startActivitySpan(ctx, req)
+		actx, unwatch := w.watchInstance(actx, req)
 		began := time.Now()
 		out, failure = w.registry.RunActivity(actx, durable.ActivityInfo{
 			InstanceID: req.InstanceID, ExecutionID: req.ExecutionID, TaskID: req.TaskID,
 			Name: req.Name, Attempt: req.Attempt, Timeout: req.Timeout,
 		}, req.Name, req.Input)
 		took := time.Since(began)
+		if cause := unwatch(); cause != nil && failure != nil {
+			failure = &history.Failure{Type: "Canceled", Message: fmt.Sprintf("activity %s: %v", req.Name, cause), Cause: failure}
+		}
 		end(failure)
 		outcome := outcomeCompleted
 		if failure != nil {

@@ -52,6 +52,10 @@ type Config struct {
 	// starts and ends within DocLag is written once. An ended execution's document is
 	// written at the next flush (every DocLag/10).
 	DocLag time.Duration // default 1s
+	// ActivityCheck is how often a running activity's instance is looked up: once its
+	// execution has ended (terminated, say) the activity's context is cancelled. An
+	// activity shorter than this costs no lookup.
+	ActivityCheck time.Duration // default 5s
 
 	Logger *slog.Logger
 	// Now is the worker's clock (default time.Now); the simulation passes a virtual one.
@@ -109,6 +113,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DocLag == 0 {
 		c.DocLag = time.Second
+	}
+	if c.ActivityCheck == 0 {
+		c.ActivityCheck = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

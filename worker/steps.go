@@ -25,6 +25,7 @@ type Steps struct {
 func (w *Worker) Steps(crash func(point string) bool) *Steps {
 	w.parallel = 1
 	w.crashAt = crash
+	w.stepped = true
 	return &Steps{w: w, info: history.WorkerInfo{WorkerID: w.cfg.WorkerID, Host: "sim",
 		Orchestrators: w.registry.Orchestrators(), Activities: w.registry.Activities(), StartedAt: w.now()}}
 }

@@ -92,6 +92,8 @@ type Worker struct {
 	// elsewhere holds the activities the other live workers register, by name, as of the
 	// last heartbeat (see handOn).
 	elsewhere atomic.Pointer[map[string]bool]
+	// stepped is set when Steps drives the worker: it starts no goroutine of its own.
+	stepped bool
 }
 
 // Open connects to the broker and the store named in cfg, checks the hub's partition count
