@@ -33,7 +33,12 @@ const hub = "uitest"
 
 func newRig(t *testing.T, cfg dispatcher.Config) *rig {
 	t.Helper()
-	store := memstore.New(memstore.Options{})
+	return newRigOn(t, cfg, memstore.New(memstore.Options{}))
+}
+
+// newRigOn is newRig over a store of the test's.
+func newRigOn(t *testing.T, cfg dispatcher.Config, store *memstore.Store) *rig {
+	t.Helper()
 	broker := membroker.New(membroker.Options{Hub: hub, Partitions: 4})
 	cfg.Hub, cfg.Partitions = hub, 4
 	d, err := dispatcher.New(cfg, store, broker.Connect("dispatcher"))
