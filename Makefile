@@ -38,10 +38,11 @@ cluster-down:
 # -p 1: one package at a time. Under CI, queues' broker-restart test stops the broker's app
 # (rabbitmqctl stop_app), which broke whichever other package was testing against it at the
 # same moment (dispatcher, integration) when packages ran side by side.
-# scripts/chromium.sh installs Chromium for the dashboard's browser tests when it is missing.
+# scripts/chromium.sh installs Chromium for the dashboard's browser tests when it is missing;
+# their screenshots land in .artifacts/screenshots.
 test:
 	@scripts/chromium.sh
-	@SIM_SEEDS=$${SIM_SEEDS:-300} $(SERVICES) run $(GO) test -p 1 ./... -count=1 -timeout 25m
+	@WARREN_SCREENSHOT_DIR=$${WARREN_SCREENSHOT_DIR:-$(CURDIR)/.artifacts/screenshots} SIM_SEEDS=$${SIM_SEEDS:-300} $(SERVICES) run $(GO) test -p 1 ./... -count=1 -timeout 25m
 
 # The long versions of the fault tests on the real services (a node of a three-node cluster
 # killed twice, FerretDB killed on SQLite and PostgreSQL, toxiproxy faults between the

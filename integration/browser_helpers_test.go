@@ -137,6 +137,9 @@ func (b *browser) screenshot(name string) {
 		dirs = append(dirs, d)
 	}
 	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			b.t.Fatal(err)
+		}
 		p := filepath.Join(d, name+".png")
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			b.t.Fatalf("saving %s: %v", p, err)
