@@ -91,6 +91,7 @@ type callOptions struct {
 	retry      *retrypolicy.Policy
 	instanceID string
 	timeout    time.Duration
+	heartbeat  time.Duration
 }
 
 // WithRetry retries a failed activity or sub-orchestration under policy; the wait between
@@ -112,6 +113,14 @@ func WithInstanceID(id string) CallOption {
 // activity that ignores it runs on, and its result is dropped. Activities only.
 func WithTimeout(d time.Duration) CallOption {
 	return func(o *callOptions) { o.timeout = d }
+}
+
+// WithHeartbeatTimeout makes an activity attempt that goes d without calling Heartbeat
+// count as lost: its context is cancelled and it fails with a HeartbeatTimeout failure
+// (naming the last heartbeat's details), and the retry policy decides what follows; the
+// next attempt may run on any worker. Activities only.
+func WithHeartbeatTimeout(d time.Duration) CallOption {
+	return func(o *callOptions) { o.heartbeat = d }
 }
 
 // CallActivity schedules activity name with input (encoded to JSON).
@@ -143,8 +152,10 @@ func (c *OrchestrationContext) call(child bool, name string, input any, opts []C
 	switch {
 	case o.timeout < 0:
 		return doneTask(ep, nil, fmt.Errorf("calling %q: WithTimeout(%s): want a positive duration", name, o.timeout))
-	case o.timeout > 0 && child:
-		return doneTask(ep, nil, fmt.Errorf("calling sub-orchestrator %q: WithTimeout applies to activities only", name))
+	case o.heartbeat < 0:
+		return doneTask(ep, nil, fmt.Errorf("calling %q: WithHeartbeatTimeout(%s): want a positive duration", name, o.heartbeat))
+	case (o.timeout > 0 || o.heartbeat > 0) && child:
+		return doneTask(ep, nil, fmt.Errorf("calling sub-orchestrator %q: WithTimeout and WithHeartbeatTimeout apply to activities only", name))
 	}
 	if child && o.instanceID != "" {
 		// No store could keep the child (nor the parent's history naming it): the call
@@ -154,7 +165,7 @@ func (c *OrchestrationContext) call(child bool, name string, input any, opts []C
 		}
 	}
 	tc := &taskCall{ep: ep, child: child, name: name, input: raw, instanceID: o.instanceID,
-		policy: o.retry, timeout: o.timeout, firstAt: ep.clock, t: &task{ep: ep}}
+		policy: o.retry, timeout: o.timeout, heartbeat: o.heartbeat, firstAt: ep.clock, t: &task{ep: ep}}
 	tc.attempt(1)
 	return tc.t
 }
@@ -168,6 +179,7 @@ type taskCall struct {
 	instanceID string
 	policy     *retrypolicy.Policy
 	timeout    time.Duration
+	heartbeat  time.Duration
 	firstAt    time.Time
 	t          *task
 }
@@ -188,7 +200,7 @@ func (tc *taskCall) attempt(n int) {
 	} else {
 		ep.schedule(
 			history.Event{Kind: history.TaskScheduled, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n},
-			Action{Kind: ScheduleActivity, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n, Timeout: tc.timeout})
+			Action{Kind: ScheduleActivity, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n, Timeout: tc.timeout, HeartbeatTimeout: tc.heartbeat})
 		oc.accepts = [2]history.Kind{history.TaskCompleted, history.TaskFailed}
 	}
 	oc.handle = func(ev *history.Event) { tc.outcome(n, id, ev) }

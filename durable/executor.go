@@ -51,6 +51,8 @@ type Action struct {
 	Attempt    int             // activities and children, from 1
 	Reason     string          // TerminateChild
 	Timeout    time.Duration   // ScheduleActivity: bound of the attempt (WithTimeout); 0 none
+	// HeartbeatTimeout: ScheduleActivity's WithHeartbeatTimeout; 0 none.
+	HeartbeatTimeout time.Duration
 }
 
 // FinishedWait is a timer or an external-event wait that ended in the new part of an

@@ -137,6 +137,9 @@ type ActivityInfo struct {
 	Attempt     int // from 1
 	// Timeout bounds the attempt (WithTimeout); 0: none.
 	Timeout time.Duration
+	// HeartbeatTimeout is how long the attempt may go without calling Heartbeat
+	// (WithHeartbeatTimeout); 0: no limit.
+	HeartbeatTimeout time.Duration
 }
 
 type activityInfoKey struct{}
@@ -161,29 +164,10 @@ func (r *Registry) RunActivity(ctx context.Context, info ActivityInfo, name stri
 	}
 	info.Name = name
 	ctx = context.WithValue(ctx, activityInfoKey{}, info)
-	if info.Timeout <= 0 {
+	if info.Timeout <= 0 && info.HeartbeatTimeout <= 0 {
 		return runAttempt(ctx, fn, input)
 	}
-	ctx, cancel := context.WithTimeout(ctx, info.Timeout)
-	defer cancel()
-	type outcome struct {
-		out     json.RawMessage
-		failure *history.Failure
-	}
-	done := make(chan outcome, 1) // an attempt that outlives its timeout leaves its result here
-	go func() {
-		out, failure := runAttempt(ctx, fn, input)
-		done <- outcome{out, failure}
-	}()
-	select {
-	case o := <-done:
-		if o.failure != nil && ctx.Err() == context.DeadlineExceeded {
-			return nil, timedOut(name, info.Timeout)
-		}
-		return o.out, o.failure
-	case <-ctx.Done():
-		return nil, timedOut(name, info.Timeout)
-	}
+	return boundedAttempt(ctx, info, fn, input)
 }
 
 // runAttempt runs fn, turning its error or panic into a Failure.
@@ -198,10 +182,6 @@ func runAttempt(ctx context.Context, fn activityFunc, input json.RawMessage) (ou
 		return nil, failureOf(err)
 	}
 	return out, nil
-}
-
-func timedOut(name string, d time.Duration) *history.Failure {
-	return &history.Failure{Type: timeoutType, Message: fmt.Sprintf("activity %q did not finish within %s (WithTimeout)", name, d)}
 }
 
 // decodeInput decodes a JSON input into v; nothing or null leaves v at its zero value.

@@ -88,5 +88,5 @@ func TestWithTimeoutRefusesWhatItCannotBound(t *testing.T) {
 	h := durabletest.New(r)
 	must(t, h.Start("O", "o", ""))
 	must(t, h.Run())
-	wantOutput(t, h, "o", `calling sub-orchestrator "Child": WithTimeout applies to activities only | calling "A": WithTimeout(-1s): want a positive duration`)
+	wantOutput(t, h, "o", `calling sub-orchestrator "Child": WithTimeout and WithHeartbeatTimeout apply to activities only | calling "A": WithTimeout(-1s): want a positive duration`)
 }

@@ -45,4 +45,7 @@ type ActivityRequest struct {
 	Trace             *TraceContext   `json:"trace,omitempty"`
 	// Timeout bounds the attempt from start to close (nanoseconds; 0: none).
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// HeartbeatTimeout is how long the attempt may go without a heartbeat (nanoseconds;
+	// 0: no limit).
+	HeartbeatTimeout time.Duration `json:"heartbeatTimeout,omitempty"`
 }

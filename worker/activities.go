@@ -50,7 +50,7 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		began := time.Now()
 		out, failure = w.registry.RunActivity(actx, durable.ActivityInfo{
 			InstanceID: req.InstanceID, ExecutionID: req.ExecutionID, TaskID: req.TaskID,
-			Name: req.Name, Attempt: req.Attempt, Timeout: req.Timeout,
+			Name: req.Name, Attempt: req.Attempt, Timeout: req.Timeout, HeartbeatTimeout: req.HeartbeatTimeout,
 		}, req.Name, req.Input)
 		took := time.Since(began)
 		if cause := unwatch(); cause != nil && failure != nil {
