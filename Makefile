@@ -35,6 +35,8 @@ cluster-up:
 cluster-down:
 	@$(SERVICES) cluster-down
 
+# The last line tests deploy/ (Kubernetes manifests, Grafana dashboard), a module of its own
+# so that the Kubernetes and KEDA API types stay out of the main module.
 # -p 1: one package at a time. Under CI, queues' broker-restart test stops the broker's app
 # (rabbitmqctl stop_app), which broke whichever other package was testing against it at the
 # same moment (dispatcher, integration) when packages ran side by side.
@@ -43,6 +45,7 @@ cluster-down:
 test:
 	@scripts/chromium.sh
 	@WARREN_SCREENSHOT_DIR=$${WARREN_SCREENSHOT_DIR:-$(CURDIR)/.artifacts/screenshots} SIM_SEEDS=$${SIM_SEEDS:-300} $(SERVICES) run $(GO) test -p 1 ./... -count=1 -timeout 25m
+	cd deploy && $(GO) test ./... -count=1
 
 # The long versions of the fault tests on the real services (a node of a three-node cluster
 # killed twice, FerretDB killed on SQLite and PostgreSQL, toxiproxy faults between the
