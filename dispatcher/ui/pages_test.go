@@ -92,7 +92,8 @@ func TestInstancePageShowsFieldsTimelineChildrenAndTrace(t *testing.T) {
 		history.Event{Version: 1, Kind: history.SubOrchestrationCreated, Timestamp: t0.Add(300 * time.Millisecond), TaskID: 2,
 			Name: "DeviceProvisioningOrchestration", InstanceID: "batch-7:device-0001", Attempt: 2},
 		history.Event{Version: 1, Kind: history.TimerCreated, Timestamp: t0.Add(310 * time.Millisecond), TaskID: 3, FireAt: t0.Add(time.Hour)},
-		history.Event{Version: 1, Kind: "PatchMarker", Timestamp: t0.Add(320 * time.Millisecond), Name: "v2-retries"},
+		history.Event{Version: 1, Kind: history.PatchMarker, Timestamp: t0.Add(320 * time.Millisecond), Name: "v2-retries"},
+		history.Event{Version: 1, Kind: "FromANewerSDK", Timestamp: t0.Add(330 * time.Millisecond), Name: "n"},
 	)
 	ctx := context.Background()
 	parent.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -115,8 +116,9 @@ func TestInstancePageShowsFieldsTimelineChildrenAndTrace(t *testing.T) {
 		`&#34;phase&#34;: &#34;children&#34;`,                            // the custom status
 		`GetNewDeviceIds`, `<td class="outcome">Completed</td>`, `250ms`, // the activity, its outcome and duration
 		`href="/ui/instances/batch-7:device-0001"`, `<td>2</td>`, // the child step with its attempt
-		`<td class="outcome">Waiting</td>`, // the timer
-		`PatchMarker`, `v2-retries`,        // a kind this dashboard does not know still shows
+		`<td class="outcome">Waiting</td>`,                    // the timer
+		`<td>Patch</td>`, `v2-retries`, `Took the new branch`, // a patch marker
+		`<td>FromANewerSDK</td>`, // a kind this dashboard does not know still shows
 		`All <b id="child-total">2</b>`, `Completed <b>1</b>`,
 		`data-child="batch-7:device-0002"`,
 	)

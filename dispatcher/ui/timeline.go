@@ -10,7 +10,7 @@ import (
 // step is one row of an instance's timeline: an activity, timer or sub-orchestration from
 // its scheduling to its outcome, an event, or a change of the execution's state.
 type step struct {
-	Kind    string // Activity, Timer, Sub-orchestration, Event raised, Event sent, Execution, or the event kind
+	Kind    string // Activity, Timer, Sub-orchestration, Event raised, Event sent, Patch, Execution, or the event kind
 	Name    string
 	TaskID  int64
 	Attempt int
@@ -102,6 +102,8 @@ func timeline(events []history.Event) []step {
 			steps = append(steps, step{Kind: "Execution", Start: e.Timestamp, Outcome: "Suspended", Reason: e.Reason})
 		case history.ExecutionResumed:
 			steps = append(steps, step{Kind: "Execution", Start: e.Timestamp, Outcome: "Resumed", Reason: e.Reason})
+		case history.PatchMarker:
+			steps = append(steps, step{Kind: "Patch", Name: e.Name, Start: e.Timestamp, Outcome: "Took the new branch"})
 		case history.ContinuedAsNew:
 			steps = append(steps, step{Kind: "Execution", Start: e.Timestamp, Outcome: "Continued as new", Input: e.Input})
 		default:

@@ -23,7 +23,8 @@ func TestTimelinePairsSchedulingWithOutcomes(t *testing.T) {
 		{Kind: history.TaskCompleted, Timestamp: ms(1012), TaskID: 4, Result: []byte(`1`)},
 		{Kind: history.TaskCompleted, Timestamp: ms(1013), TaskID: 9}, // no scheduling seen
 		{Kind: history.EventRaised, Timestamp: ms(1014), Name: "Ack", Input: []byte(`true`)},
-		{Kind: "PatchMarker", Timestamp: ms(1015), Name: "v2"},
+		{Kind: history.PatchMarker, Timestamp: ms(1015), Name: "v2"},
+		{Kind: "FromANewerSDK", Timestamp: ms(1015), Name: "x"},
 		{Kind: history.ExecutionTerminated, Timestamp: ms(1016), Reason: "ops", Recursive: true},
 	})
 	want := []struct {
@@ -39,7 +40,8 @@ func TestTimelinePairsSchedulingWithOutcomes(t *testing.T) {
 		{"Activity", "A", "Completed", 2, 1000 * time.Millisecond, ""},
 		{"TaskCompleted", "", "Completed", 0, 0, ""},
 		{"Event raised", "Ack", "Received", 0, 0, ""},
-		{"PatchMarker", "v2", "Recorded", 0, 0, ""},
+		{"Patch", "v2", "Took the new branch", 0, 0, ""},
+		{"FromANewerSDK", "x", "Recorded", 0, 0, ""},
 		{"Execution", "", "Terminated with its children", 0, 0, ""},
 	}
 	if len(steps) != len(want) {
