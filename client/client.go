@@ -6,7 +6,7 @@
 //	st, err = c.Wait(ctx, st.InstanceID, 5*time.Minute) // ErrWaitTimeout when it is still running
 //
 // Errors the dispatcher answers with are *APIError (errors.As), carrying the HTTP status,
-// a code (the Code* constants) and the dispatcher's message.
+// a code (the [api] Code* constants) and the dispatcher's message.
 package client
 
 import (
@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/tracing"
 )
@@ -40,7 +41,7 @@ var ErrWaitTimeout = errors.New("timed out waiting for the instance to end")
 // APIError is an error answer of the dispatcher.
 type APIError struct {
 	StatusCode int
-	ErrorBody
+	api.ErrorBody
 }
 
 func (e *APIError) Error() string {
@@ -48,7 +49,9 @@ func (e *APIError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrWaitTimeout) hold for a wait that timed out.
-func (e *APIError) Is(target error) bool { return target == ErrWaitTimeout && e.Code == CodeTimeout }
+func (e *APIError) Is(target error) bool {
+	return target == ErrWaitTimeout && e.Code == api.CodeTimeout
+}
 
 // IsNotFound reports whether err is the dispatcher saying the instance does not exist.
 func IsNotFound(err error) bool {
@@ -101,15 +104,15 @@ func New(baseURL string, opts ...Option) *Client {
 }
 
 // StartOption configures Start.
-type StartOption func(*StartRequest)
+type StartOption func(*api.StartRequest)
 
 // WithInstanceID starts the instance under id instead of a random one.
-func WithInstanceID(id string) StartOption { return func(r *StartRequest) { r.InstanceID = id } }
+func WithInstanceID(id string) StartOption { return func(r *api.StartRequest) { r.InstanceID = id } }
 
 // Start starts orchestrator name with input: a json.RawMessage or []byte is sent as it is
 // (it must be JSON), nil as no input, anything else is marshalled.
-func (c *Client) Start(ctx context.Context, name string, input any, opts ...StartOption) (*Status, error) {
-	req := StartRequest{Name: name}
+func (c *Client) Start(ctx context.Context, name string, input any, opts ...StartOption) (*api.Status, error) {
+	req := api.StartRequest{Name: name}
 	for _, o := range opts {
 		o(&req)
 	}
@@ -120,7 +123,7 @@ func (c *Client) Start(ctx context.Context, name string, input any, opts ...Star
 	req.Input = raw
 	ctx, span := tracing.StartCreateOrchestration(ctx, c.tracer, name, req.InstanceID)
 	defer span.End()
-	var st Status
+	var st api.Status
 	if err := c.do(ctx, http.MethodPost, "/v1/instances", nil, req, &st); err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
@@ -154,8 +157,8 @@ func checkJSON(b []byte) (json.RawMessage, error) {
 }
 
 // Status returns the instance's status.
-func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
-	var st Status
+func (c *Client) Status(ctx context.Context, id string) (*api.Status, error) {
+	var st api.Status
 	if err := c.do(ctx, http.MethodGet, instancePath(id), nil, nil, &st); err != nil {
 		return nil, err
 	}
@@ -163,8 +166,8 @@ func (c *Client) Status(ctx context.Context, id string) (*Status, error) {
 }
 
 // History returns the instance's status with the events of its current execution.
-func (c *Client) History(ctx context.Context, id string) (*StatusWithHistory, error) {
-	var sh StatusWithHistory
+func (c *Client) History(ctx context.Context, id string) (*api.StatusWithHistory, error) {
+	var sh api.StatusWithHistory
 	if err := c.do(ctx, http.MethodGet, instancePath(id), url.Values{"history": {"true"}}, nil, &sh); err != nil {
 		return nil, err
 	}
@@ -183,7 +186,7 @@ type ListOptions struct {
 }
 
 // List returns one page of instances and the cursor of the next ("" on the last page).
-func (c *Client) List(ctx context.Context, o ListOptions) ([]Status, string, error) {
+func (c *Client) List(ctx context.Context, o ListOptions) ([]api.Status, string, error) {
 	q := url.Values{}
 	for _, s := range o.Statuses {
 		q.Add("status", string(s))
@@ -200,7 +203,7 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Status, string, err
 		q.Set("pageSize", strconv.Itoa(o.PageSize))
 	}
 	setIf(q, "cursor", o.Cursor)
-	var lr ListResponse
+	var lr api.ListResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/instances", q, nil, &lr); err != nil {
 		return nil, "", err
 	}
@@ -208,8 +211,8 @@ func (c *Client) List(ctx context.Context, o ListOptions) ([]Status, string, err
 }
 
 // ListAll follows the cursors and returns every matching instance.
-func (c *Client) ListAll(ctx context.Context, o ListOptions) ([]Status, error) {
-	var all []Status
+func (c *Client) ListAll(ctx context.Context, o ListOptions) ([]api.Status, error) {
+	var all []api.Status
 	for {
 		page, next, err := c.List(ctx, o)
 		if err != nil {
@@ -240,24 +243,24 @@ func (c *Client) Raise(ctx context.Context, id, event string, data any) error {
 
 // Terminate ends the instance; recursive ends its running sub-orchestrations too.
 func (c *Client) Terminate(ctx context.Context, id, reason string, recursive bool) error {
-	return c.do(ctx, http.MethodPost, instancePath(id)+"/terminate", nil, TerminateRequest{Reason: reason, Recursive: recursive}, nil)
+	return c.do(ctx, http.MethodPost, instancePath(id)+"/terminate", nil, api.TerminateRequest{Reason: reason, Recursive: recursive}, nil)
 }
 
 // Suspend pauses the instance: it takes no new work until Resume.
 func (c *Client) Suspend(ctx context.Context, id, reason string) error {
-	return c.do(ctx, http.MethodPost, instancePath(id)+"/suspend", nil, ReasonRequest{Reason: reason}, nil)
+	return c.do(ctx, http.MethodPost, instancePath(id)+"/suspend", nil, api.ReasonRequest{Reason: reason}, nil)
 }
 
 // Resume continues a suspended instance.
 func (c *Client) Resume(ctx context.Context, id, reason string) error {
-	return c.do(ctx, http.MethodPost, instancePath(id)+"/resume", nil, ReasonRequest{Reason: reason}, nil)
+	return c.do(ctx, http.MethodPost, instancePath(id)+"/resume", nil, api.ReasonRequest{Reason: reason}, nil)
 }
 
 // Restart starts an ended instance again with the input of its last execution, as a new
 // execution under the same id (the old history stays until the instance is purged), and
 // returns the status it had. An instance that has not ended is a conflict.
-func (c *Client) Restart(ctx context.Context, id string) (*Status, error) {
-	var st Status
+func (c *Client) Restart(ctx context.Context, id string) (*api.Status, error) {
+	var st api.Status
 	if err := c.do(ctx, http.MethodPost, instancePath(id)+"/restart", nil, nil, &st); err != nil {
 		return nil, err
 	}
@@ -270,8 +273,8 @@ func (c *Client) Purge(ctx context.Context, id string) error {
 }
 
 // Workers lists the live workers and the partitions each owns.
-func (c *Client) Workers(ctx context.Context) (*WorkersResponse, error) {
-	var wr WorkersResponse
+func (c *Client) Workers(ctx context.Context) (*api.WorkersResponse, error) {
+	var wr api.WorkersResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/workers", nil, nil, &wr); err != nil {
 		return nil, err
 	}
@@ -280,13 +283,13 @@ func (c *Client) Workers(ctx context.Context) (*WorkersResponse, error) {
 
 // DeadLetters returns one page of the dead letters the dispatcher has kept (pageSize 0: the
 // dispatcher's default) and the cursor of the next.
-func (c *Client) DeadLetters(ctx context.Context, pageSize int, cursor string) (*DeadLettersResponse, error) {
+func (c *Client) DeadLetters(ctx context.Context, pageSize int, cursor string) (*api.DeadLettersResponse, error) {
 	q := url.Values{}
 	if pageSize > 0 {
 		q.Set("pageSize", strconv.Itoa(pageSize))
 	}
 	setIf(q, "cursor", cursor)
-	var dr DeadLettersResponse
+	var dr api.DeadLettersResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/deadletters", q, nil, &dr); err != nil {
 		return nil, err
 	}
@@ -294,8 +297,8 @@ func (c *Client) DeadLetters(ctx context.Context, pageSize int, cursor string) (
 }
 
 // Redrive publishes a dead letter again to the queue it died in and forgets it.
-func (c *Client) Redrive(ctx context.Context, id string) (*DeadLetter, error) {
-	var dl DeadLetter
+func (c *Client) Redrive(ctx context.Context, id string) (*api.DeadLetter, error) {
+	var dl api.DeadLetter
 	if err := c.do(ctx, http.MethodPost, "/v1/deadletters/"+url.PathEscape(id)+"/redrive", nil, nil, &dl); err != nil {
 		return nil, err
 	}
@@ -305,23 +308,23 @@ func (c *Client) Redrive(ctx context.Context, id string) (*DeadLetter, error) {
 // Wait returns the instance's status once it has ended (Completed, Failed or Terminated).
 // When timeout passes first it returns the last status seen and an error matching
 // ErrWaitTimeout. progress, when not nil, is called with each status seen on the way.
-func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration, progress ...func(*Status)) (*Status, error) {
+func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration, progress ...func(*api.Status)) (*api.Status, error) {
 	deadline := time.Now().Add(timeout)
-	var last *Status
+	var last *api.Status
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
 			return last, fmt.Errorf("instance %q is still %s after %s: %w", id, statusOr(last), timeout, ErrWaitTimeout)
 		}
 		poll := min(left, c.maxPoll)
-		var st Status
+		var st api.Status
 		err := c.do(ctx, http.MethodGet, instancePath(id)+"/wait", url.Values{"timeout": {poll.String()}}, nil, &st)
 		var ae *APIError
 		switch {
 		case err == nil:
 			report(progress, &st)
 			return &st, nil
-		case errors.As(err, &ae) && ae.Code == CodeTimeout:
+		case errors.As(err, &ae) && ae.Code == api.CodeTimeout:
 			if ae.Status != nil {
 				last = ae.Status
 				report(progress, last)
@@ -332,14 +335,14 @@ func (c *Client) Wait(ctx context.Context, id string, timeout time.Duration, pro
 	}
 }
 
-func statusOr(st *Status) history.Status {
+func statusOr(st *api.Status) history.Status {
 	if st == nil {
 		return "not ended"
 	}
 	return st.Status
 }
 
-func report(fns []func(*Status), st *Status) {
+func report(fns []func(*api.Status), st *api.Status) {
 	for _, f := range fns {
 		if f != nil {
 			f(st)
@@ -395,7 +398,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if resp.StatusCode >= 300 {
 		ae := &APIError{StatusCode: resp.StatusCode}
 		if json.Unmarshal(data, &ae.ErrorBody) != nil || ae.ErrorBody.Error == "" {
-			ae.ErrorBody = ErrorBody{Error: strings.TrimSpace(firstLine(string(data))), Code: "http_" + strconv.Itoa(resp.StatusCode)}
+			ae.ErrorBody = api.ErrorBody{Error: strings.TrimSpace(firstLine(string(data))), Code: "http_" + strconv.Itoa(resp.StatusCode)}
 			if ae.ErrorBody.Error == "" {
 				ae.ErrorBody.Error = http.StatusText(resp.StatusCode)
 			}

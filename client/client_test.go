@@ -14,21 +14,22 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
 func TestStartSendsRequestTokenAndTrace(t *testing.T) {
-	var got StartRequest
+	var got api.StartRequest
 	var auth, traceparent string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != "POST" || r.URL.Path != "/v1/instances" {
 			t.Errorf("request %s %s", r.Method, r.URL.Path)
 		}
 		auth, traceparent = r.Header.Get("Authorization"), r.Header.Get("traceparent")
-		got = StartRequest{}
+		got = api.StartRequest{}
 		_ = json.NewDecoder(r.Body).Decode(&got)
 		w.WriteHeader(http.StatusAccepted)
-		_ = json.NewEncoder(w).Encode(Status{InstanceID: got.InstanceID, Name: got.Name, Status: history.StatusPending})
+		_ = json.NewEncoder(w).Encode(api.Status{InstanceID: got.InstanceID, Name: got.Name, Status: history.StatusPending})
 	}))
 	defer srv.Close()
 	c := New(srv.URL+"/", WithToken("tok"))
@@ -59,7 +60,7 @@ func TestErrorAnswers(t *testing.T) {
 		switch r.URL.Path {
 		case "/v1/instances/ghost":
 			w.WriteHeader(404)
-			_ = json.NewEncoder(w).Encode(ErrorBody{Error: `no instance "ghost"`, Code: CodeNotFound})
+			_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: `no instance "ghost"`, Code: api.CodeNotFound})
 		case "/v1/instances/a%2Fb", "/v1/instances/a/b":
 			t.Errorf("raw path %q: the id was not escaped as one segment", r.URL.RawPath)
 		default:
@@ -71,7 +72,7 @@ func TestErrorAnswers(t *testing.T) {
 	c := New(srv.URL)
 	_, err := c.Status(context.Background(), "ghost")
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.Code != CodeNotFound || !IsNotFound(err) {
+	if !errors.As(err, &ae) || ae.StatusCode != 404 || ae.Code != api.CodeNotFound || !IsNotFound(err) {
 		t.Fatalf("err = %#v", err)
 	}
 	err = c.Purge(context.Background(), "other")
@@ -94,12 +95,12 @@ func TestWaitAsksAgainUntilItsTimeout(t *testing.T) {
 		}
 		time.Sleep(d)
 		w.WriteHeader(http.StatusRequestTimeout)
-		_ = json.NewEncoder(w).Encode(ErrorBody{Error: "still running", Code: CodeTimeout, Status: &Status{InstanceID: "i", Status: history.StatusRunning}})
+		_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: "still running", Code: api.CodeTimeout, Status: &api.Status{InstanceID: "i", Status: history.StatusRunning}})
 	}))
 	defer srv.Close()
 	c := New(srv.URL, WithMaxPoll(50*time.Millisecond))
 	var seen int
-	st, err := c.Wait(context.Background(), "i", 180*time.Millisecond, func(*Status) { seen++ })
+	st, err := c.Wait(context.Background(), "i", 180*time.Millisecond, func(*api.Status) { seen++ })
 	if !errors.Is(err, ErrWaitTimeout) || st == nil || st.Status != history.StatusRunning {
 		t.Fatalf("Wait = %+v, %v", st, err)
 	}
@@ -113,10 +114,10 @@ func TestWaitReturnsEndedStatus(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if polls.Add(1) < 3 {
 			w.WriteHeader(http.StatusRequestTimeout)
-			_ = json.NewEncoder(w).Encode(ErrorBody{Error: "still running", Code: CodeTimeout})
+			_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: "still running", Code: api.CodeTimeout})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(Status{InstanceID: "i", Status: history.StatusCompleted, Output: json.RawMessage(`42`)})
+		_ = json.NewEncoder(w).Encode(api.Status{InstanceID: "i", Status: history.StatusCompleted, Output: json.RawMessage(`42`)})
 	}))
 	defer srv.Close()
 	st, err := New(srv.URL).Wait(context.Background(), "i", time.Minute)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -34,7 +35,7 @@ func (c *Client) PurgeInstances(ctx context.Context, f PurgeFilter) (int, error)
 	if !f.CreatedTo.IsZero() {
 		q.Set("createdTo", f.CreatedTo.Format(time.RFC3339Nano))
 	}
-	var pr PurgeResponse
+	var pr api.PurgeResponse
 	if err := c.do(ctx, http.MethodDelete, "/v1/instances", q, nil, &pr); err != nil {
 		return 0, err
 	}
@@ -45,7 +46,7 @@ func (c *Client) PurgeInstances(ctx context.Context, f PurgeFilter) (int, error)
 // their histories, and returns how many instances it deleted. When any of them has not
 // ended the dispatcher refuses with a conflict naming it, and deletes nothing.
 func (c *Client) PurgeRecursive(ctx context.Context, id string) (int, error) {
-	var pr PurgeResponse
+	var pr api.PurgeResponse
 	if err := c.do(ctx, http.MethodDelete, instancePath(id), url.Values{"recursive": {"true"}}, nil, &pr); err != nil {
 		return 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -22,10 +23,10 @@ func TestPurgeInstancesSendsTheFilter(t *testing.T) {
 		got = r.URL.Query()
 		if got.Get("status") == "" {
 			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(ErrorBody{Error: "name at least one status or a created window", Code: CodeInvalidArgument})
+			_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: "name at least one status or a created window", Code: api.CodeInvalidArgument})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(PurgeResponse{Purged: 7})
+		_ = json.NewEncoder(w).Encode(api.PurgeResponse{Purged: 7})
 	}))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -45,7 +46,7 @@ func TestPurgeInstancesSendsTheFilter(t *testing.T) {
 
 	n, err = c.PurgeInstances(ctx, PurgeFilter{CreatedFrom: to})
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest || ae.Code != CodeInvalidArgument || n != 0 {
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusBadRequest || ae.Code != api.CodeInvalidArgument || n != 0 {
 		t.Fatalf("refused purge = %d, %v", n, err)
 	}
 	if got.Get("createdFrom") != "2026-11-30T12:00:00Z" || got.Has("status") || got.Has("name") || got.Has("createdTo") {

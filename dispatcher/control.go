@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/tracing"
 )
@@ -39,7 +39,7 @@ func (d *Dispatcher) terminate(w http.ResponseWriter, r *http.Request) error {
 	if ae := validInstanceID(r.PathValue("id")); ae != nil {
 		return ae
 	}
-	var req client.TerminateRequest
+	var req api.TerminateRequest
 	if ae := decodeBody(w, r, d.cfg.MaxBodyBytes, &req, true); ae != nil {
 		return ae
 	}
@@ -59,7 +59,7 @@ func (d *Dispatcher) reasonSignal(w http.ResponseWriter, r *http.Request, kind h
 	if ae := validInstanceID(r.PathValue("id")); ae != nil {
 		return ae
 	}
-	var req client.ReasonRequest
+	var req api.ReasonRequest
 	if ae := decodeBody(w, r, d.cfg.MaxBodyBytes, &req, true); ae != nil {
 		return ae
 	}
@@ -80,7 +80,7 @@ func (d *Dispatcher) signal(w http.ResponseWriter, r *http.Request, ev history.E
 		return d.unavailable(r, "reading the history", err)
 	}
 	if inst.Status.Terminal() {
-		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+		return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 			"instance %q is %s: %s", inst.InstanceID, inst.Status, whyNot))
 	}
 	ev.Version = history.SchemaVersion
@@ -90,6 +90,6 @@ func (d *Dispatcher) signal(w http.ResponseWriter, r *http.Request, ev history.E
 	if err := d.publishEvent(ctx, inst.InstanceID, "", ev, tp, ts); err != nil {
 		return d.unavailable(r, "sending the "+string(ev.Kind)+" message", err)
 	}
-	writeJSON(w, http.StatusAccepted, client.StatusOf(inst))
+	writeJSON(w, http.StatusAccepted, api.StatusOf(inst))
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/queues"
 )
@@ -76,7 +76,7 @@ func deadLetterOf(m queues.Message, now time.Time) history.DeadLetter {
 func (d *Dispatcher) deadLetterStore() (history.DeadLetterStore, *apiError) {
 	s, ok := d.store.(history.DeadLetterStore)
 	if !ok {
-		return nil, errorf(http.StatusNotImplemented, client.CodeUnavailable, "this dispatcher's store does not keep dead letters")
+		return nil, errorf(http.StatusNotImplemented, api.CodeUnavailable, "this dispatcher's store does not keep dead letters")
 	}
 	return s, nil
 }
@@ -85,7 +85,7 @@ func (d *Dispatcher) deadLetterStore() (history.DeadLetterStore, *apiError) {
 const excerptLen = 512
 
 // deadLetterView is what the API shows of a record.
-func deadLetterView(r history.DeadLetter) client.DeadLetter {
+func deadLetterView(r history.DeadLetter) api.DeadLetter {
 	ex := r.Body
 	if len(ex) > excerptLen {
 		ex = ex[:excerptLen]
@@ -93,7 +93,7 @@ func deadLetterView(r history.DeadLetter) client.DeadLetter {
 	for len(ex) > 0 && !utf8.Valid(ex) && len(r.Body)-len(ex) < 4 { // a rune cut at the end
 		ex = ex[:len(ex)-1]
 	}
-	return client.DeadLetter{ID: r.ID, MessageID: r.MessageID, Kind: r.Kind, InstanceID: r.InstanceID, Reason: r.Reason,
+	return api.DeadLetter{ID: r.ID, MessageID: r.MessageID, Kind: r.Kind, InstanceID: r.InstanceID, Reason: r.Reason,
 		SourceQueue: r.SourceQueue, PublishedAt: r.PublishedAt, DeadAt: r.DeadAt, BodyBytes: len(r.Body),
 		BodyExcerpt: strings.ToValidUTF8(string(ex), "\uFFFD")}
 }
@@ -107,7 +107,7 @@ func (d *Dispatcher) listDeadLetters(w http.ResponseWriter, r *http.Request) err
 	if v := r.URL.Query().Get("pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxPageSize {
-			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+			return errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 				"pageSize %q: want a whole number from 1 to %d", v, MaxPageSize))
 		}
 		size = n
@@ -117,11 +117,11 @@ func (d *Dispatcher) listDeadLetters(w http.ResponseWriter, r *http.Request) err
 	page, next, err := s.ListDeadLetters(ctx, size, r.URL.Query().Get("cursor"))
 	if err != nil {
 		if isStoreArgError(err) {
-			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+			return errorf(http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 		}
 		return d.unavailable(r, "listing dead letters", err)
 	}
-	resp := client.DeadLettersResponse{DeadLetters: make([]client.DeadLetter, 0, len(page)), NextCursor: next}
+	resp := api.DeadLettersResponse{DeadLetters: make([]api.DeadLetter, 0, len(page)), NextCursor: next}
 	for _, rec := range page {
 		resp.DeadLetters = append(resp.DeadLetters, deadLetterView(rec))
 	}
@@ -142,14 +142,14 @@ func (d *Dispatcher) redrive(w http.ResponseWriter, r *http.Request) error {
 	rec, err := s.GetDeadLetter(ctx, id)
 	switch {
 	case errors.Is(err, history.ErrDeadLetterNotFound):
-		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("dead letter %q not found (redriven or never kept)", id))
+		return errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("dead letter %q not found (redriven or never kept)", id))
 	case isStoreArgError(err):
-		return errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+		return errorf(http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 	case err != nil:
 		return d.unavailable(r, "reading the dead letter", err)
 	}
 	if !d.redrivable(rec.SourceQueue) {
-		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+		return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 			"dead letter %q came from %q, which is not one of this hub's control or work-item queues; it cannot be redriven", id, rec.SourceQueue))
 	}
 	msg := queues.Message{ID: rec.MessageID, Kind: rec.Kind, InstanceID: rec.InstanceID, Body: rec.Body,

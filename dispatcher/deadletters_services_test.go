@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/queues"
@@ -29,7 +30,7 @@ func TestServicesDeadLettersAreKeptListedAndRedriven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dl client.DeadLetter
+	var dl api.DeadLetter
 	fleettest.WaitUntil(t, 30*time.Second, "the dead letter listed", func() bool {
 		resp, err := r.c.DeadLetters(ctx, 0, "")
 		if err != nil || len(resp.DeadLetters) == 0 {

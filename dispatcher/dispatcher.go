@@ -49,7 +49,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/history"
 	mongostore "github.com/warrenhq/warren/history/mongo"
@@ -264,12 +264,12 @@ func (d *Dispatcher) routes() http.Handler {
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			d.writeError(w, r, errorf(http.StatusMethodNotAllowed, client.CodeMethodNotAllowed,
+			d.writeError(w, r, errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed,
 				fmt.Sprintf("%s does not take %s; use %s", r.URL.Path, r.Method, allow)))
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		d.writeError(w, r, errorf(http.StatusNotFound, client.CodeNotFound,
+		d.writeError(w, r, errorf(http.StatusNotFound, api.CodeNotFound,
 			fmt.Sprintf("no route %s %s; the API is under /v1/instances and /v1/workers", r.Method, r.URL.Path)))
 	})
 	return d.instrument(d.authenticate(mux))
@@ -299,7 +299,7 @@ func (d *Dispatcher) authenticate(next http.Handler) http.Handler {
 		}
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
-			d.writeError(w, r, errorf(http.StatusUnauthorized, client.CodeUnauthorized,
+			d.writeError(w, r, errorf(http.StatusUnauthorized, api.CodeUnauthorized,
 				"missing or wrong bearer token (set WARREN_TOKEN to the dispatcher's token)"))
 			return
 		}

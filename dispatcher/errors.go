@@ -5,20 +5,20 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	mongostore "github.com/warrenhq/warren/history/mongo"
 )
 
 // apiError is an answer that is not a success: the status code and the JSON error body.
 type apiError struct {
 	status int
-	body   client.ErrorBody
+	body   api.ErrorBody
 }
 
 func (e *apiError) Error() string { return e.body.Error }
 
 func errorf(status int, code, msg string) *apiError {
-	return &apiError{status: status, body: client.ErrorBody{Error: msg, Code: code}}
+	return &apiError{status: status, body: api.ErrorBody{Error: msg, Code: code}}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -38,7 +38,7 @@ func (d *Dispatcher) writeError(w http.ResponseWriter, r *http.Request, err erro
 		ae = d.unavailable(r, "the request", err)
 	default:
 		d.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		ae = errorf(http.StatusInternalServerError, client.CodeInternal, "internal error; see the dispatcher's log")
+		ae = errorf(http.StatusInternalServerError, api.CodeInternal, "internal error; see the dispatcher's log")
 	}
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="warren"`)
@@ -53,8 +53,8 @@ func (d *Dispatcher) writeError(w http.ResponseWriter, r *http.Request, err erro
 func (d *Dispatcher) unavailable(r *http.Request, what string, err error) *apiError {
 	d.log.Warn(what+" failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	if mongostore.IsUnavailable(err) {
-		return errorf(http.StatusServiceUnavailable, client.CodeUnavailable,
+		return errorf(http.StatusServiceUnavailable, api.CodeUnavailable,
 			what+" failed: the store (MongoDB) is not answering, perhaps restarting; try again in a few seconds")
 	}
-	return errorf(http.StatusServiceUnavailable, client.CodeUnavailable, what+" failed: "+err.Error()+"; try again")
+	return errorf(http.StatusServiceUnavailable, api.CodeUnavailable, what+" failed: "+err.Error()+"; try again")
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/scrape"
 	"github.com/warrenhq/warren/queues"
@@ -60,18 +60,18 @@ func (r *rig) do(method, path, body string, hdr ...string) answer {
 	return answer{code: rec.Code, body: b, hdr: rec.Header()}
 }
 
-func (a answer) errorBody(t *testing.T) client.ErrorBody {
+func (a answer) errorBody(t *testing.T) api.ErrorBody {
 	t.Helper()
-	var e client.ErrorBody
+	var e api.ErrorBody
 	if err := json.Unmarshal(a.body, &e); err != nil || e.Error == "" || e.Code == "" {
 		t.Fatalf("answer %d is not a JSON error body: %s (%v)", a.code, a.body, err)
 	}
 	return e
 }
 
-func (a answer) status(t *testing.T) client.Status {
+func (a answer) status(t *testing.T) api.Status {
 	t.Helper()
-	var s client.Status
+	var s api.Status
 	if err := json.Unmarshal(a.body, &s); err != nil {
 		t.Fatalf("answer %d is not a status: %s (%v)", a.code, a.body, err)
 	}
@@ -157,36 +157,36 @@ func TestBadInputChangesNothing(t *testing.T) {
 		code                     int
 		errCode, mention         string
 	}{
-		{"malformed JSON", "POST", "/v1/instances", `{"name":"Hello",`, 400, client.CodeBadJSON, "malformed JSON"},
-		{"not an object", "POST", "/v1/instances", `[1,2]`, 400, client.CodeBadJSON, "malformed JSON"},
-		{"unknown field", "POST", "/v1/instances", `{"name":"Hello","inptu":1}`, 400, client.CodeBadJSON, "inptu"},
-		{"trailing data", "POST", "/v1/instances", `{"name":"Hello"} {}`, 400, client.CodeBadJSON, "more than one"},
-		{"empty body", "POST", "/v1/instances", ``, 400, client.CodeBadJSON, "empty"},
-		{"missing name", "POST", "/v1/instances", `{"input":1}`, 400, client.CodeInvalidArgument, "missing"},
-		{"bad id characters", "POST", "/v1/instances", `{"name":"Hello","instanceId":"a b/c"}`, 400, client.CodeInvalidInstanceID, "A-Z, a-z, 0-9"},
-		{"id too long", "POST", "/v1/instances", `{"name":"Hello","instanceId":"` + long + `"}`, 400, client.CodeInvalidInstanceID, "1 to 256"},
-		{"payload over limit", "POST", "/v1/instances", big, 413, client.CodePayloadTooLarge, "1024 bytes"},
-		{"unknown orchestrator", "POST", "/v1/instances", `{"name":"Nope"}`, 422, client.CodeUnknownOrchestrator, "registered: Hello, ProvisionNewDevices"},
-		{"event for unknown instance", "POST", "/v1/instances/ghost/events/Ack", `true`, 404, client.CodeNotFound, "ghost"},
-		{"event with bad data", "POST", "/v1/instances/live-1/events/Ack", `{nope`, 400, client.CodeBadJSON, "not valid JSON"},
-		{"event data over limit", "POST", "/v1/instances/live-1/events/Ack", `"` + strings.Repeat("x", 2048) + `"`, 413, client.CodePayloadTooLarge, "limit"},
-		{"event for bad id", "POST", "/v1/instances/bad%20id/events/Ack", `true`, 400, client.CodeInvalidInstanceID, "characters"},
-		{"event for ended instance", "POST", "/v1/instances/done-1/events/Ack", `true`, 409, client.CodeConflict, "Completed"},
-		{"terminate unknown", "POST", "/v1/instances/ghost/terminate", `{"reason":"x"}`, 404, client.CodeNotFound, "ghost"},
-		{"terminate bad JSON", "POST", "/v1/instances/live-1/terminate", `{"reason":`, 400, client.CodeBadJSON, "malformed"},
-		{"terminate ended", "POST", "/v1/instances/done-1/terminate", ``, 409, client.CodeConflict, "nothing to terminate"},
-		{"suspend unknown", "POST", "/v1/instances/ghost/suspend", ``, 404, client.CodeNotFound, "ghost"},
-		{"resume unknown", "POST", "/v1/instances/ghost/resume", ``, 404, client.CodeNotFound, "ghost"},
-		{"purge unknown", "DELETE", "/v1/instances/ghost", ``, 404, client.CodeNotFound, "ghost"},
-		{"purge live", "DELETE", "/v1/instances/live-1", ``, 409, client.CodeConflict, "terminate it first"},
-		{"start over a live id", "POST", "/v1/instances", `{"name":"Hello","instanceId":"live-1"}`, 409, client.CodeConflict, "Running"},
-		{"list bad status", "GET", "/v1/instances?status=Sleeping", ``, 400, client.CodeInvalidArgument, "Pending, Running"},
-		{"list bad page size", "GET", "/v1/instances?pageSize=0", ``, 400, client.CodeInvalidArgument, "pageSize"},
-		{"list bad time", "GET", "/v1/instances?createdFrom=yesterday", ``, 400, client.CodeInvalidArgument, "RFC 3339"},
-		{"status bad id", "GET", "/v1/instances/" + long, ``, 400, client.CodeInvalidInstanceID, "256"},
-		{"status unknown", "GET", "/v1/instances/ghost", ``, 404, client.CodeNotFound, "ghost"},
-		{"wait bad timeout", "GET", "/v1/instances/live-1/wait?timeout=soon", ``, 400, client.CodeInvalidArgument, "30s"},
-		{"no such route", "GET", "/v2/things", ``, 404, client.CodeNotFound, "no route"},
+		{"malformed JSON", "POST", "/v1/instances", `{"name":"Hello",`, 400, api.CodeBadJSON, "malformed JSON"},
+		{"not an object", "POST", "/v1/instances", `[1,2]`, 400, api.CodeBadJSON, "malformed JSON"},
+		{"unknown field", "POST", "/v1/instances", `{"name":"Hello","inptu":1}`, 400, api.CodeBadJSON, "inptu"},
+		{"trailing data", "POST", "/v1/instances", `{"name":"Hello"} {}`, 400, api.CodeBadJSON, "more than one"},
+		{"empty body", "POST", "/v1/instances", ``, 400, api.CodeBadJSON, "empty"},
+		{"missing name", "POST", "/v1/instances", `{"input":1}`, 400, api.CodeInvalidArgument, "missing"},
+		{"bad id characters", "POST", "/v1/instances", `{"name":"Hello","instanceId":"a b/c"}`, 400, api.CodeInvalidInstanceID, "A-Z, a-z, 0-9"},
+		{"id too long", "POST", "/v1/instances", `{"name":"Hello","instanceId":"` + long + `"}`, 400, api.CodeInvalidInstanceID, "1 to 256"},
+		{"payload over limit", "POST", "/v1/instances", big, 413, api.CodePayloadTooLarge, "1024 bytes"},
+		{"unknown orchestrator", "POST", "/v1/instances", `{"name":"Nope"}`, 422, api.CodeUnknownOrchestrator, "registered: Hello, ProvisionNewDevices"},
+		{"event for unknown instance", "POST", "/v1/instances/ghost/events/Ack", `true`, 404, api.CodeNotFound, "ghost"},
+		{"event with bad data", "POST", "/v1/instances/live-1/events/Ack", `{nope`, 400, api.CodeBadJSON, "not valid JSON"},
+		{"event data over limit", "POST", "/v1/instances/live-1/events/Ack", `"` + strings.Repeat("x", 2048) + `"`, 413, api.CodePayloadTooLarge, "limit"},
+		{"event for bad id", "POST", "/v1/instances/bad%20id/events/Ack", `true`, 400, api.CodeInvalidInstanceID, "characters"},
+		{"event for ended instance", "POST", "/v1/instances/done-1/events/Ack", `true`, 409, api.CodeConflict, "Completed"},
+		{"terminate unknown", "POST", "/v1/instances/ghost/terminate", `{"reason":"x"}`, 404, api.CodeNotFound, "ghost"},
+		{"terminate bad JSON", "POST", "/v1/instances/live-1/terminate", `{"reason":`, 400, api.CodeBadJSON, "malformed"},
+		{"terminate ended", "POST", "/v1/instances/done-1/terminate", ``, 409, api.CodeConflict, "nothing to terminate"},
+		{"suspend unknown", "POST", "/v1/instances/ghost/suspend", ``, 404, api.CodeNotFound, "ghost"},
+		{"resume unknown", "POST", "/v1/instances/ghost/resume", ``, 404, api.CodeNotFound, "ghost"},
+		{"purge unknown", "DELETE", "/v1/instances/ghost", ``, 404, api.CodeNotFound, "ghost"},
+		{"purge live", "DELETE", "/v1/instances/live-1", ``, 409, api.CodeConflict, "terminate it first"},
+		{"start over a live id", "POST", "/v1/instances", `{"name":"Hello","instanceId":"live-1"}`, 409, api.CodeConflict, "Running"},
+		{"list bad status", "GET", "/v1/instances?status=Sleeping", ``, 400, api.CodeInvalidArgument, "Pending, Running"},
+		{"list bad page size", "GET", "/v1/instances?pageSize=0", ``, 400, api.CodeInvalidArgument, "pageSize"},
+		{"list bad time", "GET", "/v1/instances?createdFrom=yesterday", ``, 400, api.CodeInvalidArgument, "RFC 3339"},
+		{"status bad id", "GET", "/v1/instances/" + long, ``, 400, api.CodeInvalidInstanceID, "256"},
+		{"status unknown", "GET", "/v1/instances/ghost", ``, 404, api.CodeNotFound, "ghost"},
+		{"wait bad timeout", "GET", "/v1/instances/live-1/wait?timeout=soon", ``, 400, api.CodeInvalidArgument, "30s"},
+		{"no such route", "GET", "/v2/things", ``, 404, api.CodeNotFound, "no route"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -211,7 +211,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if n := r.broker.total(); n != 0 {
 				t.Fatalf("%d messages published: %v", n, r.broker.sent)
 			}
-			if c.errCode == client.CodeUnknownOrchestrator && strings.Join(e.Known, ",") != "Hello,ProvisionNewDevices" {
+			if c.errCode == api.CodeUnknownOrchestrator && strings.Join(e.Known, ",") != "Hello,ProvisionNewDevices" {
 				t.Fatalf("known = %v", e.Known)
 			}
 		})
@@ -299,7 +299,7 @@ func TestStartWhenPublishFails(t *testing.T) {
 			inst, err := r.store.GetInstance(t.Context(), "s1")
 			switch c.want {
 			case gone:
-				if a.code != http.StatusServiceUnavailable || a.errorBody(t).Code != client.CodeUnavailable {
+				if a.code != http.StatusServiceUnavailable || a.errorBody(t).Code != api.CodeUnavailable {
 					t.Fatalf("%d %s", a.code, a.body)
 				}
 				if err != history.ErrInstanceNotFound {
@@ -307,7 +307,7 @@ func TestStartWhenPublishFails(t *testing.T) {
 				}
 			case unknown:
 				e := a.errorBody(t)
-				if a.code != http.StatusServiceUnavailable || e.Code != client.CodeUnavailable ||
+				if a.code != http.StatusServiceUnavailable || e.Code != api.CodeUnavailable ||
 					!strings.Contains(e.Error, "unknown") || !strings.Contains(e.Error, "status (GET /v1/instances/s1)") {
 					t.Fatalf("%d %s", a.code, a.body)
 				}
@@ -404,12 +404,12 @@ func TestStatusListPurge(t *testing.T) {
 		Events: []history.Event{{Kind: history.ExecutionStarted}, {Kind: history.ExecutionCompleted}}}}
 
 	a := r.do("GET", "/v1/instances/b?history=true", "")
-	var sh client.StatusWithHistory
+	var sh api.StatusWithHistory
 	if err := json.Unmarshal(a.body, &sh); err != nil || a.code != 200 || sh.InstanceID != "b" || len(sh.History) != 2 {
 		t.Fatalf("status with history: %d %s", a.code, a.body)
 	}
 	a = r.do("GET", "/v1/instances?status=Completed,Running&name=Hello", "")
-	var lr client.ListResponse
+	var lr api.ListResponse
 	if err := json.Unmarshal(a.body, &lr); err != nil || len(lr.Instances) != 2 {
 		t.Fatalf("list: %d %s", a.code, a.body)
 	}
@@ -438,7 +438,7 @@ func TestWait(t *testing.T) {
 	if a.code != http.StatusRequestTimeout {
 		t.Fatalf("wait timeout: %d %s", a.code, a.body)
 	}
-	if e := a.errorBody(t); e.Code != client.CodeTimeout || e.Status == nil || e.Status.Status != history.StatusRunning {
+	if e := a.errorBody(t); e.Code != api.CodeTimeout || e.Status == nil || e.Status.Status != history.StatusRunning {
 		t.Fatalf("timeout body %s", a.body)
 	}
 	if el := time.Since(start); el < 200*time.Millisecond {
@@ -470,7 +470,7 @@ func TestWorkers(t *testing.T) {
 		{WorkerID: "w-c", HeartbeatAt: now},
 	}
 	a := r.do("GET", "/v1/workers", "")
-	var wr client.WorkersResponse
+	var wr api.WorkersResponse
 	if err := json.Unmarshal(a.body, &wr); err != nil || a.code != 200 || wr.Partitions != 16 || len(wr.Workers) != 3 {
 		t.Fatalf("%d %s", a.code, a.body)
 	}
@@ -631,7 +631,7 @@ func TestMethodNotAllowedIsJSON(t *testing.T) {
 		{"DELETE", "/v1/workers", "GET"},
 	} {
 		a := r.do(c.method, c.path, "")
-		if a.code != http.StatusMethodNotAllowed || a.hdr.Get("Allow") != c.allow || a.errorBody(t).Code != client.CodeMethodNotAllowed {
+		if a.code != http.StatusMethodNotAllowed || a.hdr.Get("Allow") != c.allow || a.errorBody(t).Code != api.CodeMethodNotAllowed {
 			t.Errorf("%s %s: %d %s Allow=%q", c.method, c.path, a.code, a.body, a.hdr.Get("Allow"))
 		}
 	}

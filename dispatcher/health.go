@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/internal/startup"
 )
 
@@ -54,7 +54,7 @@ func Starting(reason func() string) http.Handler {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason()})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, client.CodeUnavailable,
+		writeJSON(w, http.StatusServiceUnavailable, errorf(http.StatusServiceUnavailable, api.CodeUnavailable,
 			"the dispatcher is not ready ("+reason()+"); try again later").body)
 	})
 	return mux

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/logging"
 )
@@ -25,7 +25,7 @@ func (d *Dispatcher) getInstance(r *http.Request) (*history.Instance, error) {
 	defer cancel()
 	inst, err := d.store.GetInstance(ctx, id)
 	if errors.Is(err, history.ErrInstanceNotFound) {
-		return nil, errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q not found", id))
+		return nil, errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("instance %q not found", id))
 	}
 	if err != nil {
 		return nil, d.unavailable(r, "reading the instance", err)
@@ -43,7 +43,7 @@ func (d *Dispatcher) status(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !withHistory {
-		writeJSON(w, http.StatusOK, client.StatusOf(inst))
+		writeJSON(w, http.StatusOK, api.StatusOf(inst))
 		return nil
 	}
 	ctx, cancel := d.opContext(r)
@@ -56,7 +56,7 @@ func (d *Dispatcher) status(w http.ResponseWriter, r *http.Request) error {
 	for _, ep := range eps {
 		events = append(events, ep.Events...)
 	}
-	writeJSON(w, http.StatusOK, client.StatusWithHistory{Status: client.StatusOf(inst), History: events})
+	writeJSON(w, http.StatusOK, api.StatusWithHistory{Status: api.StatusOf(inst), History: events})
 	return nil
 }
 
@@ -75,7 +75,7 @@ func (d *Dispatcher) list(w http.ResponseWriter, r *http.Request) error {
 		for _, s := range strings.Split(v, ",") {
 			st, ok := parseStatus(strings.TrimSpace(s))
 			if !ok {
-				return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+				return errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 					"unknown status %q; want one of %s", s, statusNames()))
 			}
 			f.Statuses = append(f.Statuses, st)
@@ -97,7 +97,7 @@ func (d *Dispatcher) list(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxPageSize {
-			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+			return errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 				"pageSize %q: want a whole number from 1 to %d", v, MaxPageSize))
 		}
 		f.PageSize = n
@@ -108,13 +108,13 @@ func (d *Dispatcher) list(w http.ResponseWriter, r *http.Request) error {
 	page, next, err := d.store.ListInstances(ctx, f)
 	if err != nil {
 		if isStoreArgError(err) {
-			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+			return errorf(http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 		}
 		return d.unavailable(r, "listing instances", err)
 	}
-	resp := client.ListResponse{Instances: make([]client.Status, 0, len(page)), NextCursor: next}
+	resp := api.ListResponse{Instances: make([]api.Status, 0, len(page)), NextCursor: next}
 	for i := range page {
-		resp.Instances = append(resp.Instances, client.StatusOf(&page[i]))
+		resp.Instances = append(resp.Instances, api.StatusOf(&page[i]))
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -144,7 +144,7 @@ func timeParam(r *http.Request, name string) (time.Time, *apiError) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+		return time.Time{}, errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 			"%s %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", name, v))
 	}
 	return t, nil
@@ -157,7 +157,7 @@ func boolParam(r *http.Request, name string) (bool, *apiError) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf("%s %q: want true or false", name, v))
+		return false, errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf("%s %q: want true or false", name, v))
 	}
 	return b, nil
 }
@@ -176,7 +176,7 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if err != nil || t < 0 {
-			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+			return errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 				"timeout %q: want a duration such as 30s or 5m", v))
 		}
 		timeout = min(t, d.cfg.MaxWait)
@@ -204,10 +204,10 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 		case <-r.Context().Done():
 			return nil // the caller left, or the server is shutting down
 		case <-deadline.C:
-			st := client.StatusOf(inst)
-			return &apiError{status: http.StatusRequestTimeout, body: client.ErrorBody{
+			st := api.StatusOf(inst)
+			return &apiError{status: http.StatusRequestTimeout, body: api.ErrorBody{
 				Error:  fmt.Sprintf("instance %q is still %s after %s", inst.InstanceID, inst.Status, timeout),
-				Code:   client.CodeTimeout,
+				Code:   api.CodeTimeout,
 				Status: &st,
 			}}
 		case <-time.After(interval):
@@ -218,14 +218,14 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 		cancel()
 		switch {
 		case errors.Is(err, history.ErrInstanceNotFound):
-			return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q was purged while waiting", inst.InstanceID))
+			return errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("instance %q was purged while waiting", inst.InstanceID))
 		case err != nil:
 			d.log.Warn("wait: reading the instance failed; retrying", logging.InstanceTrace(inst.InstanceID, inst.TraceID, "err", err)...)
 		default:
 			inst = next
 		}
 	}
-	writeJSON(w, http.StatusOK, client.StatusOf(inst))
+	writeJSON(w, http.StatusOK, api.StatusOf(inst))
 	return nil
 }
 
@@ -252,25 +252,25 @@ func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case errors.Is(err, history.ErrInstanceNotFound):
-		return errorf(http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("instance %q not found", id))
+		return errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("instance %q not found", id))
 	case errors.Is(err, history.ErrNotTerminal) && recursive:
 		msg := err.Error() + "; only Completed, Failed or Terminated instances can be purged (terminate it first, recursively)"
 		if purged == 0 {
 			msg += "; nothing was purged"
 		}
-		return errorf(http.StatusConflict, client.CodeConflict, msg)
+		return errorf(http.StatusConflict, api.CodeConflict, msg)
 	case errors.Is(err, history.ErrNotTerminal):
-		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+		return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 			"instance %q has not ended; only Completed, Failed or Terminated instances can be purged (terminate it first)", id))
 	case errors.Is(err, errTreeTooLarge):
-		return errorf(http.StatusUnprocessableEntity, client.CodeInvalidArgument, fmt.Sprintf(
+		return errorf(http.StatusUnprocessableEntity, api.CodeInvalidArgument, fmt.Sprintf(
 			"instance %q: %v; nothing was purged", id, err))
 	case err != nil:
 		return d.unavailable(r, "purging the instance", err)
 	}
 	if recursive {
 		d.log.Info("purged an instance with its sub-orchestrations", "instance", id, "count", purged)
-		writeJSON(w, http.StatusOK, client.PurgeResponse{Purged: purged})
+		writeJSON(w, http.StatusOK, api.PurgeResponse{Purged: purged})
 		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -36,7 +36,7 @@ func (d *Dispatcher) purgeMany(w http.ResponseWriter, r *http.Request) error {
 		purged += n
 		switch {
 		case isStoreArgError(err):
-			return errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+			return errorf(http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 		case err != nil:
 			return d.unavailable(r, fmt.Sprintf("purging instances (%d purged so far)", purged), err)
 		}
@@ -45,7 +45,7 @@ func (d *Dispatcher) purgeMany(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	d.log.Info("purged instances", "count", purged, "query", r.URL.RawQuery)
-	writeJSON(w, http.StatusOK, client.PurgeResponse{Purged: purged})
+	writeJSON(w, http.StatusOK, api.PurgeResponse{Purged: purged})
 	return nil
 }
 
@@ -59,7 +59,7 @@ func purgeFilter(r *http.Request) (history.PurgeFilter, *apiError) {
 			known = known || k == p
 		}
 		if !known {
-			return f, errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+			return f, errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 				"unknown parameter %s; a purge takes %s", quoteShort(k), strings.Join(purgeParams, ", ")))
 		}
 	}
@@ -67,11 +67,11 @@ func purgeFilter(r *http.Request) (history.PurgeFilter, *apiError) {
 		for _, s := range strings.Split(v, ",") {
 			st, ok := parseStatus(strings.TrimSpace(s))
 			if !ok {
-				return f, errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+				return f, errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 					"unknown status %s; a purge takes Completed, Failed or Terminated", quoteShort(s)))
 			}
 			if !st.Terminal() {
-				return f, errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+				return f, errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 					"status %s has not ended and cannot be purged; a purge takes Completed, Failed or Terminated", st))
 			}
 			f.Statuses = append(f.Statuses, st)
@@ -91,11 +91,11 @@ func purgeFilter(r *http.Request) (history.PurgeFilter, *apiError) {
 		return f, ae
 	}
 	if len(f.Statuses) == 0 && f.CreatedFrom.IsZero() && f.CreatedTo.IsZero() {
-		return f, errorf(http.StatusBadRequest, client.CodeInvalidArgument,
+		return f, errorf(http.StatusBadRequest, api.CodeInvalidArgument,
 			"name at least one status or a created window (status=Completed, createdTo=2026-01-02T15:04:05Z); a purge without either is refused")
 	}
 	if _, err := f.PurgeStatuses(); err != nil {
-		return f, errorf(http.StatusBadRequest, client.CodeInvalidArgument, err.Error())
+		return f, errorf(http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 	}
 	return f, nil
 }

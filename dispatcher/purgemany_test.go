@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -52,7 +52,7 @@ func seedCreated(s *memStore, id, name string, st history.Status, created time.T
 // purged decodes the answer to a bulk purge.
 func (a answer) purged(t *testing.T) int {
 	t.Helper()
-	var pr client.PurgeResponse
+	var pr api.PurgeResponse
 	if err := json.Unmarshal(a.body, &pr); err != nil || a.code != http.StatusOK {
 		t.Fatalf("answer %d is not a purge count: %s (%v)", a.code, a.body, err)
 	}
@@ -150,7 +150,7 @@ func TestPurgeManyRefusals(t *testing.T) {
 			seedCreated(r.store, "live", "Hello", history.StatusRunning, time.Now().Add(-time.Hour))
 			a := r.do("DELETE", "/v1/instances?"+c.query, "")
 			e := a.errorBody(t)
-			if a.code != http.StatusBadRequest || e.Code != client.CodeInvalidArgument || !strings.Contains(e.Error, c.want) {
+			if a.code != http.StatusBadRequest || e.Code != api.CodeInvalidArgument || !strings.Contains(e.Error, c.want) {
 				t.Errorf("%d %s; want 400 saying %q", a.code, a.body, c.want)
 			}
 			if got := r.store.left(t); !slices.Equal(got, []string{"done", "live"}) {
@@ -163,7 +163,7 @@ func TestPurgeManyRefusals(t *testing.T) {
 	seedCreated(r.store, "done", "Hello", history.StatusCompleted, time.Now())
 	r.store.failWith = errDown
 	a := r.do("DELETE", "/v1/instances?status=Completed", "")
-	if a.code != http.StatusServiceUnavailable || a.errorBody(t).Code != client.CodeUnavailable {
+	if a.code != http.StatusServiceUnavailable || a.errorBody(t).Code != api.CodeUnavailable {
 		t.Fatalf("store down: %d %s", a.code, a.body)
 	}
 	r.store.failWith = nil

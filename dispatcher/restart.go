@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/tracing"
 )
@@ -27,7 +27,7 @@ func (d *Dispatcher) restart(w http.ResponseWriter, r *http.Request) error {
 		return d.unavailable(r, "reading the history", err)
 	}
 	if !inst.Status.Terminal() {
-		return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+		return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 			"instance %q is %s; only Completed, Failed or Terminated instances can be restarted (terminate it first)",
 			inst.InstanceID, inst.Status))
 	}
@@ -46,12 +46,12 @@ func (d *Dispatcher) restart(w http.ResponseWriter, r *http.Request) error {
 	case publishRefused:
 		return d.unavailable(r, "sending the restart", err)
 	case publishUnknown:
-		return errorf(http.StatusServiceUnavailable, client.CodeUnavailable, fmt.Sprintf(
+		return errorf(http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf(
 			"the outcome of the restart of instance %q is unknown: the broker did not confirm the message, which may still be queued. "+
 				"Read the instance's history (GET /v1/instances/%s?history=true) before restarting it again: a second restart that "+
 				"arrives while the first runs is dead-lettered as a conflict", inst.InstanceID, url.PathEscape(inst.InstanceID)))
 	}
 	d.log.Info("restarting an instance", "instance", inst.InstanceID, "execution", started.ExecutionID)
-	writeJSON(w, http.StatusAccepted, client.StatusOf(inst))
+	writeJSON(w, http.StatusAccepted, api.StatusOf(inst))
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/history"
@@ -232,13 +233,13 @@ func TestServicesStartPublishesToThePartition(t *testing.T) {
 func TestServicesBadInputWritesAndPublishesNothing(t *testing.T) {
 	r := newServicesRig(t)
 	ctx := context.Background()
-	post := func(path, body string) (int, client.ErrorBody) {
+	post := func(path, body string) (int, api.ErrorBody) {
 		resp, err := http.Post(r.url+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var e client.ErrorBody
+		var e api.ErrorBody
 		_ = json.NewDecoder(resp.Body).Decode(&e)
 		return resp.StatusCode, e
 	}

@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
@@ -30,7 +30,7 @@ import (
 func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	arrived := d.starts.arrive()
 	defer arrived.leave()
-	var req client.StartRequest
+	var req api.StartRequest
 	if ae := decodeBody(w, r, d.cfg.MaxBodyBytes, &req, false); ae != nil {
 		return ae
 	}
@@ -126,7 +126,7 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	case publishUnknown:
 		if !d.refuseStart(ctx, inst, started, msg.ID) {
 			d.log.Warn("start outcome unknown", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "execution", inst.ExecutionID, "err", err)...)
-			return errorf(http.StatusServiceUnavailable, client.CodeUnavailable, fmt.Sprintf(
+			return errorf(http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf(
 				"the outcome of the start of instance %q is unknown: the broker did not confirm the start message, "+
 					"which may still be queued. Read the instance's status (GET /v1/instances/%s) before starting it again: "+
 					"Running means it started; Failed with StartNotQueued means it has not started",
@@ -137,7 +137,7 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.metrics.started()
 	w.Header().Set("Location", "/v1/instances/"+url.PathEscape(inst.InstanceID))
-	writeJSON(w, http.StatusAccepted, client.StatusOf(inst))
+	writeJSON(w, http.StatusAccepted, api.StatusOf(inst))
 	return nil
 }
 
@@ -165,7 +165,7 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 		case errors.Is(err, history.ErrInstanceNotFound) && attempt < 3:
 			continue // purged in between: create again
 		case errors.Is(err, history.ErrInstanceNotFound):
-			return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+			return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 				"instance %q is being created and purged concurrently; try again", inst.InstanceID))
 		case err != nil:
 			return d.unavailable(r, "reading the existing instance", err)
@@ -181,7 +181,7 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 			*inst = *cur
 			return nil
 		case !cur.Status.Terminal() || attempt > 0:
-			return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+			return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 				"instance %q already exists and is %s; terminate it (and wait for it to end) or choose another id",
 				inst.InstanceID, cur.Status))
 		}
@@ -193,7 +193,7 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 		cancel()
 		if err != nil && !errors.Is(err, history.ErrInstanceNotFound) {
 			if errors.Is(err, history.ErrNotTerminal) {
-				return errorf(http.StatusConflict, client.CodeConflict, fmt.Sprintf(
+				return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 					"instance %q was restarted meanwhile; choose another id", inst.InstanceID))
 			}
 			return d.unavailable(r, "replacing the ended instance", err)

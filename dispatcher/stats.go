@@ -5,7 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -16,7 +16,7 @@ var processStart = time.Now()
 // start (to find it in /proc), its hub, and its store's command counts when the store
 // counts them (history/mongo does).
 func (d *Dispatcher) stats(w http.ResponseWriter, _ *http.Request) error {
-	s := client.Stats{Hub: d.cfg.Hub, PID: os.Getpid(), StartedAt: processStart}
+	s := api.Stats{Hub: d.cfg.Hub, PID: os.Getpid(), StartedAt: processStart}
 	if c, ok := d.store.(interface{ Ops() history.OpCounts }); ok {
 		ops := c.Ops()
 		s.StoreOps = &ops

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -27,7 +27,7 @@ func TestStats(t *testing.T) {
 	}
 	r := &rig{t: t, d: d, store: store.memStore}
 	a := r.do("GET", "/v1/stats", "")
-	var s client.Stats
+	var s api.Stats
 	if err := json.Unmarshal(a.body, &s); err != nil || a.code != 200 {
 		t.Fatalf("%d %s", a.code, a.body)
 	}
@@ -38,7 +38,7 @@ func TestStats(t *testing.T) {
 
 	// The workers' counts pass through /v1/workers.
 	r.store.workers = []history.WorkerInfo{{WorkerID: "w", HeartbeatAt: time.Now(), StoreOps: &ops}}
-	var wr client.WorkersResponse
+	var wr api.WorkersResponse
 	if a := r.do("GET", "/v1/workers", ""); json.Unmarshal(a.body, &wr) != nil || len(wr.Workers) != 1 ||
 		wr.Workers[0].StoreOps == nil || *wr.Workers[0].StoreOps != ops {
 		t.Fatalf("workers %d %s", a.code, a.body)
@@ -49,7 +49,7 @@ func TestStats(t *testing.T) {
 func TestStatsWithoutCounts(t *testing.T) {
 	r := newRig(t, Config{})
 	a := r.do("GET", "/v1/stats", "")
-	var s client.Stats
+	var s api.Stats
 	if err := json.Unmarshal(a.body, &s); err != nil || a.code != 200 || s.StoreOps != nil || s.PID == 0 {
 		t.Fatalf("%d %s", a.code, a.body)
 	}

@@ -11,7 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/description"
 	"go.mongodb.org/mongo-driver/x/mongo/driver/topology"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 )
 
 // While the store is out of reach, every request that needs it is answered 503 with an
@@ -34,7 +34,7 @@ func TestStoreOutOfReachIsA503ThatSaysSo(t *testing.T) {
 	} {
 		a := r.do(req.method, req.path, req.body)
 		e := a.errorBody(t)
-		if a.code != http.StatusServiceUnavailable || e.Code != client.CodeUnavailable {
+		if a.code != http.StatusServiceUnavailable || e.Code != api.CodeUnavailable {
 			t.Errorf("%s %s: %d %s", req.method, req.path, a.code, a.body)
 			continue
 		}

@@ -10,7 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 )
 
 // MaxInstanceIDLen and MaxNameLen bound ids and names the API accepts.
@@ -30,7 +30,7 @@ func validInstanceID(id string) *apiError {
 	if !bad {
 		return nil
 	}
-	return errorf(http.StatusBadRequest, client.CodeInvalidInstanceID, fmt.Sprintf(
+	return errorf(http.StatusBadRequest, api.CodeInvalidInstanceID, fmt.Sprintf(
 		"invalid instance id %s: an instance id is 1 to %d characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'",
 		quoteShort(id), MaxInstanceIDLen))
 }
@@ -50,9 +50,9 @@ func validName(what, name string) *apiError {
 		return nil
 	}
 	if name == "" {
-		return errorf(http.StatusBadRequest, client.CodeInvalidArgument, what+" is missing")
+		return errorf(http.StatusBadRequest, api.CodeInvalidArgument, what+" is missing")
 	}
-	return errorf(http.StatusBadRequest, client.CodeInvalidArgument, fmt.Sprintf(
+	return errorf(http.StatusBadRequest, api.CodeInvalidArgument, fmt.Sprintf(
 		"invalid %s %s: it must be 1 to %d printable characters", what, quoteShort(name), MaxNameLen))
 }
 
@@ -69,10 +69,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *api
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, errorf(http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge, fmt.Sprintf(
+			return nil, errorf(http.StatusRequestEntityTooLarge, api.CodePayloadTooLarge, fmt.Sprintf(
 				"request body is larger than the limit of %d bytes", limit))
 		}
-		return nil, errorf(http.StatusBadRequest, client.CodeInvalidArgument, "reading the request body: "+err.Error())
+		return nil, errorf(http.StatusBadRequest, api.CodeInvalidArgument, "reading the request body: "+err.Error())
 	}
 	return b, nil
 }
@@ -88,15 +88,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, opti
 		if optional {
 			return nil
 		}
-		return errorf(http.StatusBadRequest, client.CodeBadJSON, "request body is empty; want a JSON object")
+		return errorf(http.StatusBadRequest, api.CodeBadJSON, "request body is empty; want a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return errorf(http.StatusBadRequest, client.CodeBadJSON, "malformed JSON in the request body: "+err.Error())
+		return errorf(http.StatusBadRequest, api.CodeBadJSON, "malformed JSON in the request body: "+err.Error())
 	}
 	if dec.More() {
-		return errorf(http.StatusBadRequest, client.CodeBadJSON, "malformed JSON in the request body: more than one value")
+		return errorf(http.StatusBadRequest, api.CodeBadJSON, "malformed JSON in the request body: more than one value")
 	}
 	return nil
 }
@@ -107,7 +107,7 @@ func jsonValue(what string, b []byte) (json.RawMessage, *apiError) {
 		return nil, nil
 	}
 	if !json.Valid(b) {
-		return nil, errorf(http.StatusBadRequest, client.CodeBadJSON, what+" is not valid JSON")
+		return nil, errorf(http.StatusBadRequest, api.CodeBadJSON, what+" is not valid JSON")
 	}
 	return json.RawMessage(b), nil
 }

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/rendezvous"
 )
@@ -76,7 +76,7 @@ func (d *Dispatcher) checkOrchestrator(r *http.Request, name string) *apiError {
 	} else {
 		msg += " (registered: " + strings.Join(known, ", ") + ")"
 	}
-	ae := errorf(http.StatusUnprocessableEntity, client.CodeUnknownOrchestrator, msg)
+	ae := errorf(http.StatusUnprocessableEntity, api.CodeUnknownOrchestrator, msg)
 	ae.body.Known = known
 	if ae.body.Known == nil {
 		ae.body.Known = []string{}
@@ -99,9 +99,9 @@ func (d *Dispatcher) workers(w http.ResponseWriter, r *http.Request) error {
 		ids[i] = l.WorkerID
 	}
 	owned := rendezvous.Assign(d.cfg.Partitions, ids)
-	resp := client.WorkersResponse{Partitions: d.cfg.Partitions, Workers: make([]client.Worker, 0, len(live))}
+	resp := api.WorkersResponse{Partitions: d.cfg.Partitions, Workers: make([]api.Worker, 0, len(live))}
 	for _, l := range live {
-		resp.Workers = append(resp.Workers, client.Worker{
+		resp.Workers = append(resp.Workers, api.Worker{
 			WorkerID:            l.WorkerID,
 			Host:                l.Host,
 			Orchestrators:       nonNil(l.Orchestrators),

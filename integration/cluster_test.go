@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
@@ -372,7 +373,7 @@ func startRetrying(ctx context.Context, c *client.Client, id, name, input string
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &ae) && ae.Code == client.CodeConflict:
+		case errors.As(err, &ae) && ae.Code == api.CodeConflict:
 			return nil
 		case ctx.Err() != nil:
 			return fmt.Errorf("starting %s: %w (last error: %v)", id, ctx.Err(), err)
@@ -393,7 +394,7 @@ func mustStart(ctx context.Context, t *testing.T, c *client.Client, id, name, in
 
 func waitCompleted(ctx context.Context, t *testing.T, c *client.Client, id string, timeout time.Duration) {
 	t.Helper()
-	var st *client.Status
+	var st *api.Status
 	fleettest.WaitUntil(t, timeout, id+" to complete", func() bool {
 		var err error
 		st, err = c.Status(ctx, id)

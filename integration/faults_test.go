@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/testenv"
@@ -51,7 +51,7 @@ func TestFaultScenarios(t *testing.T) {
 			t.Fatalf("parent output %s does not carry the child's error", st.Output)
 		}
 		// The child's document is a read model that may lag its history by up to a second.
-		var children []client.Status
+		var children []api.Status
 		fleettest.WaitUntil(t, 30*time.Second, "the child's document to show its failure", func() bool {
 			children = list(t, f, "--parent", id)
 			return len(children) == 1 && children[0].Status.Terminal()

@@ -5,19 +5,19 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 )
 
 // status reads an instance's status through `client status --json`.
-func status(t *testing.T, f *fleettest.Fleet, id string) (client.Status, bool) {
+func status(t *testing.T, f *fleettest.Fleet, id string) (api.Status, bool) {
 	t.Helper()
 	r := f.Client("status", id, "--json")
 	if r.Code != 0 {
-		return client.Status{}, false
+		return api.Status{}, false
 	}
-	var st client.Status
+	var st api.Status
 	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
 		t.Fatalf("client status --json printed %q: %v", r.Stdout, err)
 	}
@@ -25,10 +25,10 @@ func status(t *testing.T, f *fleettest.Fleet, id string) (client.Status, bool) {
 }
 
 // waitDone waits through `client wait` and returns the final status and the exit code.
-func waitDone(t *testing.T, f *fleettest.Fleet, id, timeout string) (client.Status, int) {
+func waitDone(t *testing.T, f *fleettest.Fleet, id, timeout string) (api.Status, int) {
 	t.Helper()
 	r := f.Client("wait", id, "--timeout", timeout, "--json")
-	var st client.Status
+	var st api.Status
 	if r.Code == 0 || r.Code == 3 {
 		if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
 			t.Fatalf("client wait --json printed %q: %v", r.Stdout, err)
@@ -41,7 +41,7 @@ func waitDone(t *testing.T, f *fleettest.Fleet, id, timeout string) (client.Stat
 func events(t *testing.T, f *fleettest.Fleet, id string) []history.Event {
 	t.Helper()
 	out := f.MustClient("history", id, "--json")
-	var withHist client.StatusWithHistory
+	var withHist api.StatusWithHistory
 	if err := json.Unmarshal([]byte(out), &withHist); err != nil {
 		t.Fatalf("client history --json printed %q: %v", out, err)
 	}
@@ -60,10 +60,10 @@ func count(evs []history.Event, kind history.Kind, name string) int {
 }
 
 // list reads instances through `client list --json`.
-func list(t *testing.T, f *fleettest.Fleet, args ...string) []client.Status {
+func list(t *testing.T, f *fleettest.Fleet, args ...string) []api.Status {
 	t.Helper()
 	out := f.MustClient(append([]string{"list", "--json"}, args...)...)
-	var sts []client.Status
+	var sts []api.Status
 	if err := json.Unmarshal([]byte(out), &sts); err != nil {
 		t.Fatalf("client list --json printed %q: %v", out, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
@@ -144,7 +145,7 @@ func runUnderFault(t *testing.T, f *fleettest.Fleet, links []*toxiLink, runs *ac
 	}()
 	startAll(t, c, ids[n/2:])
 
-	ended := func() (done int, failed []client.Status) {
+	ended := func() (done int, failed []api.Status) {
 		sts, err := c.ListAll(ctx, client.ListOptions{Name: "HelloSequence", CreatedFrom: begin.Add(-time.Second)})
 		if err != nil {
 			return -1, nil
@@ -290,7 +291,7 @@ func histories(t *testing.T, c *client.Client, ids []string) map[string][]histor
 			h, err := c.History(ctx, id)
 			// A read the store is too slow to answer (FerretDB on SQLite, a loaded machine)
 			// is a 503 that says to try again: a client would.
-			for apiErr := (*client.APIError)(nil); errors.As(err, &apiErr) && apiErr.Code == client.CodeUnavailable && ctx.Err() == nil; {
+			for apiErr := (*client.APIError)(nil); errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable && ctx.Err() == nil; {
 				time.Sleep(time.Second)
 				h, err = c.History(ctx, id)
 			}

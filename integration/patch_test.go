@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/durable"
@@ -230,7 +231,7 @@ func readEvents(t *testing.T, path string) []history.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sh client.StatusWithHistory
+	var sh api.StatusWithHistory
 	if err := json.Unmarshal(data, &sh); err != nil {
 		t.Fatal(err)
 	}

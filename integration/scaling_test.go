@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/testenv"
@@ -92,7 +92,7 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			r := f.Client("history", id, "--json")
-			var h client.StatusWithHistory
+			var h api.StatusWithHistory
 			if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &h) != nil {
 				problems <- fmt.Sprintf("%s: client history exit %d: %s", id, r.Code, r.Stderr)
 				return

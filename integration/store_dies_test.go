@@ -22,7 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/testenv"
@@ -166,7 +166,7 @@ type storeDiesRun struct {
 
 type ended struct {
 	at     time.Time
-	status client.Status
+	status api.Status
 }
 
 // answer is one HTTP answer that was not a success.
@@ -175,7 +175,7 @@ type answer struct {
 	at   time.Time // when it came
 	took time.Duration
 	code int
-	body client.ErrorBody
+	body api.ErrorBody
 }
 
 func newStoreDiesRun(url, prefix string, load storeDiesLoad) *storeDiesRun {
@@ -206,7 +206,7 @@ func (r *storeDiesRun) startAll(ctx context.Context) {
 // start starts one instance, again after a 503, waiting longer each time (from 250 ms to
 // 4 s), as a well-behaved client does.
 func (r *storeDiesRun) start(ctx context.Context, id string) {
-	body, _ := json.Marshal(client.StartRequest{Name: "HelloSequence", InstanceID: id, Input: json.RawMessage(fmt.Sprintf("%q", id))})
+	body, _ := json.Marshal(api.StartRequest{Name: "HelloSequence", InstanceID: id, Input: json.RawMessage(fmt.Sprintf("%q", id))})
 	for pause := 250 * time.Millisecond; ctx.Err() == nil; pause = min(2*pause, 4*time.Second) {
 		code, eb, err := r.do(ctx, "start", http.MethodPost, "/v1/instances", body)
 		switch {
@@ -214,7 +214,7 @@ func (r *storeDiesRun) start(ctx context.Context, id string) {
 		case code == http.StatusAccepted:
 			r.accepted.Add(1)
 			return
-		case code == http.StatusConflict && eb.Code == client.CodeConflict:
+		case code == http.StatusConflict && eb.Code == api.CodeConflict:
 			// An earlier attempt took effect although its answer was a 503, and a worker
 			// has begun the instance since.
 			r.accepted.Add(1)
@@ -237,7 +237,7 @@ func (r *storeDiesRun) watchEnds(ctx context.Context) {
 				path += "&cursor=" + url.QueryEscape(cursor)
 			}
 			code, raw, err := r.get(ctx, "list", path)
-			var page client.ListResponse
+			var page api.ListResponse
 			if err != nil || code != http.StatusOK || json.Unmarshal(raw, &page) != nil {
 				break
 			}
@@ -258,9 +258,9 @@ func (r *storeDiesRun) watchEnds(ctx context.Context) {
 
 // do sends one request; an answer other than a success is recorded, as is a transport
 // error or an answer that is neither a 503 nor expected by the caller.
-func (r *storeDiesRun) do(ctx context.Context, what, method, path string, body []byte) (int, client.ErrorBody, error) {
+func (r *storeDiesRun) do(ctx context.Context, what, method, path string, body []byte) (int, api.ErrorBody, error) {
 	code, raw, err := r.request(ctx, what, method, path, body)
-	var eb client.ErrorBody
+	var eb api.ErrorBody
 	if err == nil && code >= 300 {
 		_ = json.Unmarshal(raw, &eb)
 	}
@@ -344,7 +344,7 @@ func (r *storeDiesRun) probeWhileDown(ctx context.Context, until time.Time) []an
 		}
 	}
 	started := r.id(0)
-	body, _ := json.Marshal(client.StartRequest{Name: "HelloSequence", InstanceID: r.prefix + "-probe", Input: json.RawMessage(`"probe"`)})
+	body, _ := json.Marshal(api.StartRequest{Name: "HelloSequence", InstanceID: r.prefix + "-probe", Input: json.RawMessage(`"probe"`)})
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); probe("status while down", http.MethodGet, "/v1/instances/"+started, nil) }()
@@ -361,8 +361,8 @@ func checkOutageAnswers(t *testing.T, probes, seen []answer) {
 	kinds := map[string]bool{}
 	for _, p := range probes {
 		kinds[p.what] = true
-		if p.code != http.StatusServiceUnavailable || p.body.Code != client.CodeUnavailable {
-			t.Errorf("%s: answered %d (%s) %q, want 503 (%s)", p.what, p.code, p.body.Code, p.body.Error, client.CodeUnavailable)
+		if p.code != http.StatusServiceUnavailable || p.body.Code != api.CodeUnavailable {
+			t.Errorf("%s: answered %d (%s) %q, want 503 (%s)", p.what, p.code, p.body.Code, p.body.Error, api.CodeUnavailable)
 		}
 		if !strings.Contains(p.body.Error, "store") {
 			t.Errorf("%s: the error %q does not say that the store is the trouble", p.what, p.body.Error)
@@ -433,7 +433,7 @@ func (r *storeDiesRun) checkHistories(t *testing.T) {
 				time.Sleep(time.Second)
 				code, raw, err = r.get(context.Background(), "history", "/v1/instances/"+url.PathEscape(id)+"?history=true")
 			}
-			var h client.StatusWithHistory
+			var h api.StatusWithHistory
 			if err != nil || code != http.StatusOK || json.Unmarshal(raw, &h) != nil {
 				problems <- fmt.Sprintf("%s: history: %d %v %s", id, code, err, raw)
 				return

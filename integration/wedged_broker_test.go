@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
@@ -54,7 +55,7 @@ func TestWedgedBroker(t *testing.T) {
 	if code, b := wedgeGet(f.URL + "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz while waiting: %d %s", code, b)
 	}
-	if code, b := wedgeGet(f.URL + "/v1/workers"); code != http.StatusServiceUnavailable || !strings.Contains(b, client.CodeUnavailable) {
+	if code, b := wedgeGet(f.URL + "/v1/workers"); code != http.StatusServiceUnavailable || !strings.Contains(b, api.CodeUnavailable) {
 		t.Fatalf("the API while waiting: %d %s", code, b)
 	}
 	fleettest.WaitUntil(t, 20*time.Second, "the workers' log to say why they wait", func() bool {
@@ -176,7 +177,7 @@ func wedgeCheckHellos(t *testing.T, c *client.Client, ids []string, timeout time
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			var st *client.Status
+			var st *api.Status
 			for {
 				var err error
 				st, err = c.Wait(ctx, id, 20*time.Second)

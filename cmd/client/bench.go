@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 )
@@ -75,7 +76,7 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	if !c.cfg.JSON {
 		fmt.Fprintf(c.stderr, "Starting %d × %s (%d at a time), ids %s-*\n", o.count, name, o.concurrency, prefix)
 	}
-	statuses := make([]*client.Status, len(ids))
+	statuses := make([]*api.Status, len(ids))
 	index := make(map[string]int, len(ids))
 	for i, id := range ids {
 		index[id] = i
@@ -162,7 +163,7 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	return exitOK
 }
 
-func summarize(name, prefix string, statuses []*client.Status) benchResult {
+func summarize(name, prefix string, statuses []*api.Status) benchResult {
 	res := benchResult{Orchestrator: name, Count: len(statuses), InstancePrefix: prefix}
 	var lat []time.Duration
 	var first, last time.Time
@@ -205,7 +206,7 @@ func summarize(name, prefix string, statuses []*client.Status) benchResult {
 }
 
 // lastEnded is the latest end among the instances (as stored: their last update).
-func lastEnded(statuses []*client.Status) time.Time {
+func lastEnded(statuses []*api.Status) time.Time {
 	var last time.Time
 	for _, st := range statuses {
 		if st != nil && st.LastUpdatedAt.After(last) {

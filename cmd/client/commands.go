@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 )
@@ -123,7 +124,7 @@ func (c *cli) waitClient() *client.Client {
 	return client.New(c.cfg.Dispatcher, append(c.opts, client.WithMaxPoll(poll))...)
 }
 
-func statusOr(st *client.Status) string {
+func statusOr(st *api.Status) string {
 	if st == nil {
 		return "running"
 	}
@@ -167,7 +168,7 @@ func runList(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 		return c.fail(err)
 	}
 	if all == nil {
-		all = []client.Status{}
+		all = []api.Status{}
 	}
 	if c.cfg.JSON {
 		return c.printJSON(all)
@@ -230,7 +231,7 @@ func runWorkers(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	if c.cfg.JSON {
 		// An array, like list --json; the partition count is each worker's business.
 		if wr.Workers == nil {
-			wr.Workers = []client.Worker{}
+			wr.Workers = []api.Worker{}
 		}
 		return c.printJSON(wr.Workers)
 	}

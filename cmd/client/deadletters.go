@@ -6,12 +6,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 )
 
 // runDeadLetters lists every dead letter the dispatcher has kept, oldest first.
 func runDeadLetters(ctx context.Context, c *cli, _ []string, _ *cmdOptions) int {
-	all := []client.DeadLetter{}
+	all := []api.DeadLetter{}
 	cursor := ""
 	for {
 		page, err := c.client.DeadLetters(ctx, 0, cursor)
@@ -46,7 +46,7 @@ func runRedrive(ctx context.Context, c *cli, args []string, _ *cmdOptions) int {
 	if len(args) == 0 {
 		return c.usageError("name the dead letters to redrive (client deadletters lists them)")
 	}
-	var done []client.DeadLetter
+	var done []api.DeadLetter
 	for _, id := range args {
 		d, err := c.client.Redrive(ctx, id)
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -26,7 +26,7 @@ type stub struct {
 	bodies   []string
 }
 
-var stubInstances = map[string]client.Status{
+var stubInstances = map[string]api.Status{
 	"done":    {InstanceID: "done", Name: "Hello", Status: history.StatusCompleted, Output: json.RawMessage(`{"provisioned":50}`), TraceID: "abc"},
 	"failed":  {InstanceID: "failed", Name: "Hello", Status: history.StatusFailed, Failure: &history.Failure{Type: "Boom", Message: "it broke"}},
 	"killed":  {InstanceID: "killed", Name: "Hello", Status: history.StatusTerminated},
@@ -48,40 +48,40 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/v1/"), "/")
 	switch {
 	case r.Method == "POST" && r.URL.Path == "/v1/instances":
-		var req client.StartRequest
+		var req api.StartRequest
 		_ = json.Unmarshal(body.Bytes(), &req)
 		if req.Name != "Hello" {
-			reply(422, client.ErrorBody{Error: `orchestrator "` + req.Name + `" is not registered on any live worker (registered: Hello)`, Code: client.CodeUnknownOrchestrator, Known: []string{"Hello"}})
+			reply(422, api.ErrorBody{Error: `orchestrator "` + req.Name + `" is not registered on any live worker (registered: Hello)`, Code: api.CodeUnknownOrchestrator, Known: []string{"Hello"}})
 			return
 		}
 		id := req.InstanceID
 		if id == "" {
 			id = "generated"
 		}
-		reply(202, client.Status{InstanceID: id, Name: "Hello", Status: history.StatusPending, TraceID: "abc"})
+		reply(202, api.Status{InstanceID: id, Name: "Hello", Status: history.StatusPending, TraceID: "abc"})
 	case r.URL.Path == "/v1/workers":
 		// The worker's store finds twice per start the dispatcher has had.
 		ops := history.OpCounts{Find: history.OpCount{Calls: 2 * s.starts(), Docs: 2 * s.starts()}}
-		reply(200, client.WorkersResponse{Partitions: 4, Workers: []client.Worker{{WorkerID: "w1", Partitions: []int{0, 1, 2, 3}, HeartbeatAt: time.Now(), StoreOps: &ops}}})
+		reply(200, api.WorkersResponse{Partitions: 4, Workers: []api.Worker{{WorkerID: "w1", Partitions: []int{0, 1, 2, 3}, HeartbeatAt: time.Now(), StoreOps: &ops}}})
 	case r.URL.Path == "/v1/stats":
 		ops := history.OpCounts{Insert: history.OpCount{Calls: s.starts(), Docs: s.starts()}}
-		reply(200, client.Stats{Hub: "h", StartedAt: time.Now(), StoreOps: &ops})
+		reply(200, api.Stats{Hub: "h", StartedAt: time.Now(), StoreOps: &ops})
 	case r.Method == "GET" && r.URL.Path == "/v1/instances":
-		reply(200, client.ListResponse{Instances: []client.Status{stubInstances["done"], stubInstances["running"]}})
+		reply(200, api.ListResponse{Instances: []api.Status{stubInstances["done"], stubInstances["running"]}})
 	case len(parts) >= 2 && parts[0] == "instances":
 		st, ok := stubInstances[parts[1]]
 		if strings.HasPrefix(parts[1], "bench-") { // bench instances take 10 ms each
 			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			st, ok = client.Status{InstanceID: parts[1], Name: "Hello", Status: history.StatusCompleted, CreatedAt: t0, LastUpdatedAt: t0.Add(10 * time.Millisecond)}, true
+			st, ok = api.Status{InstanceID: parts[1], Name: "Hello", Status: history.StatusCompleted, CreatedAt: t0, LastUpdatedAt: t0.Add(10 * time.Millisecond)}, true
 		}
 		if !ok {
-			reply(404, client.ErrorBody{Error: `instance "` + parts[1] + `" not found`, Code: client.CodeNotFound})
+			reply(404, api.ErrorBody{Error: `instance "` + parts[1] + `" not found`, Code: api.CodeNotFound})
 			return
 		}
 		if len(parts) == 3 && parts[2] == "wait" && !st.Status.Terminal() {
 			d, _ := time.ParseDuration(r.URL.Query().Get("timeout"))
 			time.Sleep(min(d, time.Second))
-			reply(408, client.ErrorBody{Error: "still running", Code: client.CodeTimeout, Status: &st})
+			reply(408, api.ErrorBody{Error: "still running", Code: api.CodeTimeout, Status: &st})
 			return
 		}
 		if r.Method == "POST" || r.Method == "DELETE" {
@@ -90,7 +90,7 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		reply(200, st)
 	default:
-		reply(404, client.ErrorBody{Error: "no route", Code: client.CodeNotFound})
+		reply(404, api.ErrorBody{Error: "no route", Code: api.CodeNotFound})
 	}
 }
 
@@ -270,9 +270,9 @@ func TestBench(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var sts []*client.Status
+	var sts []*api.Status
 	for i := 0; i < 100; i++ {
-		st := &client.Status{InstanceID: fmt.Sprint(i), Status: history.StatusCompleted,
+		st := &api.Status{InstanceID: fmt.Sprint(i), Status: history.StatusCompleted,
 			CreatedAt: t0.Add(time.Duration(i) * 10 * time.Millisecond), LastUpdatedAt: t0.Add(time.Duration(i)*10*time.Millisecond + time.Duration(i+1)*time.Millisecond)}
 		sts = append(sts, st)
 	}

@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -21,7 +21,7 @@ func (c *cli) printJSON(v any) int {
 }
 
 // printStatus prints one instance's status, as JSON or as aligned lines.
-func (c *cli) printStatus(st *client.Status) int {
+func (c *cli) printStatus(st *api.Status) int {
 	if c.cfg.JSON {
 		return c.printJSON(st)
 	}
@@ -51,9 +51,9 @@ func (c *cli) printStatus(st *client.Status) int {
 }
 
 // printStatusQuiet prints the last status seen before a wait gave up.
-func (c *cli) printStatusQuiet(st *client.Status) { c.printStatus(st) }
+func (c *cli) printStatusQuiet(st *api.Status) { c.printStatus(st) }
 
-func (c *cli) printTable(all []client.Status) {
+func (c *cli) printTable(all []api.Status) {
 	if len(all) == 0 {
 		fmt.Fprintln(c.stdout, "No instances.")
 		return
@@ -67,7 +67,7 @@ func (c *cli) printTable(all []client.Status) {
 	fmt.Fprintf(c.stdout, "%d instance(s)\n", len(all))
 }
 
-func (c *cli) printWorkers(wr *client.WorkersResponse) {
+func (c *cli) printWorkers(wr *api.WorkersResponse) {
 	if len(wr.Workers) == 0 {
 		fmt.Fprintf(c.stdout, "No live workers (%d partitions unowned).\n", wr.Partitions)
 		return

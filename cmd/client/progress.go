@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 )
 
 // progress redraws one line on a terminal while a wait runs: the instance, its last known
@@ -48,7 +48,7 @@ func (c *cli) newProgress(id string) *progress {
 	return p
 }
 
-func (p *progress) update(st *client.Status) {
+func (p *progress) update(st *api.Status) {
 	p.mu.Lock()
 	p.status = string(st.Status)
 	p.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 )
@@ -57,7 +58,7 @@ func runPurge(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 			return c.fail(err)
 		}
 		if c.cfg.JSON {
-			return c.printJSON(client.PurgeResponse{Purged: n})
+			return c.printJSON(api.PurgeResponse{Purged: n})
 		}
 		fmt.Fprintf(c.stdout, "Purged %s and its sub-orchestrations: %d instance(s)\n", args[0], n)
 		return exitOK
@@ -85,7 +86,7 @@ func runPurge(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 		return c.fail(err)
 	}
 	if c.cfg.JSON {
-		return c.printJSON(client.PurgeResponse{Purged: n})
+		return c.printJSON(api.PurgeResponse{Purged: n})
 	}
 	fmt.Fprintf(c.stdout, "Purged %d instance(s)\n", n)
 	return exitOK

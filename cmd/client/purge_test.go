@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 )
 
 // purgeStub answers DELETE /v1/instances with 40 plus the number of statuses asked for,
@@ -25,7 +25,7 @@ func (s *purgeStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodDelete && r.URL.Path == "/v1/instances/done" {
 		if q.Get("recursive") == "true" {
 			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(client.PurgeResponse{Purged: 3})
+			_ = json.NewEncoder(w).Encode(api.PurgeResponse{Purged: 3})
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -38,10 +38,10 @@ func (s *purgeStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if q.Get("status") == "Running" {
 		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(client.ErrorBody{Error: "status Running has not ended and cannot be purged", Code: client.CodeInvalidArgument})
+		_ = json.NewEncoder(w).Encode(api.ErrorBody{Error: "status Running has not ended and cannot be purged", Code: api.CodeInvalidArgument})
 		return
 	}
-	_ = json.NewEncoder(w).Encode(client.PurgeResponse{Purged: 40 + len(q["status"])})
+	_ = json.NewEncoder(w).Encode(api.PurgeResponse{Purged: 40 + len(q["status"])})
 }
 
 func TestPurgeByFilter(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 )
 
@@ -38,7 +38,7 @@ type opsPerOrchestration struct {
 // and the dispatcher's stats (nil if it has no /v1/stats).
 type fleetOps struct {
 	bySource map[string]history.OpCounts
-	stats    *client.Stats
+	stats    *api.Stats
 	notes    []string
 }
 
@@ -75,13 +75,13 @@ func (c *cli) readFleetOpsAt(ctx context.Context, end time.Time, s *runSampler) 
 	return f
 }
 
-func (c *cli) stats(ctx context.Context) (*client.Stats, error) {
+func (c *cli) stats(ctx context.Context) (*api.Stats, error) {
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return c.client.Stats(sctx)
 }
 
-func (f *fleetOps) addDispatcher(st *client.Stats, err error) {
+func (f *fleetOps) addDispatcher(st *api.Stats, err error) {
 	switch {
 	case err != nil:
 		f.notes = append(f.notes, "the dispatcher's counters are not counted: "+oneLine(err.Error()))
@@ -96,7 +96,7 @@ func (f *fleetOps) addDispatcher(st *client.Stats, err error) {
 
 // addWorkers adds the workers' counters: sampled's answer when it has one, else the
 // counters of the worker's last heartbeat.
-func (f *fleetOps) addWorkers(workers []client.Worker, err error, sampled func(id string) (history.OpCounts, bool)) {
+func (f *fleetOps) addWorkers(workers []api.Worker, err error, sampled func(id string) (history.OpCounts, bool)) {
 	if err != nil {
 		f.notes = append(f.notes, err.Error())
 	}
@@ -119,7 +119,7 @@ var errHeartbeatsBehind = errors.New("not every worker's heartbeat came after th
 
 // currentWorkers lists the live workers, polling until each one's heartbeat is newer than
 // after (a zero after takes the first answer).
-func (c *cli) currentWorkers(ctx context.Context, after time.Time) ([]client.Worker, error) {
+func (c *cli) currentWorkers(ctx context.Context, after time.Time) ([]api.Worker, error) {
 	deadline := time.Now().Add(heartbeatWait)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()

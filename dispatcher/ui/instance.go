@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 )
@@ -14,14 +15,14 @@ import (
 const childPageSize = 50
 
 type instancePage struct {
-	I           client.Status
+	I           api.Status
 	ExecutionID string
 	Input       json.RawMessage
 	Causes      []*history.Failure
 	Steps       []step
 	TraceURL    string
 
-	Children      []client.Status
+	Children      []api.Status
 	ChildCounts   []statusCount
 	ChildTotal    int64
 	ChildStatus   string

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 )
@@ -86,7 +87,7 @@ type instancesPage struct {
 	Statuses  []history.Status
 	Counts    []statusCount
 	Total     int64
-	Instances []client.Status
+	Instances []api.Status
 	Next      string
 	Error     string
 }

@@ -4,13 +4,12 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/warrenhq/warren/client"
-
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/queues"
 )
 
 type queuesPage struct {
-	DeadLetters     []client.DeadLetter
+	DeadLetters     []api.DeadLetter
 	DeadLettersNext string
 	DeadLetterError string // listing them, or the failed redrive
 	Redriven        string // the dead letter just redriven

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/queues"
@@ -60,6 +60,6 @@ func TestQueuesPageWithoutABrokerThatCounts(t *testing.T) {
 // noDeadLetters is an API with no dead letters; the queues page asks it nothing else.
 type noDeadLetters struct{ ui.API }
 
-func (noDeadLetters) DeadLetters(context.Context, int, string) (*client.DeadLettersResponse, error) {
-	return &client.DeadLettersResponse{}, nil
+func (noDeadLetters) DeadLetters(context.Context, int, string) (*api.DeadLettersResponse, error) {
+	return &api.DeadLettersResponse{}, nil
 }

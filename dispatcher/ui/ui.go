@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/queues"
@@ -30,17 +31,17 @@ const Prefix = "/ui/"
 
 // API is what the dashboard asks of the dispatcher; *client.Client implements it.
 type API interface {
-	List(ctx context.Context, o client.ListOptions) ([]client.Status, string, error)
-	History(ctx context.Context, id string) (*client.StatusWithHistory, error)
+	List(ctx context.Context, o client.ListOptions) ([]api.Status, string, error)
+	History(ctx context.Context, id string) (*api.StatusWithHistory, error)
 	Raise(ctx context.Context, id, event string, data any) error
 	Terminate(ctx context.Context, id, reason string, recursive bool) error
 	Suspend(ctx context.Context, id, reason string) error
 	Resume(ctx context.Context, id, reason string) error
-	Restart(ctx context.Context, id string) (*client.Status, error)
+	Restart(ctx context.Context, id string) (*api.Status, error)
 	Purge(ctx context.Context, id string) error
-	Workers(ctx context.Context) (*client.WorkersResponse, error)
-	DeadLetters(ctx context.Context, pageSize int, cursor string) (*client.DeadLettersResponse, error)
-	Redrive(ctx context.Context, id string) (*client.DeadLetter, error)
+	Workers(ctx context.Context) (*api.WorkersResponse, error)
+	DeadLetters(ctx context.Context, pageSize int, cursor string) (*api.DeadLettersResponse, error)
+	Redrive(ctx context.Context, id string) (*api.DeadLetter, error)
 }
 
 // Config configures the dashboard. API is required.

@@ -4,12 +4,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/api"
 )
 
 type workersPage struct {
 	Partitions int
-	Workers    []client.Worker
+	Workers    []api.Worker
 	Now        time.Time
 	Error      string
 }
