@@ -174,10 +174,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		}
 	}
 	w.inbox.putFront(retry)
-	for step, d := range map[string]time.Duration{stepPlan: t1.Sub(t0), stepCommit: t2.Sub(t1),
-		stepPublish: t3.Sub(t2), stepUpdate: t4.Sub(t3), stepAck: time.Since(t4)} {
-		w.metrics.step(step, d)
-	}
+	w.metrics.batchTook(t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3), time.Since(t4))
 	w.log.Debug("batch", "messages", len(batch), "instances", len(order), "episodes", len(eps),
 		"plan", t1.Sub(t0), "commit", t2.Sub(t1), "publish", t3.Sub(t2), "update", t4.Sub(t3), "ack", time.Since(t4))
 	return trouble

@@ -17,6 +17,7 @@ type metrics struct {
 	registry     *prometheus.Registry
 	episodes     prometheus.Counter
 	steps        *prometheus.HistogramVec // step
+	batch        [5]prometheus.Observer   // the steps' observers, in batchSteps order
 	ended        *prometheus.CounterVec   // status
 	activities   *prometheus.CounterVec   // activity, outcome
 	activityTime *prometheus.HistogramVec // activity, outcome
@@ -38,6 +39,8 @@ const (
 	stepUpdate  = "update"
 	stepAck     = "ack"
 )
+
+var batchSteps = [5]string{stepPlan, stepCommit, stepPublish, stepUpdate, stepAck}
 
 // Activity outcomes: run to a result, run to a failure, or failed without running because
 // the work item reached its delivery limit.
@@ -100,6 +103,9 @@ func newMetrics(w *Worker) *metrics {
 		brokerErrors: counterVec("warren_worker_broker_errors_total", "Broker calls that failed, by operation.", "op"),
 		timersResent: counter("warren_worker_timers_resent_total", "Overdue durable timers this worker sent again."),
 	}
+	for i, step := range batchSteps {
+		m.batch[i] = m.steps.WithLabelValues(step)
+	}
 	m.registry.MustRegister(m.episodes, m.steps, m.ended, m.activities, m.activityTime, m.retries,
 		m.deadLetters, m.redeliveries, m.cacheHits, m.cacheMisses, m.storeErrors, m.brokerErrors,
 		m.timersResent,
@@ -120,8 +126,11 @@ func newMetrics(w *Worker) *metrics {
 	return m
 }
 
-func (m *metrics) step(step string, d time.Duration) {
-	m.steps.WithLabelValues(step).Observe(d.Seconds())
+// batchTook records the time of each step of one batch.
+func (m *metrics) batchTook(plan, commit, publish, update, ack time.Duration) {
+	for i, d := range [5]time.Duration{plan, commit, publish, update, ack} {
+		m.batch[i].Observe(d.Seconds())
+	}
 }
 
 func (m *metrics) activity(name, outcome string, took time.Duration) {

@@ -102,7 +102,7 @@ func TestMetricsCountWhatRan(t *testing.T) {
 	if ran != 2*n {
 		t.Errorf("Greet ran %d times, want %d", ran, 2*n)
 	}
-	for _, step := range []string{stepPlan, stepCommit, stepPublish, stepUpdate, stepAck} {
+	for _, step := range batchSteps {
 		if m.Value("warren_worker_episode_step_duration_seconds_count", "step", step) == 0 {
 			t.Errorf("no batch observed for step %s", step)
 		}
@@ -167,5 +167,24 @@ func TestHealthAndReadiness(t *testing.T) {
 	w.w.draining.Store(true)
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz while draining: %d %v", code, body)
+	}
+}
+
+// What the metrics add to one batch of one episode with one activity: five step
+// observations, the episode, a cache hit, the activity and the end of its execution. A
+// batch itself takes milliseconds (a store round trip and a confirmed publish).
+func BenchmarkMetricsOfABatch(b *testing.B) {
+	w, err := New(Config{Hub: "h", Partitions: 1}, memstore.New(memstore.Options{}), nil, durable.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := w.metrics
+	b.ReportAllocs()
+	for b.Loop() {
+		m.batchTook(time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond)
+		m.episodes.Inc()
+		m.cacheHits.Inc()
+		m.activity("SayHello", outcomeCompleted, time.Millisecond)
+		m.executionEnded(history.StatusCompleted)
 	}
 }
