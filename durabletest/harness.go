@@ -208,6 +208,16 @@ func (h *Harness) Run() error {
 // its own time) and running until idle after each.
 func (h *Harness) Advance(d time.Duration) error {
 	until := h.now.Add(d)
+	if err := h.runUntil(until); err != nil {
+		return err
+	}
+	h.now = until
+	return nil
+}
+
+// runUntil runs until idle, then fires each timer due by until in turn, running until idle
+// after each.
+func (h *Harness) runUntil(until time.Time) error {
 	if err := h.RunUntilIdle(); err != nil {
 		return err
 	}
@@ -216,7 +226,6 @@ func (h *Harness) Advance(d time.Duration) error {
 			return err
 		}
 	}
-	h.now = until
 	return nil
 }
 

@@ -57,16 +57,7 @@ func (h *Harness) RunFor(d time.Duration) error {
 	if d < 0 {
 		return fmt.Errorf("durabletest: RunFor(%s): want a duration of zero or more", d)
 	}
-	until := h.now.Add(d)
-	if err := h.RunUntilIdle(); err != nil {
-		return err
-	}
-	for h.fireNextTimer(until) {
-		if err := h.RunUntilIdle(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.runUntil(h.now.Add(d))
 }
 
 // OnActivity replaces activity name, registered or not, with fn for this harness: fn gets
