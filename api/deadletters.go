@@ -15,6 +15,9 @@ type DeadLetter struct {
 	DeadAt      time.Time `json:"deadAt"`
 	BodyBytes   int       `json:"bodyBytes"`
 	BodyExcerpt string    `json:"bodyExcerpt"`
+	// Truncated says the body was too large to keep whole: BodyBytes counts what was kept,
+	// and it cannot be redriven.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // DeadLettersResponse is the answer to GET /v1/deadletters: one page, oldest first.

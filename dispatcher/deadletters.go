@@ -23,17 +23,21 @@ import (
 // and the dashboard's queues page. Each dead letter is acked only once its record is
 // written; a store that does not answer leaves it in the queue, tried again a second later.
 
-// deadLetterConsumer is what collecting needs of the broker; *queues.Conn implements it.
-type deadLetterConsumer interface {
-	Consume(ctx context.Context, queue string, prefetch int, handle func(*queues.Delivery)) (*queues.Consumer, error)
-}
+// consumeFunc subscribes handle to a queue and returns what cancels the subscription: the
+// broker's Consume (queues.Conn's, or the in-memory broker's in tests).
+type consumeFunc func(ctx context.Context, queue string, prefetch int, handle func(*queues.Delivery)) (cancel func() error, err error)
 
-// collectDeadLetters consumes the hub's dead-letter queue into store until ctx ends.
-func (d *Dispatcher) collectDeadLetters(ctx context.Context, b deadLetterConsumer, store history.DeadLetterStore) (*queues.Consumer, error) {
-	return b.Consume(ctx, queues.DeadLetterQueue(d.cfg.Hub), 16, func(dl *queues.Delivery) {
+// collectDeadLetters consumes the hub's dead-letter queue into store until ctx ends or the
+// returned cancel is called.
+func (d *Dispatcher) collectDeadLetters(ctx context.Context, consume consumeFunc, store history.DeadLetterStore) (cancel func() error, err error) {
+	return consume(ctx, queues.DeadLetterQueue(d.cfg.Hub), 16, func(dl *queues.Delivery) {
 		rec := deadLetterOf(dl.Message, time.Now())
 		octx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
 		err := store.PutDeadLetter(octx, rec)
+		if errors.Is(err, history.ErrTooLarge) { // keep what fits: it can be read, not redriven
+			rec.Body, rec.Truncated = rec.Body[:min(len(rec.Body), truncatedBody)], true
+			err = store.PutDeadLetter(octx, rec)
+		}
 		cancel()
 		if err != nil {
 			d.log.Warn("keeping a dead letter failed; it stays in the dead-letter queue", "id", rec.ID, "err", err)
@@ -49,10 +53,17 @@ func (d *Dispatcher) collectDeadLetters(ctx context.Context, b deadLetterConsume
 	})
 }
 
+// truncatedBody is how much of a body too large for one record is kept.
+const truncatedBody = 1 << 20
+
 // deadLetterOf is the record of a message read from the dead-letter queue. Its id is the
 // message id and a digest of where and why it died (or of the whole message when it has no
-// id), so a redelivered dead letter keeps one record.
+// id), so a redelivered dead letter keeps one record. Its strings are made valid UTF-8
+// without NUL, which no store can keep (a poison message's headers may hold anything).
 func deadLetterOf(m queues.Message, now time.Time) history.DeadLetter {
+	for _, s := range []*string{&m.ID, &m.Kind, &m.InstanceID, &m.Reason, &m.SourceQueue, &m.TraceParent, &m.TraceState} {
+		*s = strings.ReplaceAll(strings.ToValidUTF8(*s, "\uFFFD"), "\x00", "\uFFFD")
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", m.SourceQueue, m.Reason, m.Kind)
 	if m.ID == "" {
@@ -61,9 +72,9 @@ func deadLetterOf(m queues.Message, now time.Time) history.DeadLetter {
 	sum := hex.EncodeToString(h.Sum(nil))[:12]
 	id := sum
 	if m.ID != "" {
-		id = strings.ToValidUTF8(strings.ReplaceAll(m.ID, "\x00", ""), "?")
+		id = m.ID
 		if len(id) > 200 {
-			id = id[:200]
+			id = strings.ToValidUTF8(id[:200], "")
 		}
 		id += "~" + sum
 	}
@@ -94,7 +105,7 @@ func deadLetterView(r history.DeadLetter) api.DeadLetter {
 		ex = ex[:len(ex)-1]
 	}
 	return api.DeadLetter{ID: r.ID, MessageID: r.MessageID, Kind: r.Kind, InstanceID: r.InstanceID, Reason: r.Reason,
-		SourceQueue: r.SourceQueue, PublishedAt: r.PublishedAt, DeadAt: r.DeadAt, BodyBytes: len(r.Body),
+		SourceQueue: r.SourceQueue, PublishedAt: r.PublishedAt, DeadAt: r.DeadAt, BodyBytes: len(r.Body), Truncated: r.Truncated,
 		BodyExcerpt: strings.ToValidUTF8(string(ex), "\uFFFD")}
 }
 
@@ -147,6 +158,10 @@ func (d *Dispatcher) redrive(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadRequest, api.CodeInvalidArgument, err.Error())
 	case err != nil:
 		return d.unavailable(r, "reading the dead letter", err)
+	}
+	if rec.Truncated {
+		return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
+			"dead letter %q was too large to keep whole (only its first %d bytes are kept); it cannot be redriven", id, len(rec.Body)))
 	}
 	if !d.redrivable(rec.SourceQueue) {
 		return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(

@@ -147,9 +147,16 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		_ = closeStore()
 		return nil, fmt.Errorf("dispatcher: listening for announcements: %w", err)
 	}
-	var collector *queues.Consumer
+	var stopCollecting func() error
 	if dls, ok := history.Store(store).(history.DeadLetterStore); ok && !cfg.LeaveDeadLetters {
-		if collector, err = d.collectDeadLetters(lctx, conn, dls); err != nil {
+		consume := func(ctx context.Context, q string, prefetch int, h func(*queues.Delivery)) (func() error, error) {
+			k, err := conn.Consume(ctx, q, prefetch, h)
+			if err != nil {
+				return nil, err
+			}
+			return k.Cancel, nil
+		}
+		if stopCollecting, err = d.collectDeadLetters(lctx, consume, dls); err != nil {
 			_ = k.Cancel()
 			stopListener()
 			_ = conn.Close()
@@ -158,8 +165,8 @@ func Open(ctx context.Context, cfg Config) (*Dispatcher, error) {
 		}
 	}
 	stopListening := func() error {
-		if collector != nil {
-			_ = collector.Cancel()
+		if stopCollecting != nil {
+			_ = stopCollecting()
 		}
 		_ = k.Cancel()
 		stopListener()

@@ -27,6 +27,9 @@ type DeadLetter struct {
 	PublishedAt time.Time `json:"publishedAt" bson:"publishedAt"`
 	// DeadAt is when the dispatcher took it from the dead-letter queue.
 	DeadAt time.Time `json:"deadAt" bson:"deadAt"`
+	// Truncated says that Body is only the start of the message's body (the whole did not
+	// fit in one record); such a dead letter cannot be redriven.
+	Truncated bool `json:"truncated,omitempty" bson:"truncated,omitempty"`
 }
 
 // DeadLetterStore keeps dead letters. It is not part of [Store]: the dispatcher uses it

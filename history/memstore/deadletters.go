@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"go.mongodb.org/mongo-driver/bson"
+
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/internal/record"
 )
@@ -22,6 +24,11 @@ const (
 // PutDeadLetter keeps d, replacing a record with the same ID.
 func (s *Store) PutDeadLetter(ctx context.Context, d history.DeadLetter) error {
 	if err := checkID("dead letter id", d.ID); err != nil {
+		return fmt.Errorf("memstore: put dead letter: %w", err)
+	}
+	if doc, err := bson.Marshal(d); err != nil {
+		return fmt.Errorf("memstore: put dead letter: %w", err)
+	} else if err := checkDocument(fmt.Sprintf("dead letter %q", d.ID), doc); err != nil {
 		return fmt.Errorf("memstore: put dead letter: %w", err)
 	}
 	d.DeadAt = millis(d.DeadAt)
