@@ -1,10 +1,12 @@
 package integration
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/testenv"
@@ -21,15 +23,19 @@ func TestRestartOnAFleet(t *testing.T) {
 	if out := f.MustClient("restart", id); !strings.Contains(out, "Restarting "+id) {
 		t.Fatalf("restart printed %q", out)
 	}
+	// The status and the history of one read: the document names the execution whose
+	// history comes with it.
+	var sh api.StatusWithHistory
 	fleettest.WaitUntil(t, time.Minute, "the new execution to complete", func() bool {
-		st, ok := status(t, f, id)
-		return ok && st.Status == history.StatusCompleted && executionOf(t, f, id) != first
+		r := f.Client("history", id, "--json")
+		sh = api.StatusWithHistory{}
+		return r.Code == 0 && json.Unmarshal([]byte(r.Stdout), &sh) == nil &&
+			sh.Status.Status == history.StatusCompleted && startedExecution(sh.History) != first
 	})
-	st, _ := status(t, f, id)
-	if got := compact(t, st.Output); got != `"Hello, Ann! Hello, Ann! Hello, Ann! Hello, Ann! Hello, Ann!"` {
+	if got := compact(t, sh.Output); got != `"Hello, Ann! Hello, Ann! Hello, Ann! Hello, Ann! Hello, Ann!"` {
 		t.Fatalf("the restarted execution's output: %s", got)
 	}
-	if n := count(events(t, f, id), history.TaskScheduled, "SayHello"); n != 5 {
+	if n := count(sh.History, history.TaskScheduled, "SayHello"); n != 5 {
 		t.Fatalf("the new execution's history has %d SayHello calls, want 5 (its own)", n)
 	}
 
@@ -44,7 +50,12 @@ func TestRestartOnAFleet(t *testing.T) {
 // executionOf is the execution id of the instance's current history.
 func executionOf(t *testing.T, f *fleettest.Fleet, id string) string {
 	t.Helper()
-	for _, ev := range events(t, f, id) {
+	return startedExecution(events(t, f, id))
+}
+
+// startedExecution is the execution id of a history's ExecutionStarted.
+func startedExecution(evs []history.Event) string {
+	for _, ev := range evs {
 		if ev.Kind == history.ExecutionStarted {
 			return ev.ExecutionID
 		}
