@@ -300,7 +300,7 @@ func (d *Dispatcher) authenticate(next http.Handler) http.Handler {
 	}
 	want := []byte("Bearer " + d.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || strings.HasPrefix(r.URL.Path, ui.Prefix) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, ui.Prefix) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -13,7 +13,7 @@ import (
 func TestWithATokenNothingIsReachableWithoutLoggingIn(t *testing.T) {
 	r := newRig(t, dispatcher.Config{Token: "s3cret"})
 	r.seed("run-1", "HelloSequence", history.StatusRunning, "")
-	for _, path := range []string{"/ui/", "/ui/instances", "/ui/instances/run-1", "/ui/workers", "/ui/nothing"} {
+	for _, path := range []string{"/ui", "/ui/", "/ui/instances", "/ui/instances/run-1", "/ui/workers", "/ui/nothing"} {
 		p := r.get(path)
 		if p.status != http.StatusUnauthorized {
 			t.Errorf("%s: HTTP %d without a session, want 401", path, p.status)
