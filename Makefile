@@ -10,7 +10,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: all build services-up services-down services-status cluster-up cluster-down test chaos sim bench bench-fleet bench-suite bench-peer bench-compare fuzz demo clean
+.PHONY: all build check services-up services-down services-status cluster-up cluster-down test chaos sim bench bench-fleet bench-suite bench-peer bench-compare fuzz demo clean
 
 all: build
 
@@ -18,6 +18,20 @@ all: build
 build:
 	$(GO) build ./...
 	@if [ -d cmd ]; then mkdir -p bin && echo "$(GO) build -o bin/ ./cmd/..." && $(GO) build -o bin/ ./cmd/...; fi
+
+# The checks CI runs before the tests, each failing on any finding: modules tidy (the main
+# one, deploy/ and the staticcheck pin), gofmt, go vet, and staticcheck at the version
+# pinned in tools/staticcheck (a module of its own, so its dependencies stay out of go.mod).
+check:
+	$(GO) mod tidy -diff
+	cd deploy && $(GO) mod tidy -diff
+	cd tools/staticcheck && $(GO) mod tidy -diff
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
+	cd tools/staticcheck && $(GO) build -o $(CURDIR)/bin/staticcheck honnef.co/go/tools/cmd/staticcheck
+	bin/staticcheck ./...
+	cd deploy && $(CURDIR)/bin/staticcheck ./...
 
 services-up:
 	@$(SERVICES) up

@@ -202,7 +202,6 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 		// Later than every version of the ended instance, so that a late write about it
 		// (a worker's, the dispatcher's own) cannot overwrite the new one.
 		inst.Executions = cur.Executions + 1
-		err = history.ErrInstanceExists // not created yet
 	}
 }
 

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +148,7 @@ func TestFaultScenarios(t *testing.T) {
 			st, ok := status(t, f, id)
 			return ok && st.Status == history.StatusRunning
 		})
-		f.MustClient("raise", id, "Release", "--data", fmt.Sprint(`"go"`))
+		f.MustClient("raise", id, "Release", "--data", `"go"`)
 		st, code := waitDone(t, f, id, "1m")
 		if code != 0 || st.Status != history.StatusCompleted {
 			t.Fatalf("ended %s (exit %d)", st.Status, code)

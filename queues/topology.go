@@ -272,7 +272,6 @@ func count(ctx context.Context, conn *link, name func(int) string, guess, limit 
 		if ok, err = exists(guess - 1); err != nil {
 			return 0, err
 		} else if ok {
-			lo = guess - 1
 			if guess == limit {
 				return limit, nil
 			}

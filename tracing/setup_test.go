@@ -128,7 +128,7 @@ func TestSetupResourceAndIDs(t *testing.T) {
 		}
 		attrs := map[string]string{}
 		for _, kv := range s.Resource().Attributes() {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		return attrs
 	}

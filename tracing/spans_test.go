@@ -179,7 +179,7 @@ func TestExportOrchestrationFailed(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, kv := range s.Events()[0].Attributes {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	if got["exception.type"] != "ApplicationError" || got["exception.message"] != "boom" || got["exception.stacktrace"] != "main.go:1" {
 		t.Errorf("exception attributes %v", got)

@@ -38,8 +38,6 @@ type episodePlan struct {
 	trouble bool
 	// repair is a document to write again: its execution ended but the stored one missed it.
 	repair *history.Instance
-	// ended is the instance id when this batch wrote the document of its ended execution.
-	ended string
 	// epoch is the ownership epoch of the instance's partition when the batch began.
 	epoch int64
 	// incoming are the episode's input events, kept in case it must become a failure.

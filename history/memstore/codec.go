@@ -14,13 +14,16 @@ import (
 // the driver's defaults (times as datetimes, milliseconds in UTC), episodes with
 // record.Registry (times as RFC 3339 strings with nanoseconds, as history/mongo writes
 // them). json.RawMessage and []byte fields are binary, byte for byte, either way.
-var historyRegistry = record.Registry
+var (
+	historyRegistry = record.Registry
+	defaultRegistry = record.DefaultRegistry
+)
 
 // decode decodes a stored record into a new value, panicking on an error: the store wrote
 // every record it reads, so an error is a bug in the store.
 func decode[T any](doc bson.Raw, reg *bsoncodec.Registry) *T {
 	v := new(T)
-	if err := bson.UnmarshalWithRegistry(reg, doc, v); err != nil {
+	if err := record.Unmarshal(reg, doc, v); err != nil {
 		panic(fmt.Sprintf("memstore: decoding a stored %T: %v", *v, err))
 	}
 	return v

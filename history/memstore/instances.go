@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"go.mongodb.org/mongo-driver/bson"
-
 	"github.com/warrenhq/warren/history"
 )
 
@@ -40,7 +38,7 @@ func (s *Store) instance(instanceID string) (*history.Instance, error) {
 	if !ok {
 		return nil, fmt.Errorf("memstore: instance %q: %w", instanceID, history.ErrInstanceNotFound)
 	}
-	return decode[history.Instance](doc, bson.DefaultRegistry), nil
+	return decode[history.Instance](doc, defaultRegistry), nil
 }
 
 // UpdateInstance replaces the instance unless the stored version is newer

@@ -61,7 +61,7 @@ func encodeEpisode(ep *history.Episode) (bson.Raw, error) {
 	if ep.Number < 1 {
 		return nil, fmt.Errorf("%w: instance %q: episode number %d (episodes count from 1)", history.ErrInvalidArgument, ep.InstanceID, ep.Number)
 	}
-	doc, err := bson.MarshalWithRegistry(historyRegistry, ep)
+	doc, err := record.Marshal(historyRegistry, ep)
 	if err != nil {
 		return nil, fmt.Errorf("%w: episode %s cannot be encoded: %v", history.ErrInvalidArgument, episodeName(ep), err)
 	}

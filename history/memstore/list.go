@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
-
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/internal/record"
 )
@@ -47,7 +45,7 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 	p, err := run(ctx, s, Op{Kind: OpListInstances}, func() (page, error) {
 		var sel []history.Instance
 		for _, doc := range s.instances {
-			inst := decode[history.Instance](doc, bson.DefaultRegistry)
+			inst := decode[history.Instance](doc, defaultRegistry)
 			if matches(inst, f, after) {
 				sel = append(sel, *inst)
 			}

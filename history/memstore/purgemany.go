@@ -6,8 +6,6 @@ import (
 	"maps"
 	"slices"
 
-	"go.mongodb.org/mongo-driver/bson"
-
 	"github.com/warrenhq/warren/history"
 )
 
@@ -40,7 +38,7 @@ func (s *Store) PurgeInstances(ctx context.Context, f history.PurgeFilter) (int,
 				if n == size {
 					break
 				}
-				if matches(decode[history.Instance](s.instances[id], bson.DefaultRegistry), match, nil) {
+				if matches(decode[history.Instance](s.instances[id], defaultRegistry), match, nil) {
 					delete(s.instances, id)
 					delete(s.history, id)
 					n++

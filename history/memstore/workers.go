@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
-
 	"github.com/warrenhq/warren/history"
 )
 
@@ -51,7 +49,7 @@ func (s *Store) LiveWorkers(ctx context.Context, maxAge time.Duration) ([]histor
 		since := millis(s.opts.Now().Add(-maxAge))
 		var live []history.WorkerInfo
 		for _, id := range slices.Sorted(maps.Keys(s.workers)) {
-			w := decode[history.WorkerInfo](s.workers[id], bson.DefaultRegistry)
+			w := decode[history.WorkerInfo](s.workers[id], defaultRegistry)
 			if w.HeartbeatAt.After(since) {
 				live = append(live, *w)
 			}

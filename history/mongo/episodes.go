@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/internal/record"
 )
 
 // duplicateKeyCode is the server's code for a unique-index violation.
@@ -35,7 +36,7 @@ func marshalEpisode(ep *history.Episode) (bson.Raw, error) {
 	if err := checkEpisode(ep); err != nil {
 		return nil, err
 	}
-	doc, err := bson.MarshalWithRegistry(historyRegistry, ep)
+	doc, err := record.Marshal(historyRegistry, ep)
 	if err != nil {
 		return nil, fmt.Errorf("%w: episode %s cannot be encoded: %v", ErrInvalidArgument, episodeName(ep), err)
 	}

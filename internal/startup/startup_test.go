@@ -70,8 +70,8 @@ func TestWithinStopsWithItsContext(t *testing.T) {
 	}
 }
 
-// notAnswering is what a try of open returns when a service did not answer in time.
-var notAnswering = fmt.Errorf("opening the store at mongodb://h/: %w", context.DeadlineExceeded)
+// errNotAnswering is what a try of open returns when a service did not answer in time.
+var errNotAnswering = fmt.Errorf("opening the store at mongodb://h/: %w", context.DeadlineExceeded)
 
 // A service that does not answer is waited for: Wait tries again until open succeeds, and
 // the Status says why meanwhile, then nothing.
@@ -82,7 +82,7 @@ func TestWaitTriesAgainUntilOpenSucceeds(t *testing.T) {
 	v, err := Wait(context.Background(), Options{AMQPURL: refusedURL(t), Status: &st},
 		func(context.Context) (int, error) {
 			if tries.Add(1) < 3 {
-				return 0, fmt.Errorf("worker: %w", markedStore(notAnswering))
+				return 0, fmt.Errorf("worker: %w", markedStore(errNotAnswering))
 			}
 			seen <- st.Reason()
 			return 5, nil
@@ -115,7 +115,7 @@ func TestWaitReturnsAnAnswerThatIsNo(t *testing.T) {
 func TestWaitGivesUpAtItsTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := Wait(context.Background(), Options{AMQPURL: refusedURL(t), Timeout: 700 * time.Millisecond},
-		func(context.Context) (int, error) { return 0, notAnswering }, nil)
+		func(context.Context) (int, error) { return 0, errNotAnswering }, nil)
 	if err == nil || !strings.Contains(err.Error(), "WARREN_STARTUP_TIMEOUT") || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v", err)
 	}

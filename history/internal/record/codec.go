@@ -8,7 +8,6 @@ import (
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/bsoncodec"
 	"go.mongodb.org/mongo-driver/bson/bsonrw"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 )
 
 // Registry encodes episodes (the history collection's documents). It differs from the
@@ -45,7 +44,7 @@ func decodeExactTime(_ bsoncodec.DecodeContext, vr bsonrw.ValueReader, val refle
 	}
 	var t time.Time
 	switch vr.Type() {
-	case bsontype.String:
+	case bson.TypeString:
 		s, err := vr.ReadString()
 		if err != nil {
 			return err
@@ -53,13 +52,13 @@ func decodeExactTime(_ bsoncodec.DecodeContext, vr bsonrw.ValueReader, val refle
 		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return fmt.Errorf("history time %q: %w", s, err)
 		}
-	case bsontype.DateTime:
+	case bson.TypeDateTime:
 		ms, err := vr.ReadDateTime()
 		if err != nil {
 			return err
 		}
 		t = time.UnixMilli(ms).UTC()
-	case bsontype.Null:
+	case bson.TypeNull:
 		if err := vr.ReadNull(); err != nil {
 			return err
 		}

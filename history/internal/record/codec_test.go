@@ -18,7 +18,7 @@ func TestHistoryCodecKeepsNanoseconds(t *testing.T) {
 		At:    time.Date(2026, 11, 25, 21, 30, 1, 123456789, time.UTC),
 		Local: time.Date(1999, 12, 31, 23, 59, 59, 999999999, zone),
 	}
-	raw, err := bson.MarshalWithRegistry(Registry, in)
+	raw, err := Marshal(Registry, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestHistoryCodecKeepsNanoseconds(t *testing.T) {
 		t.Errorf("a zero time tagged omitempty was written")
 	}
 	var out doc
-	if err := bson.UnmarshalWithRegistry(Registry, raw, &out); err != nil {
+	if err := Unmarshal(Registry, raw, &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.At != in.At { // == also compares the location: UTC must stay UTC
@@ -53,7 +53,7 @@ func TestHistoryCodecReadsDatetimes(t *testing.T) {
 		At   time.Time `bson:"at"`
 		None time.Time `bson:"none"`
 	}
-	if err := bson.UnmarshalWithRegistry(Registry, raw, &out); err != nil {
+	if err := Unmarshal(Registry, raw, &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.At != ms || !out.None.IsZero() {
@@ -70,7 +70,7 @@ func TestHistoryCodecRefusesGarbage(t *testing.T) {
 		var out struct {
 			At time.Time `bson:"at"`
 		}
-		if err := bson.UnmarshalWithRegistry(Registry, raw, &out); err == nil {
+		if err := Unmarshal(Registry, raw, &out); err == nil {
 			t.Errorf("decoding %#v into a time succeeded: %v", v, out.At)
 		}
 	}

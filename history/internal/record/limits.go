@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/bson/bsontype"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -64,11 +63,11 @@ func findNUL(doc bson.Raw, prefix string) (string, bool) {
 		path := prefix + e.Key()
 		v := e.Value()
 		switch v.Type {
-		case bsontype.String:
+		case bson.TypeString:
 			if strings.IndexByte(v.StringValue(), 0) >= 0 {
 				return path, true
 			}
-		case bsontype.EmbeddedDocument, bsontype.Array:
+		case bson.TypeEmbeddedDocument, bson.TypeArray:
 			if p, ok := findNUL(v.Value, path+"."); ok {
 				return p, true
 			}
