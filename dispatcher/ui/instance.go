@@ -22,7 +22,7 @@ type instancePage struct {
 	Steps       []step
 	TraceURL    string
 
-	Children      []api.Status
+	Children      []childNode
 	ChildCounts   []statusCount
 	ChildTotal    int64
 	ChildStatus   string
@@ -78,10 +78,14 @@ func (d *Dashboard) renderInstance(w http.ResponseWriter, r *http.Request, statu
 	if p.ChildStatus != "" {
 		o.Statuses = []history.Status{history.Status(p.ChildStatus)}
 	}
-	if p.Children, p.ChildNext, err = d.cfg.API.List(ctx, o); err != nil {
-		p.ChildrenError = err.Error()
-	} else if p.ChildCounts, p.ChildTotal, err = d.counts(ctx, history.ListFilter{ParentID: id}); err != nil {
-		p.ChildrenError = "counting the children failed: " + err.Error()
+	children, next, err := d.cfg.API.List(ctx, o)
+	if err == nil {
+		budget := maxExpanded
+		p.Children, p.ChildNext = d.tree(ctx, r.URL, children, q["expand"], &budget), next
+		p.ChildCounts, p.ChildTotal, err = d.counts(ctx, history.ListFilter{ParentID: id})
+	}
+	if err != nil {
+		p.ChildrenError = "listing the children failed: " + err.Error()
 	}
 	d.render(w, r, status, "instance", sh.InstanceID, "instances", p)
 }
