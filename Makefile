@@ -75,7 +75,7 @@ SIM_SEEDS ?= 300
 sim:
 	SIM_SEEDS=$(SIM_SEEDS) $(GO) test ./internal/sim -run '^TestSimulation$$' -count=1 -v -timeout 0
 
-# DESIGN.md section 10: benchmarks run on FerretDB's PostgreSQL backend (set
+# docs/design.md section 10: benchmarks run on FerretDB's PostgreSQL backend (set
 # WARREN_FERRETDB_BACKEND=sqlite on a machine without PostgreSQL).
 bench:
 	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} \

@@ -1,7 +1,7 @@
 // Package dispatcher is Warren's front door: an HTTP/JSON API through which clients start,
 // inspect, signal and purge orchestration instances. It writes instance documents to the
 // store and sends control messages to the instances' partitions; the workers do the rest
-// (DESIGN.md sections 2 and 8). Bad input is refused with a 4xx and a JSON error before
+// (docs/design.md sections 2 and 8). Bad input is refused with a 4xx and a JSON error before
 // anything is written or published.
 //
 //	d, err := dispatcher.Open(ctx, dispatcher.Config{Hub: "warren"}) // store, broker, topology

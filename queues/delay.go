@@ -10,7 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// The timer ladder (DESIGN.md section 3). Level k is a topic exchange and a quorum queue of
+// The timer ladder (docs/design.md section 3). Level k is a topic exchange and a quorum queue of
 // the same name whose messages wait 2^k ticks (x-message-ttl) and then dead-letter, at least
 // once, to the exchange of level k-1; below level 0 an exchange hands them to their
 // destination. A scheduled message is published to the top level with a routing key that

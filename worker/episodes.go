@@ -75,7 +75,7 @@ func (w *Worker) crashed(point string) bool { return w.crashAt != nil && w.crash
 
 // processBatch runs one episode per instance over a batch of control messages, commits them
 // all in one round trip, publishes their outboxes, updates what readers see, and only then
-// acks the inputs (DESIGN.md section 4). It reports whether the store or the broker failed,
+// acks the inputs (docs/design.md section 4). It reports whether the store or the broker failed,
 // so that the loop can back off instead of spinning on redeliveries.
 func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (trouble bool) {
 	t0 := time.Now()

@@ -31,7 +31,7 @@ type metrics struct {
 	timersResent prometheus.Counter
 }
 
-// The steps of a batch (DESIGN.md section 4.3), the label values of the step histogram.
+// The steps of a batch (docs/design.md section 4.3), the label values of the step histogram.
 const (
 	stepPlan    = "plan"
 	stepCommit  = "commit"

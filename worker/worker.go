@@ -1,6 +1,6 @@
 // Package worker is Warren's worker runtime: it joins the fleet by heartbeat, consumes the
 // control queues of the partitions it owns and runs orchestration episodes on them (load or
-// take history from its cache, replay, commit, publish, ack — DESIGN.md section 4), and runs
+// take history from its cache, replay, commit, publish, ack — docs/design.md section 4), and runs
 // activities from the shared work-item queue.
 //
 //	r := durable.NewRegistry()
