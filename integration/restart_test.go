@@ -27,7 +27,7 @@ func TestRestartOnAFleet(t *testing.T) {
 	// history comes with it.
 	var sh api.StatusWithHistory
 	fleettest.WaitUntil(t, time.Minute, "the new execution to complete", func() bool {
-		r := f.Client("history", id, "--json")
+		r := f.ClientRead("history", id, "--json")
 		sh = api.StatusWithHistory{}
 		return r.Code == 0 && json.Unmarshal([]byte(r.Stdout), &sh) == nil &&
 			sh.Status.Status == history.StatusCompleted && startedExecution(sh.History) != first

@@ -91,7 +91,7 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			r := f.Client("history", id, "--json")
+			r := f.ClientRead("history", id, "--json")
 			var h api.StatusWithHistory
 			if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &h) != nil {
 				problems <- fmt.Sprintf("%s: client history exit %d: %s", id, r.Code, r.Stderr)

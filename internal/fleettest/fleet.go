@@ -212,6 +212,22 @@ func (f *Fleet) Client(args ...string) Result {
 	return f.Run("client", nil, args...)
 }
 
+// ClientRead runs a reading command of the client binary (status, history, list) and
+// runs it again, for up to a minute, while the dispatcher answers 503 unavailable: the store
+// did not answer in time (FerretDB on SQLite on a loaded machine), and the answer says to try
+// again, as a user would.
+func (f *Fleet) ClientRead(args ...string) Result {
+	f.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := f.Client(args...)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "HTTP 503") || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // Run runs one of the binaries to its end with the fleet's environment plus env, and
 // returns what it printed and its exit code (a worker or dispatcher that refuses to start).
 func (f *Fleet) Run(binary string, env []string, args ...string) Result {
