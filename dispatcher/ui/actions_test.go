@@ -45,6 +45,7 @@ func TestRaiseAsksThenSendsTheEvent(t *testing.T) {
 	if p.status != http.StatusOK || p.url != "/ui/instances/dev-1" {
 		t.Fatalf("after the raise: HTTP %d at %s", p.status, p.url)
 	}
+	p.mustContain(t, `id="action-done"`, "accepted the raise")
 	msgs := r.published()
 	if len(msgs) != 1 || msgs[0].InstanceID != "dev-1" {
 		t.Fatalf("sent %+v, want one message to dev-1", msgs)
@@ -115,6 +116,7 @@ func TestTerminateWithChildrenAndPurge(t *testing.T) {
 	if p.status != http.StatusOK || p.url != "/ui/instances" {
 		t.Fatalf("purge: HTTP %d at %s", p.status, p.url)
 	}
+	p.mustContain(t, `<p class="notice" id="purged">Purged done-2 and its history.</p>`)
 	if _, err := r.store.GetInstance(context.Background(), "done-2"); err == nil {
 		t.Error("the purged instance is still there")
 	}

@@ -32,6 +32,8 @@ type instancePage struct {
 
 	// The action that failed, if any, with what the user had typed.
 	Action *actionForm
+	// Done is the action the API just accepted (the page it redirected to says so).
+	Done string
 }
 
 // actionForm is an action's form as submitted: the fields are shown back with the error
@@ -73,6 +75,9 @@ func (d *Dashboard) renderInstance(w http.ResponseWriter, r *http.Request, statu
 		p.TraceURL = strings.TrimRight(d.cfg.JaegerURL, "/") + "/trace/" + sh.TraceID
 	}
 	q := r.URL.Query()
+	if _, ok := actions[q.Get("done")]; ok && act == nil {
+		p.Done = q.Get("done")
+	}
 	p.ChildStatus, p.ChildCursor = q.Get("childStatus"), q.Get("childCursor")
 	o := client.ListOptions{ParentID: id, PageSize: childPageSize, Cursor: p.ChildCursor}
 	if p.ChildStatus != "" {

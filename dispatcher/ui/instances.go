@@ -90,11 +90,12 @@ type instancesPage struct {
 	Instances []api.Status
 	Next      string
 	Error     string
+	Purged    string // the instance just purged from its page
 }
 
 func (d *Dashboard) instances(w http.ResponseWriter, r *http.Request) {
 	f := filterOf(r)
-	p := instancesPage{Filter: f, Statuses: statuses}
+	p := instancesPage{Filter: f, Statuses: statuses, Purged: r.URL.Query().Get("purged")}
 	o, msg := f.options()
 	status := http.StatusOK
 	if msg != "" {
