@@ -19,7 +19,7 @@ var knownKinds = map[Kind]bool{
 func (k Kind) Valid() bool { return knownKinds[k] }
 
 // ErrNewerVersion is wrapped by decoding errors for events written by a newer schema.
-var ErrNewerVersion = errors.New("event written by a newer version of Warren")
+var ErrNewerVersion = errors.New("history: event written by a newer version of Warren")
 
 // Check reports whether the event can be read by this build: a known kind and a version
 // from 1 to SchemaVersion, the same for every carried event.

@@ -7,11 +7,18 @@ import (
 )
 
 var (
-	ErrInstanceExists    = errors.New("instance already exists")
-	ErrInstanceNotFound  = errors.New("instance not found")
-	ErrEpisodeConflict   = errors.New("episode already committed by another worker")
-	ErrNotTerminal       = errors.New("instance is not in a terminal state")
-	ErrPartitionMismatch = errors.New("partition count differs from the hub's")
+	// ErrInstanceExists is returned by [Store.CreateInstance] when the id is taken.
+	ErrInstanceExists = errors.New("history: instance already exists")
+	// ErrInstanceNotFound is returned when no instance has the id asked for.
+	ErrInstanceNotFound = errors.New("history: instance not found")
+	// ErrEpisodeConflict is returned by [Store.CommitEpisodes] when another worker committed
+	// an episode of the same number first: this worker's batch lost and must not publish.
+	ErrEpisodeConflict = errors.New("history: episode already committed by another worker")
+	// ErrNotTerminal is returned by a purge of an instance that has not ended.
+	ErrNotTerminal = errors.New("history: instance is not in a terminal state")
+	// ErrPartitionMismatch is returned by [Store.EnsureHub] when the partition count asked
+	// for differs from the one the hub was created with.
+	ErrPartitionMismatch = errors.New("history: partition count differs from the hub's")
 	// ErrStaleInstance is returned by UpdateInstance when the store holds a newer version
 	// of the document ([Instance.Newer]); nothing was written.
 	ErrStaleInstance = errors.New("history: the stored instance document is newer")

@@ -26,7 +26,7 @@ func TestDecodeControl(t *testing.T) {
 		{"current", ev(history.SchemaVersion, history.TaskCompleted), 1 << 10, ""},
 		{"garbage", "\x00\xffnot json", 1 << 10, "undecodable control message: invalid character"},
 		{"no instance", `{"event":{"v":1,"kind":"TaskCompleted"}}`, 1 << 10, "undecodable control message: no instance id"},
-		{"newer schema", ev(history.SchemaVersion+1, history.TaskCompleted), 1 << 10, "unreadable control message: event written by a newer version of Warren"},
+		{"newer schema", ev(history.SchemaVersion+1, history.TaskCompleted), 1 << 10, "unreadable control message: history: event written by a newer version of Warren"},
 		{"no version", ev(0, history.TaskCompleted), 1 << 10, "unreadable control message: event has no valid version"},
 		{"unknown kind", ev(history.SchemaVersion, "TaskRewound"), 1 << 10, `unreadable control message: unknown event kind "TaskRewound"`},
 		{"over the limit", ev(history.SchemaVersion, history.TaskCompleted), 10, "control message too large: "},
