@@ -56,6 +56,12 @@ type Config struct {
 	// execution has ended (terminated, say) the activity's context is cancelled. An
 	// activity shorter than this costs no lookup.
 	ActivityCheck time.Duration // default 5s
+	// Retention, when set, purges ended instances (Completed, Failed, Terminated) created
+	// more than this long ago, with their histories: every RetentionInterval the owner of
+	// partition 0 purges them in small batches, resting nine times as long as each took and
+	// while it has control messages waiting. 0 keeps everything.
+	Retention         time.Duration // default 0: off
+	RetentionInterval time.Duration // default 1m
 
 	Logger *slog.Logger
 	// Now is the worker's clock (default time.Now); the simulation passes a virtual one.
@@ -117,6 +123,9 @@ func (c Config) withDefaults() Config {
 	if c.ActivityCheck == 0 {
 		c.ActivityCheck = 5 * time.Second
 	}
+	if c.RetentionInterval == 0 {
+		c.RetentionInterval = time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -136,6 +145,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxMessageBytes < 1 {
 		errs = append(errs, fmt.Errorf("max message bytes must be at least 1, got %d", c.MaxMessageBytes))
+	}
+	if c.Retention < 0 || c.RetentionInterval < 0 {
+		errs = append(errs, fmt.Errorf("retention (%s) and its interval (%s) must not be negative; a retention of 0 keeps every instance", c.Retention, c.RetentionInterval))
 	}
 	if c.DeadAfter <= c.HeartbeatInterval {
 		errs = append(errs, fmt.Errorf("dead-after (%s) must be longer than the heartbeat interval (%s)", c.DeadAfter, c.HeartbeatInterval))

@@ -29,6 +29,7 @@ type metrics struct {
 	storeErrors  *prometheus.CounterVec // op
 	brokerErrors *prometheus.CounterVec // op
 	timersResent prometheus.Counter
+	purged       prometheus.Counter
 }
 
 // The steps of a batch (docs/design.md section 4.3), the label values of the step histogram.
@@ -102,13 +103,14 @@ func newMetrics(w *Worker) *metrics {
 		storeErrors:  counterVec("warren_worker_store_errors_total", "Store calls that failed, by operation.", "op"),
 		brokerErrors: counterVec("warren_worker_broker_errors_total", "Broker calls that failed, by operation.", "op"),
 		timersResent: counter("warren_worker_timers_resent_total", "Overdue durable timers this worker sent again."),
+		purged:       counter("warren_worker_instances_purged_total", "Ended instances purged because they were older than the retention (WARREN_RETENTION)."),
 	}
 	for i, step := range batchSteps {
 		m.batch[i] = m.steps.WithLabelValues(step)
 	}
 	m.registry.MustRegister(m.episodes, m.steps, m.ended, m.activities, m.activityTime, m.retries,
 		m.deadLetters, m.redeliveries, m.cacheHits, m.cacheMisses, m.storeErrors, m.brokerErrors,
-		m.timersResent,
+		m.timersResent, m.purged,
 		gauge("warren_worker_partitions_owned", "Control-queue partitions this worker consumes.",
 			func() float64 { return float64(len(w.OwnedPartitions())) }),
 		gauge("warren_worker_inbox_messages", "Control messages received and waiting for the episode loop.",

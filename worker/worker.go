@@ -182,6 +182,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer close(docsDone)
 		w.docLoop(work)
 	}()
+	retained := make(chan struct{})
+	go func() {
+		defer close(retained)
+		if w.cfg.Retention > 0 {
+			w.retentionLoop(work)
+		}
+	}()
 
 	w.log.Info("worker started", "hub", w.cfg.Hub, "partitions", w.cfg.Partitions,
 		"orchestrators", len(info.Orchestrators), "activities", len(info.Activities))
@@ -208,6 +215,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	stopWork()
 	<-docsDone
+	<-retained
 	// The documents owed are written before the worker leaves, within DrainTimeout: a store
 	// that lags (keyed writes scan on FerretDB) may owe many.
 	fctx, cancelFlush := context.WithTimeout(context.Background(), w.cfg.DrainTimeout)

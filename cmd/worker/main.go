@@ -58,6 +58,8 @@ func run(ctx context.Context) error {
 	config.Duration(fs, &cfg.DrainTimeout, "drain-timeout", "WARREN_DRAIN_TIMEOUT", 30e9, "how long SIGTERM waits for in-flight work")
 	config.Int(fs, &cfg.CacheSize, "cache-size", "WARREN_CACHE_SIZE", 10000, "instances whose history is kept in memory")
 	config.Duration(fs, &cfg.ActivityCheck, "activity-check", "WARREN_ACTIVITY_CHECK", 5*time.Second, "how often a running activity's instance is looked up; once it has ended (terminated) the activity's context is cancelled")
+	config.Duration(fs, &cfg.Retention, "retention", "WARREN_RETENTION", 0, "purge ended instances created longer ago than this, with their histories, such as 720h (0: keep everything)")
+	config.Duration(fs, &cfg.RetentionInterval, "retention-interval", "WARREN_RETENTION_INTERVAL", time.Minute, "how often the retention sweep runs")
 	config.Duration(fs, &cfg.OpTimeout, "op-timeout", "WARREN_OP_TIMEOUT", 30*time.Second, "bound of each round of store and broker calls (a batch of episodes, a heartbeat, a timer sweep, an activity result)")
 	config.Duration(fs, &startupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", 0, "how long to wait at start for the store and the broker to answer before exiting with an error (0: until they answer; meanwhile the log says why every 10 s)")
 	config.String(fs, &metricsAddr, "metrics-addr", "WARREN_METRICS_ADDR", "", "address to serve /healthz, /readyz and /metrics on, such as :9090 (empty: not served)")
