@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,75 +16,6 @@ type episodeOutcome struct {
 	res     *durable.Result
 	started history.Event
 	now     time.Time
-}
-
-func (s *instanceState) consumedBy(messageID string) (int64, bool) {
-	if s == nil {
-		return 0, false
-	}
-	n, ok := s.consumed[messageID]
-	return n, ok
-}
-
-// acceptsStart reports whether an ExecutionStarted may begin a new execution: the instance has not started yet (the dispatcher created it Pending), or its
-// last execution has ended (continue-as-new, a retried child, a restart).
-func (s *instanceState) acceptsStart() bool {
-	return s.started.Kind == "" || s.finished()
-}
-
-// freshState is the state of a new execution begun by start; it keeps the instance's
-// creation time when the instance already existed.
-func freshState(id string, old *instanceState, start history.Event, now time.Time) *instanceState {
-	inst := history.Instance{InstanceID: id, CreatedAt: now}
-	if old != nil {
-		inst.CreatedAt = old.inst.CreatedAt
-	}
-	inst.Name = start.Name
-	inst.ExecutionID = start.ExecutionID
-	inst.Status = history.StatusPending
-	inst.Input = start.Input
-	inst.LastUpdatedAt = now
-	if start.Parent != nil {
-		inst.ParentInstanceID = start.Parent.InstanceID
-	}
-	inst.TraceID = traceIDOf(start.Trace)
-	inst.Executions = 1
-	if old != nil {
-		inst.Executions = old.inst.Executions + 1
-		if old.started.Kind == "" && old.inst.ExecutionID == start.ExecutionID {
-			inst.Executions = max(old.inst.Executions, 1) // the dispatcher's document of this very start
-		}
-	}
-	st := newState(inst, nil)
-	st.fresh = true
-	if old != nil {
-		// The inputs of the previous execution's last episode may come back (their acks
-		// were lost, or the document write after it failed): they were applied once there
-		// and are copies here. Episode 0 stands for the previous execution.
-		for id, n := range old.consumed {
-			if n == old.episodes && n > 0 {
-				st.consumed[id] = 0
-			}
-		}
-		st.published[0] = true
-	}
-	return st
-}
-
-// episodeContext describes the instance to the outbox builder; the ExecutionStarted is in
-// newEvents on an execution's first episode.
-func (s *instanceState) episodeContext(newEvents []history.Event) episodeContext {
-	started := s.started
-	if started.Kind == "" {
-		for _, ev := range newEvents {
-			if ev.Kind == history.ExecutionStarted {
-				started = ev
-				break
-			}
-		}
-	}
-	return episodeContext{instanceID: s.inst.InstanceID, executionID: s.inst.ExecutionID,
-		name: started.Name, started: started, orchTrace: orchestrationTrace(started)}
 }
 
 // loadState returns the instance's state from the cache (cached true), or from the store
@@ -175,42 +105,4 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 		w.docs.owe(st.inst, now, big)
 	}
 	w.announce(ctx, ended, true)
-}
-
-// docRepair returns the document to write again for an instance loaded from a store whose
-// document lags its history (a worker that owed it died or lost the partition), or nil.
-func (s *instanceState) docRepair() *history.Instance {
-	if s == nil || s.fresh || s.started.Kind == "" || s.inst.Status == s.status {
-		return nil // up to date, or no history yet: the document is the dispatcher's
-	}
-	var at time.Time
-	if ev, ok := s.endEvent(); ok {
-		at = ev.Timestamp
-	}
-	doc := history.ReconcileEvents(&s.inst, s.past, s.episodes, at)
-	if doc == &s.inst {
-		// The document has seen the last episode yet shows another status: write it as the
-		// history says all the same.
-		fixed := *doc
-		fixed.Status = s.status
-		doc = &fixed
-	}
-	return doc
-}
-
-// endEvent is the event that ended the execution, if it has ended.
-func (s *instanceState) endEvent() (history.Event, bool) {
-	for i := len(s.past) - 1; i >= 0; i-- {
-		switch s.past[i].Kind {
-		case history.ExecutionCompleted, history.ExecutionFailed, history.ExecutionTerminated, history.ContinuedAsNew:
-			return s.past[i], true
-		}
-	}
-	return history.Event{}, false
-}
-
-func visibleChange(a, b history.Instance) bool {
-	return a.Status != b.Status || a.ExecutionID != b.ExecutionID ||
-		!bytes.Equal(a.Output, b.Output) || !bytes.Equal(a.CustomStatus, b.CustomStatus) ||
-		(a.Failure == nil) != (b.Failure == nil)
 }

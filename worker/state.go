@@ -1,9 +1,8 @@
 package worker
 
 import (
-	"container/list"
-	"sort"
-	"sync"
+	"bytes"
+	"time"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -61,91 +60,109 @@ func (s *instanceState) finished() bool {
 	return s.status.Terminal() || s.status == history.StatusContinuedAsNew
 }
 
-// stateCache keeps recently used instance states, least recently used first out.
-type stateCache struct {
-	mu    sync.Mutex
-	max   int
-	order *list.List
-	items map[string]*list.Element
+func (s *instanceState) consumedBy(messageID string) (int64, bool) {
+	if s == nil {
+		return 0, false
+	}
+	n, ok := s.consumed[messageID]
+	return n, ok
 }
 
-type cacheEntry struct {
-	id    string
-	state *instanceState
-	// epoch is the ownership epoch of the instance's partition when the state was read: an
-	// entry from before the partition last changed hands is never served.
-	epoch int64
+// acceptsStart reports whether an ExecutionStarted may begin a new execution: the instance has not started yet (the dispatcher created it Pending), or its
+// last execution has ended (continue-as-new, a retried child, a restart).
+func (s *instanceState) acceptsStart() bool {
+	return s.started.Kind == "" || s.finished()
 }
 
-func newStateCache(max int) *stateCache {
-	return &stateCache{max: max, order: list.New(), items: map[string]*list.Element{}}
-}
-
-// get returns the instance's state if it was cached in the given ownership epoch.
-func (c *stateCache) get(id string, epoch int64) *instanceState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[id]; ok {
-		ce := e.Value.(*cacheEntry)
-		if ce.epoch != epoch {
-			c.order.Remove(e)
-			delete(c.items, id)
-			return nil
+// freshState is the state of a new execution begun by start; it keeps the instance's
+// creation time when the instance already existed.
+func freshState(id string, old *instanceState, start history.Event, now time.Time) *instanceState {
+	inst := history.Instance{InstanceID: id, CreatedAt: now}
+	if old != nil {
+		inst.CreatedAt = old.inst.CreatedAt
+	}
+	inst.Name = start.Name
+	inst.ExecutionID = start.ExecutionID
+	inst.Status = history.StatusPending
+	inst.Input = start.Input
+	inst.LastUpdatedAt = now
+	if start.Parent != nil {
+		inst.ParentInstanceID = start.Parent.InstanceID
+	}
+	inst.TraceID = traceIDOf(start.Trace)
+	inst.Executions = 1
+	if old != nil {
+		inst.Executions = old.inst.Executions + 1
+		if old.started.Kind == "" && old.inst.ExecutionID == start.ExecutionID {
+			inst.Executions = max(old.inst.Executions, 1) // the dispatcher's document of this very start
 		}
-		c.order.MoveToFront(e)
-		return ce.state
 	}
-	return nil
+	st := newState(inst, nil)
+	st.fresh = true
+	if old != nil {
+		// The inputs of the previous execution's last episode may come back (their acks
+		// were lost, or the document write after it failed): they were applied once there
+		// and are copies here. Episode 0 stands for the previous execution.
+		for id, n := range old.consumed {
+			if n == old.episodes && n > 0 {
+				st.consumed[id] = 0
+			}
+		}
+		st.published[0] = true
+	}
+	return st
 }
 
-// peek returns the instance's cached state whatever its epoch, without touching the order.
-func (c *stateCache) peek(id string) *instanceState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[id]; ok {
-		return e.Value.(*cacheEntry).state
+// episodeContext describes the instance to the outbox builder; the ExecutionStarted is in
+// newEvents on an execution's first episode.
+func (s *instanceState) episodeContext(newEvents []history.Event) episodeContext {
+	started := s.started
+	if started.Kind == "" {
+		for _, ev := range newEvents {
+			if ev.Kind == history.ExecutionStarted {
+				started = ev
+				break
+			}
+		}
 	}
-	return nil
+	return episodeContext{instanceID: s.inst.InstanceID, executionID: s.inst.ExecutionID,
+		name: started.Name, started: started, orchTrace: orchestrationTrace(started)}
 }
 
-func (c *stateCache) put(id string, s *instanceState, epoch int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[id]; ok {
-		e.Value.(*cacheEntry).state = s
-		e.Value.(*cacheEntry).epoch = epoch
-		c.order.MoveToFront(e)
-		return
+// docRepair returns the document to write again for an instance loaded from a store whose
+// document lags its history (a worker that owed it died or lost the partition), or nil.
+func (s *instanceState) docRepair() *history.Instance {
+	if s == nil || s.fresh || s.started.Kind == "" || s.inst.Status == s.status {
+		return nil // up to date, or no history yet: the document is the dispatcher's
 	}
-	c.items[id] = c.order.PushFront(&cacheEntry{id: id, state: s, epoch: epoch})
-	for c.order.Len() > c.max {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.items, last.Value.(*cacheEntry).id)
+	var at time.Time
+	if ev, ok := s.endEvent(); ok {
+		at = ev.Timestamp
 	}
+	doc := history.ReconcileEvents(&s.inst, s.past, s.episodes, at)
+	if doc == &s.inst {
+		// The document has seen the last episode yet shows another status: write it as the
+		// history says all the same.
+		fixed := *doc
+		fixed.Status = s.status
+		doc = &fixed
+	}
+	return doc
 }
 
-func (c *stateCache) drop(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[id]; ok {
-		c.order.Remove(e)
-		delete(c.items, id)
+// endEvent is the event that ended the execution, if it has ended.
+func (s *instanceState) endEvent() (history.Event, bool) {
+	for i := len(s.past) - 1; i >= 0; i-- {
+		switch s.past[i].Kind {
+		case history.ExecutionCompleted, history.ExecutionFailed, history.ExecutionTerminated, history.ContinuedAsNew:
+			return s.past[i], true
+		}
 	}
+	return history.Event{}, false
 }
 
-// snapshot returns the cached states in instance id order, for periodic sweeps.
-func (c *stateCache) snapshot() []*instanceState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ids := make([]string, 0, len(c.items))
-	for id := range c.items {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	out := make([]*instanceState, len(ids))
-	for i, id := range ids {
-		out[i] = c.items[id].Value.(*cacheEntry).state
-	}
-	return out
+func visibleChange(a, b history.Instance) bool {
+	return a.Status != b.Status || a.ExecutionID != b.ExecutionID ||
+		!bytes.Equal(a.Output, b.Output) || !bytes.Equal(a.CustomStatus, b.CustomStatus) ||
+		(a.Failure == nil) != (b.Failure == nil)
 }
