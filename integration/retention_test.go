@@ -20,7 +20,7 @@ import (
 // time while it runs: hello sequences started during the purge complete and are kept, and
 // their latency is set beside that of hello sequences run after the purge (FIGURE lines).
 func TestRetentionPurgesWhileTheFleetRuns(t *testing.T) {
-	const backlog, hellos, rounds = 300, 10, 3
+	const backlog, hellos, rounds = 100, 10, 2
 	f := fleettest.Start(t, fleettest.Options{Workers: 2, Endpoints: true,
 		WorkerEnv: []string{"WARREN_RETENTION=1h", "WARREN_RETENTION_INTERVAL=1s"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
