@@ -169,12 +169,24 @@ func (d *Dispatcher) redrive(w http.ResponseWriter, r *http.Request) error {
 	}
 	msg := queues.Message{ID: rec.MessageID, Kind: rec.Kind, InstanceID: rec.InstanceID, Body: rec.Body,
 		TraceParent: rec.TraceParent, TraceState: rec.TraceState, Timestamp: rec.PublishedAt}
-	if err := d.publish(ctx, rec.SourceQueue, msg); err != nil {
-		return d.unavailable(r, "publishing the dead letter again", err)
+	// Forget the record before sending: a poison message dies again within milliseconds,
+	// and its new record must not race this delete (FerretDB's upsert is a read and a
+	// write). Only the record read is deleted, so two redrives send it once. Should the
+	// publish fail, the record is put back.
+	err = s.DeleteDeadLetter(ctx, id, rec.DeadAt)
+	switch {
+	case errors.Is(err, history.ErrDeadLetterNotFound):
+		return errorf(http.StatusNotFound, api.CodeNotFound, fmt.Sprintf("dead letter %q was redriven meanwhile", id))
+	case err != nil:
+		return d.unavailable(r, "forgetting the dead letter", err)
 	}
-	if err := s.DeleteDeadLetter(ctx, id); err != nil && !errors.Is(err, history.ErrDeadLetterNotFound) {
-		// Sent, but still listed: a second redrive would send it twice; say so.
-		return d.unavailable(r, "the dead letter was sent again, but forgetting it", err)
+	if err := d.publish(ctx, rec.SourceQueue, msg); err != nil {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.OpTimeout)
+		defer cancel()
+		if perr := s.PutDeadLetter(pctx, *rec); perr != nil {
+			d.log.Error("a dead letter was lost: its redrive failed and it could not be kept again", "id", id, "err", perr, "publish", err)
+		}
+		return d.unavailable(r, "publishing the dead letter again", err)
 	}
 	d.log.Info("dead letter redriven", "id", id, "queue", rec.SourceQueue)
 	writeJSON(w, http.StatusOK, deadLetterView(*rec))

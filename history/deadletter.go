@@ -42,6 +42,8 @@ type DeadLetterStore interface {
 	ListDeadLetters(ctx context.Context, limit int, cursor string) ([]DeadLetter, string, error)
 	// GetDeadLetter returns one record, or ErrDeadLetterNotFound.
 	GetDeadLetter(ctx context.Context, id string) (*DeadLetter, error)
-	// DeleteDeadLetter removes one record; ErrDeadLetterNotFound when there is none.
-	DeleteDeadLetter(ctx context.Context, id string) error
+	// DeleteDeadLetter removes the record id if it is still the one kept at deadAt (to the
+	// millisecond): a redrive forgets what it sent, not the record of the same message
+	// dying again meanwhile. ErrDeadLetterNotFound when there is no such record.
+	DeleteDeadLetter(ctx context.Context, id string, deadAt time.Time) error
 }

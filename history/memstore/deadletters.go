@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 
@@ -96,10 +97,10 @@ func (s *Store) GetDeadLetter(ctx context.Context, id string) (*history.DeadLett
 	})
 }
 
-// DeleteDeadLetter removes one dead letter.
-func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
+// DeleteDeadLetter removes one dead letter if it is still the one kept at deadAt.
+func (s *Store) DeleteDeadLetter(ctx context.Context, id string, deadAt time.Time) error {
 	return exec(ctx, s, Op{Kind: OpDeleteDeadLetter}, func() error {
-		if _, ok := s.dead[id]; !ok {
+		if d, ok := s.dead[id]; !ok || !d.DeadAt.Equal(millis(deadAt)) {
 			return fmt.Errorf("memstore: delete dead letter %q: %w", id, history.ErrDeadLetterNotFound)
 		}
 		delete(s.dead, id)

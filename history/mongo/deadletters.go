@@ -89,12 +89,12 @@ func (s *Store) GetDeadLetter(ctx context.Context, id string) (*history.DeadLett
 	return &d, nil
 }
 
-// DeleteDeadLetter removes one dead letter.
-func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
+// DeleteDeadLetter removes one dead letter if it is still the one kept at deadAt.
+func (s *Store) DeleteDeadLetter(ctx context.Context, id string, deadAt time.Time) error {
 	if err := checkID("dead letter id", id); err != nil {
 		return fmt.Errorf("delete dead letter: %w", err)
 	}
-	res, err := s.deadLetters().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	res, err := s.deadLetters().DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "deadAt", Value: deadAt.UTC().Truncate(time.Millisecond)}})
 	if err != nil {
 		return writeError(fmt.Sprintf("delete dead letter %q", id), err)
 	}

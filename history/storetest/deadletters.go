@@ -60,13 +60,19 @@ func RunDeadLetters(t *testing.T, newStore func(t *testing.T) history.Store) {
 	if got.Reason != "again" || !bytes.Equal(got.Body, []byte{0, 1, 3}) || got.SourceQueue != "h.workitems" || !got.DeadAt.Equal(again.DeadAt) {
 		t.Errorf("got %+v, want %+v", got, again)
 	}
-	if err := s.DeleteDeadLetter(ctx, "dl-3"); err != nil {
+	if err := s.DeleteDeadLetter(ctx, "dl-3", again.DeadAt.Add(time.Millisecond)); !errors.Is(err, history.ErrDeadLetterNotFound) {
+		t.Errorf("delete of a record kept at another time: %v", err)
+	}
+	if _, err := s.GetDeadLetter(ctx, "dl-3"); err != nil {
+		t.Fatalf("the record kept at another time was deleted: %v", err)
+	}
+	if err := s.DeleteDeadLetter(ctx, "dl-3", again.DeadAt); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetDeadLetter(ctx, "dl-3"); !errors.Is(err, history.ErrDeadLetterNotFound) {
 		t.Errorf("get after delete: %v", err)
 	}
-	if err := s.DeleteDeadLetter(ctx, "dl-3"); !errors.Is(err, history.ErrDeadLetterNotFound) {
+	if err := s.DeleteDeadLetter(ctx, "dl-3", again.DeadAt); !errors.Is(err, history.ErrDeadLetterNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 	if _, _, err := s.ListDeadLetters(ctx, 0, ""); !errors.Is(err, history.ErrInvalidArgument) {
