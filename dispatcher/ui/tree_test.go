@@ -20,6 +20,7 @@ func TestChildrenExpandIntoATree(t *testing.T) {
 	p := r.get("/ui/instances/root")
 	p.mustContain(t, `data-child="root:a"`, `data-child="root:b"`, `href="/ui/instances/root?expand=root%3Aa#children-section"`)
 	p.mustNotContain(t, `data-child="root:a:1"`)
+	p.mustContain(t, `Mid <span class="status completed">Completed</span>`) // each child's status, nothing more
 
 	p = r.get("/ui/instances/root?expand=root%3Aa")
 	p.mustContain(t, `data-child="root:a:1"`, `data-child="root:a:2"`,
