@@ -65,7 +65,9 @@ func dialLink(ctx context.Context, url string, cfg Config) (*link, error) {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+			// The attempt's deadline ended it; how far it got still tells a wedged broker
+			// from one that is down.
+			return nil, l.stage(fmt.Errorf("%w (%v)", ctx.Err(), err))
 		}
 		return nil, l.stage(err)
 	}
