@@ -167,9 +167,17 @@ func (w *Worker) Run(ctx context.Context) error {
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 
-	activities, err := w.consumeWorkItems(work)
+	activities, err := w.broker.Consume(work, queues.WorkItemQueue(w.cfg.Hub), w.cfg.ActivityConcurrency, func(d *queues.Delivery) {
+		w.active.Add(1)
+		w.inFlight.Add(1)
+		go func() {
+			defer w.active.Done()
+			defer w.inFlight.Add(-1)
+			w.runActivity(work, d)
+		}()
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("consuming work items: %w", err)
 	}
 
 	processed := make(chan struct{})
@@ -197,9 +205,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Drain.
 	w.draining.Store(true)
 	w.log.Info("worker draining")
-	for _, a := range activities {
-		_ = a.Cancel()
-	}
+	activities.Cancel()
 	w.releaseAll()
 	close(w.stopping)
 	drained := make(chan struct{})
