@@ -15,8 +15,9 @@ import (
 // to JSON) that say how far it got: an attempt called with WithHeartbeatTimeout(d) that
 // goes d without a heartbeat is considered lost, its context is cancelled, and it fails
 // with a HeartbeatTimeout failure naming the last details, so that the retry policy can
-// run it again (on any worker). Outside an activity, or without a heartbeat timeout, it
-// does nothing.
+// run it again (on any worker). Whenever an attempt fails, with or without a heartbeat
+// timeout, its last details go with the failure to the task's next attempt, which reads
+// them with LastHeartbeat. Outside an activity it does nothing.
 func Heartbeat(ctx context.Context, details any) {
 	hb, _ := ctx.Value(heartbeatKey{}).(*heartbeats)
 	if hb == nil {
@@ -34,6 +35,21 @@ func Heartbeat(ctx context.Context, details any) {
 	}
 }
 
+// LastHeartbeat decodes into v the details of the last heartbeat that an earlier attempt
+// of the running activity's task recorded before it failed (by error, panic, timeout or
+// heartbeat timeout), so that a retried attempt can go on from where the last one got.
+// It reports false, leaving v alone, on a first attempt, when no earlier attempt sent a
+// heartbeat, outside an activity, and when the details do not decode into v. An attempt
+// lost with its worker (a crash: the work item is delivered again) is the same attempt,
+// and its details are lost with it.
+func LastHeartbeat(ctx context.Context, v any) bool {
+	raw := GetActivityInfo(ctx).LastHeartbeat
+	if len(raw) == 0 {
+		return false
+	}
+	return json.Unmarshal([]byte(raw), v) == nil
+}
+
 type heartbeatKey struct{}
 
 // heartbeats is what Heartbeat reports to the attempt's watch.
@@ -41,6 +57,13 @@ type heartbeats struct {
 	beat    chan struct{}
 	mu      sync.Mutex
 	details json.RawMessage
+}
+
+// recorded returns the last details, or nil.
+func (hb *heartbeats) recorded() json.RawMessage {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	return hb.details
 }
 
 func (hb *heartbeats) last() string {
@@ -55,11 +78,9 @@ func (hb *heartbeats) last() string {
 // boundedAttempt runs fn under the attempt's timeout and heartbeat timeout. The activity
 // runs in a goroutine of its own, so an attempt past its bound fails at once even if the
 // activity ignores its context; it runs on, and its result is dropped.
-func boundedAttempt(ctx context.Context, info ActivityInfo, fn activityFunc, input json.RawMessage) (json.RawMessage, *history.Failure) {
+func boundedAttempt(ctx context.Context, info ActivityInfo, hb *heartbeats, fn activityFunc, input json.RawMessage) (json.RawMessage, *history.Failure) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	hb := &heartbeats{beat: make(chan struct{}, 1)}
-	ctx = context.WithValue(ctx, heartbeatKey{}, hb)
 	type outcome struct {
 		out     json.RawMessage
 		failure *history.Failure

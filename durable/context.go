@@ -182,6 +182,8 @@ type taskCall struct {
 	heartbeat  time.Duration
 	firstAt    time.Time
 	t          *task
+	// lastHeartbeat are the last details a failed attempt recorded, for the next one.
+	lastHeartbeat json.RawMessage
 }
 
 func (tc *taskCall) attempt(n int) {
@@ -200,7 +202,8 @@ func (tc *taskCall) attempt(n int) {
 	} else {
 		ep.schedule(
 			history.Event{Kind: history.TaskScheduled, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n},
-			Action{Kind: ScheduleActivity, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n, Timeout: tc.timeout, HeartbeatTimeout: tc.heartbeat})
+			Action{Kind: ScheduleActivity, TaskID: id, Name: tc.name, Input: tc.input, Attempt: n, Timeout: tc.timeout, HeartbeatTimeout: tc.heartbeat,
+				LastHeartbeat: tc.lastHeartbeat})
 		oc.accepts = [2]history.Kind{history.TaskCompleted, history.TaskFailed}
 	}
 	oc.handle = func(ev *history.Event) { tc.outcome(n, id, ev) }
@@ -217,6 +220,9 @@ func (tc *taskCall) outcome(n int, id int64, ev *history.Event) {
 		kind = "sub-orchestration"
 	}
 	err := newTaskFailedError(kind, tc.name, id, ev.Failure)
+	if d := heartbeatDetails(ev.Failure); d != nil {
+		tc.lastHeartbeat = d
+	}
 	ep := tc.ep
 	p := tc.policy
 	if p == nil || n >= p.MaxAttempts || (ev.Failure != nil && ev.Failure.NonRetriable) || (p.Handle != nil && !p.Handle(err)) {
@@ -237,6 +243,17 @@ func (tc *taskCall) outcome(n int, id int64, ev *history.Event) {
 		ep.finished("timer", "retry "+tc.name, tid, start, false)
 		tc.attempt(n + 1)
 	}}
+}
+
+// heartbeatDetails are the heartbeat details a failure carries, the outermost first (the
+// worker wraps an attempt cancelled with its instance around the attempt's own failure).
+func heartbeatDetails(f *history.Failure) json.RawMessage {
+	for ; f != nil; f = f.Cause {
+		if len(f.Details) > 0 {
+			return f.Details
+		}
+	}
+	return nil
 }
 
 // CreateTimer returns a task that finishes d after CurrentTime, on a durable timer. Cancel

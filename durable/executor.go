@@ -53,6 +53,9 @@ type Action struct {
 	Timeout    time.Duration   // ScheduleActivity: bound of the attempt (WithTimeout); 0 none
 	// HeartbeatTimeout: ScheduleActivity's WithHeartbeatTimeout; 0 none.
 	HeartbeatTimeout time.Duration
+	// LastHeartbeat: ScheduleActivity's details of the last heartbeat an earlier attempt
+	// of the task recorded before it failed (LastHeartbeat in the activity).
+	LastHeartbeat json.RawMessage
 }
 
 // FinishedWait is a timer or an external-event wait that ended in the new part of an

@@ -3,6 +3,7 @@ package durable_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +65,71 @@ func TestHeartbeatTimeout(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d attempts lost, want 2 (the retry policy ran)", n)
+	}
+}
+
+// resumable registers "Resume": an activity that picks up from the last heartbeat of the
+// attempt before it. Attempt 1 heartbeats 1..3 and fails (mode "error") or goes silent
+// until its heartbeat timeout (mode "silent"); attempt 2 fails before its first heartbeat;
+// attempt 3 finishes. The output is where each attempt began.
+func resumable(t *testing.T) *durable.Registry {
+	r := durable.NewRegistry()
+	must(t, errors.Join(
+		durable.AddOrchestrator(r, "Resumable", func(ctx *durable.OrchestrationContext, mode string) ([]int, error) {
+			var began []int
+			err := ctx.CallActivity("Resume", mode, durable.WithHeartbeatTimeout(50*time.Millisecond),
+				durable.WithRetry(retrypolicy.Policy{MaxAttempts: 3, FirstInterval: time.Second})).Await(&began)
+			return began, err
+		}),
+		durable.AddActivity(r, "Resume", func(ctx context.Context, mode string) ([]int, error) {
+			from := 0
+			if ok := durable.LastHeartbeat(ctx, &from); ok != (durable.GetActivityInfo(ctx).Attempt > 1) {
+				return nil, errors.New("LastHeartbeat answered for the wrong attempt")
+			}
+			switch durable.GetActivityInfo(ctx).Attempt {
+			case 1:
+				for i := from + 1; i <= 3; i++ {
+					durable.Heartbeat(ctx, i)
+				}
+				if mode == "silent" {
+					<-ctx.Done()
+				}
+				return nil, errors.New("attempt 1 gives up")
+			case 2:
+				return nil, fmt.Errorf("attempt 2 gives up at once (from %d)", from)
+			}
+			return []int{from}, nil
+		}),
+	))
+	return r
+}
+
+// A retried attempt reads the last heartbeat details of the attempts before it: after an
+// error and after a heartbeat timeout, and still after an attempt that sent none.
+func TestNextAttemptReadsTheLastHeartbeat(t *testing.T) {
+	h := durabletest.New(resumable(t))
+	for _, mode := range []string{"error", "silent"} {
+		must(t, h.Start("Resumable", mode, mode))
+	}
+	must(t, h.Run())
+	for _, mode := range []string{"error", "silent"} {
+		var began []int
+		must(t, h.Output(mode, &began))
+		if len(began) != 1 || began[0] != 3 {
+			t.Errorf("%s: the third attempt began at %v, want 3 (attempt 1's last heartbeat)", mode, began)
+		}
+		var details []string
+		for _, ev := range h.History(mode) {
+			if ev.Kind == history.TaskFailed {
+				details = append(details, string(ev.Failure.Details))
+			}
+		}
+		if strings.Join(details, " ") != "3 " {
+			t.Errorf("%s: the failures recorded details %q, want 3 then none", mode, details)
+		}
+	}
+	var from int
+	if durable.LastHeartbeat(context.Background(), &from) {
+		t.Fatal("LastHeartbeat outside an activity reported details")
 	}
 }

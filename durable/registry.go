@@ -140,6 +140,10 @@ type ActivityInfo struct {
 	// HeartbeatTimeout is how long the attempt may go without calling Heartbeat
 	// (WithHeartbeatTimeout); 0: no limit.
 	HeartbeatTimeout time.Duration
+	// LastHeartbeat are the details of the last heartbeat an earlier attempt of this task
+	// recorded before it failed, as JSON ("" on a first attempt; a string keeps
+	// ActivityInfo comparable); decode them with LastHeartbeat.
+	LastHeartbeat string
 }
 
 type activityInfoKey struct{}
@@ -164,10 +168,17 @@ func (r *Registry) RunActivity(ctx context.Context, info ActivityInfo, name stri
 	}
 	info.Name = name
 	ctx = context.WithValue(ctx, activityInfoKey{}, info)
+	hb := &heartbeats{beat: make(chan struct{}, 1)}
+	ctx = context.WithValue(ctx, heartbeatKey{}, hb)
 	if info.Timeout <= 0 && info.HeartbeatTimeout <= 0 {
-		return runAttempt(ctx, fn, input)
+		out, failure = runAttempt(ctx, fn, input)
+	} else {
+		out, failure = boundedAttempt(ctx, info, hb, fn, input)
 	}
-	return boundedAttempt(ctx, info, fn, input)
+	if failure != nil && len(failure.Details) == 0 {
+		failure.Details = hb.recorded()
+	}
+	return out, failure
 }
 
 // runAttempt runs fn, turning its error or panic into a Failure.

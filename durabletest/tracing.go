@@ -73,7 +73,7 @@ func nextTrace(tc *history.TraceContext) *history.TraceContext {
 func (h *Harness) runActivity(inst *instance, a durable.Action) (json.RawMessage, *history.Failure) {
 	ctx := context.Background()
 	info := durable.ActivityInfo{InstanceID: inst.id, ExecutionID: inst.executionID, TaskID: a.TaskID, Name: a.Name,
-		Attempt: a.Attempt, Timeout: a.Timeout, HeartbeatTimeout: a.HeartbeatTimeout}
+		Attempt: a.Attempt, Timeout: a.Timeout, HeartbeatTimeout: a.HeartbeatTimeout, LastHeartbeat: string(a.LastHeartbeat)}
 	reg := h.activityRegistry(a.Name)
 	if h.tracer == nil {
 		return reg.RunActivity(ctx, info, a.Name, a.Input)

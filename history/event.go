@@ -94,6 +94,9 @@ type Failure struct {
 	// NonRetriable says that trying the task again cannot help (an activity no live worker
 	// registers): the task fails whatever its retry policy.
 	NonRetriable bool `json:"nonRetriable,omitempty" bson:"nonRetriable,omitempty"`
+	// Details are the last heartbeat details (durable.Heartbeat) of the activity attempt
+	// that failed, as JSON; the task's next attempt reads them (durable.LastHeartbeat).
+	Details json.RawMessage `json:"details,omitempty" bson:"details,omitempty"`
 }
 
 // Error is the failure with its whole cause chain: "Type: message (caused by Type:

@@ -48,4 +48,7 @@ type ActivityRequest struct {
 	// HeartbeatTimeout is how long the attempt may go without a heartbeat (nanoseconds;
 	// 0: no limit).
 	HeartbeatTimeout time.Duration `json:"heartbeatTimeout,omitempty"`
+	// LastHeartbeat are the last heartbeat details an earlier attempt of the task recorded
+	// before it failed (none on a first attempt).
+	LastHeartbeat json.RawMessage `json:"lastHeartbeat,omitempty"`
 }

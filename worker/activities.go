@@ -51,6 +51,7 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		out, failure = w.registry.RunActivity(actx, durable.ActivityInfo{
 			InstanceID: req.InstanceID, ExecutionID: req.ExecutionID, TaskID: req.TaskID,
 			Name: req.Name, Attempt: req.Attempt, Timeout: req.Timeout, HeartbeatTimeout: req.HeartbeatTimeout,
+			LastHeartbeat: string(req.LastHeartbeat),
 		}, req.Name, req.Input)
 		took := time.Since(began)
 		if cause := unwatch(); cause != nil && failure != nil {

@@ -55,7 +55,7 @@ func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string)
 		req := history.ActivityRequest{
 			InstanceID: ec.instanceID, ExecutionID: ec.executionID, OrchestrationName: ec.name,
 			TaskID: a.TaskID, Name: a.Name, Input: a.Input, Attempt: a.Attempt, Trace: ec.orchTrace, Timeout: a.Timeout,
-			HeartbeatTimeout: a.HeartbeatTimeout,
+			HeartbeatTimeout: a.HeartbeatTimeout, LastHeartbeat: a.LastHeartbeat,
 		}
 		body, err := json.Marshal(req)
 		return history.OutboxMessage{ID: base + "/activity", Kind: history.MessageKindActivity,
