@@ -189,7 +189,7 @@ func (ep *episode) record(ev history.Event) {
 	if ep.replaying {
 		return
 	}
-	ev.Version = history.SchemaVersion
+	ev.Version = history.VersionOf(ev.Kind)
 	if ev.Timestamp.IsZero() {
 		ev.Timestamp = ep.now
 	}

@@ -6,19 +6,33 @@ import (
 	"fmt"
 )
 
-// knownKinds are the kinds this build understands.
-var knownKinds = map[Kind]bool{
-	ExecutionStarted: true, ExecutionCompleted: true, ExecutionFailed: true, ExecutionTerminated: true,
-	ExecutionSuspended: true, ExecutionResumed: true, ContinuedAsNew: true, OrchestratorStarted: true,
-	TaskScheduled: true, TaskCompleted: true, TaskFailed: true,
-	SubOrchestrationCreated: true, SubOrchestrationCompleted: true, SubOrchestrationFailed: true,
-	TimerCreated: true, TimerFired: true, EventRaised: true, EventSent: true, PatchMarker: true,
+// kindVersions are the kinds this build understands, each with the schema version that
+// introduced it: an event is written with its kind's version (VersionOf), so that a build
+// one version older reads every event whose kind it knows.
+var kindVersions = map[Kind]int{
+	ExecutionStarted: 1, ExecutionCompleted: 1, ExecutionFailed: 1, ExecutionTerminated: 1,
+	ExecutionSuspended: 1, ExecutionResumed: 1, ContinuedAsNew: 1, OrchestratorStarted: 1,
+	TaskScheduled: 1, TaskCompleted: 1, TaskFailed: 1,
+	SubOrchestrationCreated: 1, SubOrchestrationCompleted: 1, SubOrchestrationFailed: 1,
+	TimerCreated: 1, TimerFired: 1, EventRaised: 1, EventSent: 1, PatchMarker: 1,
 }
 
 // Valid reports whether k is a kind this build knows.
-func (k Kind) Valid() bool { return knownKinds[k] }
+func (k Kind) Valid() bool { return kindVersions[k] != 0 }
 
-// ErrNewerVersion is wrapped by decoding errors for events written by a newer schema.
+// VersionOf is the schema version an event of kind k is written with: the version that
+// introduced the kind (SchemaVersion for a kind this build does not know).
+func VersionOf(k Kind) int {
+	if v := kindVersions[k]; v != 0 {
+		return v
+	}
+	return SchemaVersion
+}
+
+// ErrNewerVersion is wrapped by the errors for an event this build cannot read because a
+// newer version of Warren wrote it: a version above SchemaVersion, or a kind this build does
+// not know. A worker hands what holds one on to a newer worker when one is live, and
+// dead-letters it otherwise (docs/design.md section 19).
 var ErrNewerVersion = errors.New("history: event written by a newer version of Warren")
 
 // Check reports whether the event can be read by this build: a known kind and a version
@@ -30,7 +44,7 @@ func (e *Event) Check() error {
 	case e.Version < 1:
 		return fmt.Errorf("event has no valid version (got %d)", e.Version)
 	case !e.Kind.Valid():
-		return fmt.Errorf("unknown event kind %q", e.Kind)
+		return fmt.Errorf("%w: unknown event kind %q", ErrNewerVersion, e.Kind)
 	}
 	for i := range e.Carried {
 		if err := e.Carried[i].Check(); err != nil {
@@ -40,10 +54,24 @@ func (e *Event) Check() error {
 	return nil
 }
 
-// EncodeEvent returns the JSON form of ev, with the current SchemaVersion if ev has none.
+// CheckEpisodes reports the first event of eps this build cannot read (errors.Is
+// ErrNewerVersion when a newer Warren wrote it).
+func CheckEpisodes(eps []Episode) error {
+	for i := range eps {
+		for j := range eps[i].Events {
+			if err := eps[i].Events[j].Check(); err != nil {
+				return fmt.Errorf("episode %d, event %d: %w", eps[i].Number, j, err)
+			}
+		}
+	}
+	return nil
+}
+
+// EncodeEvent returns the JSON form of ev, with its kind's version (VersionOf) if ev has
+// none.
 func EncodeEvent(ev Event) ([]byte, error) {
 	if ev.Version == 0 {
-		ev.Version = SchemaVersion
+		ev.Version = VersionOf(ev.Kind)
 	}
 	if err := ev.Check(); err != nil {
 		return nil, err
@@ -69,7 +97,7 @@ func EncodeEvents(evs []Event) ([]byte, error) {
 	out := make([]Event, len(evs))
 	for i, ev := range evs {
 		if ev.Version == 0 {
-			ev.Version = SchemaVersion
+			ev.Version = VersionOf(ev.Kind)
 		}
 		if err := ev.Check(); err != nil {
 			return nil, fmt.Errorf("event %d: %w", i, err)

@@ -8,7 +8,12 @@ import (
 	"time"
 )
 
-// SchemaVersion is written into every encoded event; decoders refuse newer versions.
+// SchemaVersion is the newest version of the event model this build reads and writes;
+// decoders refuse events of a newer version. A release that adds an event kind, or a field
+// an older build would misread, raises it and writes the new version only on the events that
+// use what it added (VersionOf): every other event stays readable by the build before. Each
+// worker's heartbeat says its version ([WorkerInfo.SchemaVersion]), so an older worker
+// knows whether a newer one is live to hand such events on to.
 const SchemaVersion = 1
 
 // Kind names what an event records. The string values are stored and must never change.

@@ -114,4 +114,7 @@ type WorkerInfo struct {
 	// StoreOps are the commands the worker's store has sent since it started, when its
 	// store counts them (benchmarks read them; see OpCounts).
 	StoreOps *OpCounts `json:"storeOps,omitempty" bson:"storeOps,omitempty"`
+	// SchemaVersion is the newest event schema the worker reads ([SchemaVersion] of its
+	// build; 0 from a build before workers said it, which reads version 1).
+	SchemaVersion int `json:"schemaVersion,omitempty" bson:"schemaVersion,omitempty"`
 }

@@ -35,6 +35,10 @@ type ControlMessage struct {
 
 // ActivityRequest asks any worker to run one attempt of an activity.
 type ActivityRequest struct {
+	// Version, when set, is the schema version a worker needs to run the request: a release
+	// that adds something an older worker would misread sets it (and raises SchemaVersion);
+	// 0 means version 1.
+	Version           int             `json:"v,omitempty"`
 	InstanceID        string          `json:"instanceId"`
 	ExecutionID       string          `json:"executionId"`
 	OrchestrationName string          `json:"orchestrationName"`

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,8 +18,16 @@ import (
 // crash in between runs the activity again (at-least-once) and the orchestration applies
 // the first result it sees.
 func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
-	req, err := decodeActivity(d.Body, w.cfg.MaxMessageBytes)
-	if err != nil {
+	req, err := decodeActivity(d.Kind, d.Body, w.cfg.MaxMessageBytes)
+	switch {
+	case w.newerCanRead(err):
+		w.metrics.deferred.WithLabelValues("workitems").Inc()
+		w.passOn(ctx, d, d.InstanceID, nil, "a work item a newer version of Warren wrote")
+		return
+	case errors.Is(err, history.ErrNewerVersion):
+		w.deadLetter(d, deadNewerVersion, err.Error()+" (no live worker reads a newer schema: redrive it once one runs)")
+		return
+	case err != nil:
 		w.deadLetter(d, deadUndecodable, err.Error())
 		return
 	}

@@ -47,16 +47,23 @@ func decodeControl(body []byte, limit int) (history.ControlMessage, error) {
 	return m, nil
 }
 
-// decodeActivity reads an activity request; an error says why it can never run. The
-// request carries no schema version of its own: one written in another shape is refused
-// for the fields it lacks.
-func decodeActivity(body []byte, limit int) (history.ActivityRequest, error) {
+// decodeActivity reads an activity request of message kind kind; an error says why this
+// build can never run it (errors.Is history.ErrNewerVersion for another kind of work item
+// or a request of a newer version, which a newer worker may run). One written in another
+// shape is refused for the fields it lacks.
+func decodeActivity(kind string, body []byte, limit int) (history.ActivityRequest, error) {
 	var req history.ActivityRequest
 	if err := checkSize(body, limit); err != nil {
 		return req, fmt.Errorf("activity request %w", err)
 	}
+	if kind != "" && kind != history.MessageKindActivity {
+		return req, fmt.Errorf("work item of kind %q: %w", kind, history.ErrNewerVersion)
+	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return req, fmt.Errorf("undecodable activity request: %w", err)
+	}
+	if req.Version > history.SchemaVersion {
+		return req, fmt.Errorf("activity request of version %d, this build reads up to %d: %w", req.Version, history.SchemaVersion, history.ErrNewerVersion)
 	}
 	if req.InstanceID == "" || req.Name == "" {
 		return req, errors.New("undecodable activity request: no instance id or activity name")

@@ -28,7 +28,7 @@ func TestDecodeControl(t *testing.T) {
 		{"no instance", `{"event":{"v":1,"kind":"TaskCompleted"}}`, 1 << 10, "undecodable control message: no instance id"},
 		{"newer schema", ev(history.SchemaVersion+1, history.TaskCompleted), 1 << 10, "unreadable control message: history: event written by a newer version of Warren"},
 		{"no version", ev(0, history.TaskCompleted), 1 << 10, "unreadable control message: event has no valid version"},
-		{"unknown kind", ev(history.SchemaVersion, "TaskRewound"), 1 << 10, `unreadable control message: unknown event kind "TaskRewound"`},
+		{"unknown kind", ev(history.SchemaVersion, "TaskRewound"), 1 << 10, `unreadable control message: history: event written by a newer version of Warren: unknown event kind "TaskRewound"`},
 		{"over the limit", ev(history.SchemaVersion, history.TaskCompleted), 10, "control message too large: "},
 	}
 	for _, c := range cases {
@@ -51,23 +51,29 @@ func TestDecodeControl(t *testing.T) {
 
 func TestDecodeActivity(t *testing.T) {
 	cases := []struct {
-		name, body string
-		limit      int
-		why        string
+		name, kind, body string
+		limit            int
+		why              string
+		newer            bool // errors.Is history.ErrNewerVersion
 	}{
-		{"current", `{"instanceId":"i","name":"A","taskId":3}`, 1 << 10, ""},
-		{"garbage", "\xff\xfe", 1 << 10, "undecodable activity request: invalid character"},
-		{"another shape", `{"schema":2,"instance":"i","activity":"A"}`, 1 << 10, "undecodable activity request: no instance id or activity name"},
-		{"over the limit", `{"instanceId":"i","name":"A","taskId":3}`, 16, "activity request too large: 40 bytes, over the worker's limit of 16"},
+		{"current", "", `{"instanceId":"i","name":"A","taskId":3}`, 1 << 10, "", false},
+		{"current, typed", history.MessageKindActivity, `{"v":1,"instanceId":"i","name":"A","taskId":3}`, 1 << 10, "", false},
+		{"garbage", "", "\xff\xfe", 1 << 10, "undecodable activity request: invalid character", false},
+		{"another shape", "", `{"schema":2,"instance":"i","activity":"A"}`, 1 << 10, "undecodable activity request: no instance id or activity name", false},
+		{"over the limit", "", `{"instanceId":"i","name":"A","taskId":3}`, 16, "activity request too large: 40 bytes, over the worker's limit of 16", false},
+		{"newer version", history.MessageKindActivity, `{"v":2,"instanceId":"i","name":"A","taskId":3}`, 1 << 10, "activity request of version 2, this build reads up to 1", true},
+		{"another kind", "ActivityBatch", `{"instanceId":"i","name":"A","taskId":3}`, 1 << 10, `work item of kind "ActivityBatch"`, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, err := decodeActivity([]byte(c.body), c.limit)
+			req, err := decodeActivity(c.kind, []byte(c.body), c.limit)
 			switch {
 			case c.why == "" && (err != nil || req.TaskID != 3):
 				t.Fatalf("decodeActivity = %+v, %v", req, err)
 			case c.why != "" && (err == nil || !strings.HasPrefix(err.Error(), c.why)):
 				t.Fatalf("decodeActivity error %v, want one beginning %q", err, c.why)
+			case errors.Is(err, history.ErrNewerVersion) != c.newer:
+				t.Fatalf("decodeActivity error %v: errors.Is ErrNewerVersion = %v, want %v", err, !c.newer, c.newer)
 			}
 		})
 	}

@@ -44,6 +44,9 @@ type episodePlan struct {
 	incoming []history.Event
 	// resent lists the committed episodes whose outboxes this batch publishes again.
 	resent []int64
+	// deferred wait for a newer worker: the instance's history holds what this build cannot
+	// read (versions.go).
+	deferred []*queues.Delivery
 }
 
 // deadLetters are the messages of a plan that go to the dead-letter queue, in order.
@@ -79,9 +82,12 @@ func (w *Worker) crashed(point string) bool { return w.crashAt != nil && w.crash
 // so that the loop can back off instead of spinning on redeliveries.
 func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (trouble bool) {
 	t0 := time.Now()
-	groups, order := w.group(batch)
+	groups, order, deferred := w.group(batch)
 	plans := make([]*episodePlan, len(order))
 	w.each(len(order), func(i int) { plans[i] = w.plan(ctx, order[i], groups[order[i]]) })
+	for _, p := range plans {
+		deferred = append(deferred, p.deferred...)
+	}
 	t1 := time.Now()
 	if w.crashed("planned") {
 		return false
@@ -139,7 +145,11 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		return false
 	}
 
-	var retry []*queues.Delivery
+	retry := w.deferToNewer(ctx, deferred)
+	for _, d := range retry {
+		d.Redelivered = true
+	}
+	trouble = len(retry) > 0
 	for _, p := range plans {
 		if p.episode != nil && p.result != nil {
 			w.traceEpisode(p)
@@ -178,14 +188,29 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 	return trouble
 }
 
-// group decodes the batch and splits it by instance, keeping arrival order.
-func (w *Worker) group(batch []*queues.Delivery) (map[string][]inbound, []string) {
-	groups := map[string][]inbound{}
-	var order []string
+// group decodes the batch and splits it by instance, keeping arrival order. What a newer
+// version wrote, while a newer worker is live, is deferred for it, with the messages of its
+// instance that follow (versions.go).
+func (w *Worker) group(batch []*queues.Delivery) (groups map[string][]inbound, order []string, deferred []*queues.Delivery) {
+	groups = map[string][]inbound{}
+	now := w.now()
 	for _, d := range batch {
 		m, err := decodeControl(d.Body, w.cfg.MaxMessageBytes)
-		if err != nil {
+		switch {
+		case err != nil && w.newerCanRead(err):
+			if d.InstanceID != "" {
+				w.blocked.block(d.InstanceID, now)
+			}
+			deferred = append(deferred, d)
+			continue
+		case errors.Is(err, history.ErrNewerVersion):
+			w.deadLetter(d, deadNewerVersion, err.Error()+" (no live worker reads a newer schema: redrive it once one runs)")
+			continue
+		case err != nil:
 			w.deadLetter(d, deadUndecodable, err.Error())
+			continue
+		case w.newerLive.Load() && w.blocked.blocked(m.InstanceID, now):
+			deferred = append(deferred, d)
 			continue
 		}
 		if _, ok := groups[m.InstanceID]; !ok {
@@ -193,7 +218,7 @@ func (w *Worker) group(batch []*queues.Delivery) (map[string][]inbound, []string
 		}
 		groups[m.InstanceID] = append(groups[m.InstanceID], inbound{d: d, msg: m})
 	}
-	return groups, order
+	return groups, order, deferred
 }
 
 // commit inserts the planned episodes in one round trip. An episode that lost the race for

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/warrenhq/warren/durable"
@@ -37,6 +38,9 @@ func (w *Worker) loadState(ctx context.Context, id string, epoch int64) (st *ins
 	eps, err := w.store.LoadHistory(ctx, id, inst.ExecutionID)
 	if err != nil {
 		return nil, false, err
+	}
+	if err := history.CheckEpisodes(eps); err != nil {
+		return nil, false, fmt.Errorf("instance %q: %w", id, err) // a newer version wrote it
 	}
 	st = newState(*inst, eps)
 	w.cache.put(id, st, epoch)

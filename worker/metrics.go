@@ -30,6 +30,7 @@ type metrics struct {
 	brokerErrors *prometheus.CounterVec // op
 	timersResent prometheus.Counter
 	purged       prometheus.Counter
+	deferred     *prometheus.CounterVec // queue
 }
 
 // The steps of a batch (docs/design.md section 4.3), the label values of the step histogram.
@@ -61,6 +62,8 @@ const (
 	deadOrphan      = "start_missing"
 	deadPanic       = "panic"
 	deadStore       = "store_refused"
+	// deadNewerVersion: written by a newer Warren while no live worker reads it.
+	deadNewerVersion = "newer_version"
 )
 
 // latencyBuckets suit store and broker round trips (a millisecond to tens of seconds).
@@ -104,13 +107,19 @@ func newMetrics(w *Worker) *metrics {
 		brokerErrors: counterVec("warren_worker_broker_errors_total", "Broker calls that failed, by operation.", "op"),
 		timersResent: counter("warren_worker_timers_resent_total", "Overdue durable timers this worker sent again."),
 		purged:       counter("warren_worker_instances_purged_total", "Ended instances purged because they were older than the retention (WARREN_RETENTION)."),
+		deferred: counterVec("warren_worker_deferred_to_newer_total",
+			"Messages handed on to a newer worker because a newer version of Warren wrote them or their instance's history, by queue kind (control, workitems).", "queue"),
 	}
 	for i, step := range batchSteps {
 		m.batch[i] = m.steps.WithLabelValues(step)
 	}
 	m.registry.MustRegister(m.episodes, m.steps, m.ended, m.activities, m.activityTime, m.retries,
 		m.deadLetters, m.redeliveries, m.cacheHits, m.cacheMisses, m.storeErrors, m.brokerErrors,
-		m.timersResent, m.purged,
+		m.timersResent, m.purged, m.deferred,
+		gauge("warren_worker_schema_version", "The newest event schema this worker reads (history.SchemaVersion of its build).",
+			func() float64 { return float64(w.schemaVersion) }),
+		gauge("warren_worker_newer_worker_live", "1 while another live worker reads a newer event schema (a rolling deploy is under way), else 0.",
+			func() float64 { return b2f(w.newerLive.Load()) }),
 		gauge("warren_worker_partitions_owned", "Control-queue partitions this worker consumes.",
 			func() float64 { return float64(len(w.OwnedPartitions())) }),
 		gauge("warren_worker_inbox_messages", "Control messages received and waiting for the episode loop.",
@@ -147,3 +156,10 @@ func (m *metrics) deadLettered(reason string)      { m.deadLetters.WithLabelValu
 func (m *metrics) redelivered(queue string)        { m.redeliveries.WithLabelValues(queue).Inc() }
 func (m *metrics) storeError(op string)            { m.storeErrors.WithLabelValues(op).Inc() }
 func (m *metrics) brokerError(op string)           { m.brokerErrors.WithLabelValues(op).Inc() }
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -15,7 +15,7 @@ func TestActivityRequestCarriesItsTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := decodeActivity(m.Body, 1<<20)
+	req, err := decodeActivity("", m.Body, 1<<20)
 	if err != nil || req.Timeout != 90*time.Second || req.HeartbeatTimeout != 5*time.Second || req.Name != "Slow" || req.TaskID != 3 {
 		t.Fatalf("request %+v, %v: want Slow, task 3, timeout 90s, heartbeat timeout 5s", req, err)
 	}

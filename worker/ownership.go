@@ -31,6 +31,7 @@ func (w *Worker) heartbeatLoop(ctx context.Context, info history.WorkerInfo) {
 
 func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 	info.HeartbeatAt = w.now()
+	info.SchemaVersion = w.schemaVersion
 	if c, ok := w.store.(interface{ Ops() history.OpCounts }); ok {
 		ops := c.Ops() // the store's command counts, for benchmarks
 		info.StoreOps = &ops
@@ -65,6 +66,7 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		return
 	}
 	w.noteActivitiesElsewhere(live)
+	w.noteVersions(live)
 	ids := make([]string, 0, len(live))
 	for _, l := range live {
 		ids = append(ids, l.WorkerID)

@@ -42,6 +42,10 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	if !presumed {
 		st, cached, err = w.loadState(ctx, id, p.epoch)
 	}
+	if errors.Is(err, history.ErrNewerVersion) {
+		w.waitForNewer(p, deliveries(msgs), err)
+		return p
+	}
 	if err != nil {
 		if permanent(err) {
 			w.refuseAll(p, msgs, deadStore, "the store refuses this instance: "+err.Error())
@@ -79,7 +83,10 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 				break
 			}
 			w.cache.drop(id)
-			if st, cached, err = w.loadState(ctx, id, p.epoch); err != nil {
+			if st, cached, err = w.loadState(ctx, id, p.epoch); errors.Is(err, history.ErrNewerVersion) {
+				w.waitForNewer(p, append(deliveries(deferred), deliveries(msgs[i:])...), err)
+				return p
+			} else if err != nil {
 				w.metrics.storeError("load_history")
 				w.log.Warn("loading history failed", logging.Instance(id, deliverySpan(m.d), "err", err)...)
 				p.trouble = true

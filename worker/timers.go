@@ -137,8 +137,8 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 	}
 	now := w.now()
 	for _, r := range refs {
-		if len(hist[r]) == 0 {
-			continue // not begun: no timer to watch, no document to repair
+		if len(hist[r]) == 0 || history.CheckEpisodes(hist[r]) != nil {
+			continue // not begun, or written by a newer version (left to a newer worker)
 		}
 		epoch := w.epochOf(r.InstanceID)
 		st := newState(byRef[r], hist[r])

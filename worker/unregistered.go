@@ -44,20 +44,26 @@ func (w *Worker) handOn(ctx context.Context, d *queues.Delivery, req history.Act
 	if names := w.elsewhere.Load(); names == nil || !(*names)[req.Name] {
 		return false
 	}
+	w.passOn(ctx, d, req.InstanceID, req.Trace, "a work item for activity "+req.Name+", which this worker does not register")
+	return true
+}
+
+// passOn sends a fresh copy of a work item this worker cannot run back to the work-item
+// queue after handOnDelay and acks the delivery (what says which); after a failed publish
+// it leaves the item to the broker.
+func (w *Worker) passOn(ctx context.Context, d *queues.Delivery, instanceID string, trace *history.TraceContext, what string) {
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 	err := w.broker.Schedule(pctx, queues.WorkItemQueue(w.cfg.Hub), w.now().Add(handOnDelay), d.Message)
 	cancel()
 	if err != nil {
 		w.metrics.brokerError("hand_on")
 		w.log.Warn("handing on a work item this worker cannot run failed; the broker hands it out again",
-			logging.Instance(req.InstanceID, tracing.SpanContextOf(req.Trace), "activity", req.Name, "err", err)...)
+			logging.Instance(instanceID, tracing.SpanContextOf(trace), "what", what, "err", err)...)
 		_ = d.Nack(true)
-		return true
+		return
 	}
-	w.log.Debug("handed on a work item for an activity this worker does not register",
-		logging.Instance(req.InstanceID, tracing.SpanContextOf(req.Trace), "activity", req.Name)...)
+	w.log.Debug("handed on "+what, logging.Instance(instanceID, tracing.SpanContextOf(trace))...)
 	_ = d.Ack()
-	return true
 }
 
 // notRegisteredAnywhere is the failure of an activity that no live worker registers: it is

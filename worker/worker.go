@@ -92,6 +92,12 @@ type Worker struct {
 	// elsewhere holds the activities the other live workers register, by name, as of the
 	// last heartbeat (see handOn).
 	elsewhere atomic.Pointer[map[string]bool]
+	// schemaVersion is the newest event schema this worker reads (history.SchemaVersion;
+	// tests play other versions); newerLive is set while another live worker reads a newer
+	// one, and blocked holds the instances whose messages wait for it (versions.go).
+	schemaVersion int
+	newerLive     atomic.Bool
+	blocked       blockedInstances
 	// stepped is set when Steps drives the worker: it starts no goroutine of its own.
 	stepped bool
 }
@@ -127,7 +133,7 @@ func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*
 	}
 	w := &Worker{
 		cfg: cfg, log: cfg.Logger.With("worker", cfg.WorkerID), registry: r,
-		exec: durable.NewExecutor(r), store: store, broker: broker, closeAll: func() {},
+		exec: durable.NewExecutor(r), store: store, broker: broker, closeAll: func() {}, schemaVersion: history.SchemaVersion,
 		cache:     newStateCache(cfg.CacheSize),
 		docs:      newDocWriter(),
 		inbox:     newInbox(),

@@ -30,6 +30,7 @@ func (s *Store) Heartbeat(ctx context.Context, w history.WorkerInfo) error {
 			{Key: "startedAt", Value: w.StartedAt},
 			{Key: "activityConcurrency", Value: w.ActivityConcurrency},
 			{Key: "storeOps", Value: w.StoreOps},
+			{Key: "schemaVersion", Value: w.SchemaVersion},
 		}},
 		{Key: "$currentDate", Value: bson.D{{Key: "heartbeatAt", Value: true}}},
 	}

@@ -39,7 +39,7 @@ func testHeartbeatsAndLiveWorkers(t *testing.T, s history.Store) {
 	ctx := testContext(t)
 	started := time.Now().UTC().Truncate(time.Millisecond)
 	w1 := history.WorkerInfo{WorkerID: "w1", Host: "h1", Orchestrators: []string{"A", "B"}, Activities: []string{"X"},
-		StartedAt: started.Add(-time.Minute), ActivityConcurrency: 8}
+		StartedAt: started.Add(-time.Minute), ActivityConcurrency: 8, SchemaVersion: history.SchemaVersion + 1}
 	w2 := history.WorkerInfo{WorkerID: "w2", Host: "h2", Orchestrators: []string{}, Activities: []string{"Y"},
 		StartedAt: started.Add(-time.Hour)}
 	if err := s.Heartbeat(ctx, w2); err != nil {
