@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -36,6 +37,10 @@ type Config struct {
 	// JaegerUI is the Jaeger UI's base URL (e.g. http://127.0.0.1:16686); when set, the
 	// dashboard links each instance to its trace.
 	JaegerUI string
+	// Dashboard, when set, builds the web dashboard served under /ui/ ([DashboardPrefix])
+	// from what the dispatcher gives it; cmd/dispatcher sets it to
+	// github.com/warrenhq/warren/dispatcher/ui.ForDispatcher. Nil: no dashboard.
+	Dashboard func(DashboardSource) http.Handler
 	// MaxBodyBytes caps request bodies (inputs, event data); larger ones get 413.
 	MaxBodyBytes int64
 	// WorkerMaxAge is how old a heartbeat may be for its worker to count as live.

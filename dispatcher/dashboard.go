@@ -1,77 +1,45 @@
 package dispatcher
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 
-	"github.com/warrenhq/warren/client"
-	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/queues"
 )
 
-// dashboard is the web dashboard under /ui/. It reads and acts through api, the API's own
-// routes called in process (no socket, no bearer token: the dashboard has its own login),
-// so it answers exactly as the API does. It costs nothing until someone opens a page.
+// DashboardPrefix is the path the dashboard ([Config.Dashboard]) is served under.
+const DashboardPrefix = "/ui/"
+
+// DashboardSource is what the dispatcher gives the dashboard it serves ([Config.Dashboard]):
+// the API's own routes, to read and act through in process, and the two figures the API
+// does not serve. The dispatcher does not import the dashboard (nor the client it reads
+// with); cmd/dispatcher joins them.
+type DashboardSource struct {
+	// API serves the API's routes in this process, without the bearer token (the
+	// dashboard has its own login) and outside the request metrics.
+	API http.Handler
+	// Count counts the instances that match a filter; nil when the store cannot.
+	Count func(ctx context.Context, f history.ListFilter) (int64, error)
+	// Depths reports the depth of each of the hub's queues; nil when the broker cannot.
+	Depths func(ctx context.Context) ([]queues.QueueDepth, error)
+	// Config is the dispatcher's, with its defaults (Token, JaegerUI, OpTimeout, Logger).
+	Config Config
+}
+
+// dashboard builds the handler under DashboardPrefix over api, the API's routes. It costs
+// nothing until someone opens a page.
 func (d *Dispatcher) dashboard(api http.Handler) http.Handler {
-	c := client.New("http://dispatcher.in-process", client.WithHTTPClient(&http.Client{Transport: inProcess{api}}))
-	var count func(context.Context, history.ListFilter) (int64, error)
+	src := DashboardSource{API: api, Config: d.cfg}
 	if s, ok := d.store.(interface {
 		CountInstances(context.Context, history.ListFilter) (int64, error)
 	}); ok {
-		count = s.CountInstances
+		src.Count = s.CountInstances
 	}
-	var depths func(context.Context) ([]queues.QueueDepth, error)
 	if b, ok := d.broker.(interface {
 		Depths(context.Context) ([]queues.QueueDepth, error)
 	}); ok {
-		depths = b.Depths
+		src.Depths = b.Depths
 	}
-	return ui.New(ui.Config{API: c, Count: count, Depths: depths, Token: d.cfg.Token, JaegerURL: d.cfg.JaegerUI,
-		Timeout: d.cfg.OpTimeout, Logger: d.log})
-}
-
-// inProcess is an http.RoundTripper that serves requests with a handler of this process.
-type inProcess struct{ h http.Handler }
-
-func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context()) // the mux writes its match into the request
-	r.RequestURI = r.URL.RequestURI()
-	r.RemoteAddr = "in-process"
-	if r.Body == nil {
-		r.Body = http.NoBody
-	}
-	w := &bufferedResponse{header: http.Header{}}
-	t.h.ServeHTTP(w, r)
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return &http.Response{
-		Status: http.StatusText(w.code), StatusCode: w.code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: w.header, Body: io.NopCloser(&w.body), ContentLength: int64(w.body.Len()), Request: req,
-	}, nil
-}
-
-// bufferedResponse keeps what a handler writes.
-type bufferedResponse struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.code == 0 {
-		b.code = http.StatusOK
-	}
-	return b.body.Write(p)
+	return d.cfg.Dashboard(src)
 }

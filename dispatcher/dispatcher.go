@@ -9,7 +9,7 @@
 //	defer d.Close()
 //	err = d.ListenAndServe(ctx) // until ctx ends
 //
-// Routes (JSON bodies are the types of package client):
+// Routes (JSON bodies are the types of package api):
 //
 //	POST   /v1/instances                      start: {name, instanceId?, input?} → 202 Status
 //	GET    /v1/instances                      list: ?status=&name=&parent=&createdFrom=&createdTo=&pageSize=&cursor=
@@ -28,7 +28,8 @@
 //	POST   /v1/deadletters/{id}/redrive       publish one again where it died, forget it
 //	GET    /v1/stats                          this process: pid, start, its store's command counts
 //	GET    /healthz  /readyz  /metrics
-//	       /ui/                               the web dashboard (package dispatcher/ui)
+//	       /ui/                               the web dashboard, when Config.Dashboard is set (cmd/dispatcher
+//	                                          sets it to package dispatcher/ui's)
 //
 // A start answers 503 in two ways. When the broker refused the start message, nothing is
 // left behind and the start may simply be sent again. When the broker did not confirm it
@@ -50,7 +51,6 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/api"
-	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/history"
 	mongostore "github.com/warrenhq/warren/history/mongo"
 	"github.com/warrenhq/warren/internal/config"
@@ -251,7 +251,9 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", d.metrics.handler())
-	mux.Handle(ui.Prefix, d.dashboard(mux))
+	if d.cfg.Dashboard != nil {
+		mux.Handle(DashboardPrefix, d.dashboard(mux))
+	}
 	// The same paths without a method catch the methods a path does not serve.
 	for path, allow := range map[string]string{
 		"/v1/instances":                    "GET, POST, DELETE",
@@ -300,7 +302,9 @@ func (d *Dispatcher) authenticate(next http.Handler) http.Handler {
 	}
 	want := []byte("Bearer " + d.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, ui.Prefix) {
+		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+		dashboard := d.cfg.Dashboard != nil && (r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, DashboardPrefix))
+		if probe || dashboard {
 			next.ServeHTTP(w, r)
 			return
 		}

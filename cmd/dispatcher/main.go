@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/dispatcher"
+	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/internal/config"
 	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/internal/startup"
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	o.Logger = log
+	o.Dashboard = ui.ForDispatcher // the web dashboard under /ui/
 
 	tp, shutdownTracing, err := tracing.Setup(ctx, "warren-dispatcher")
 	if err != nil {

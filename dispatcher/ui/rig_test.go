@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/dispatcher"
+	"github.com/warrenhq/warren/dispatcher/ui"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/memstore"
 	"github.com/warrenhq/warren/internal/membroker"
@@ -40,7 +41,7 @@ func newRig(t *testing.T, cfg dispatcher.Config) *rig {
 func newRigOn(t *testing.T, cfg dispatcher.Config, store *memstore.Store) *rig {
 	t.Helper()
 	broker := membroker.New(membroker.Options{Hub: hub, Partitions: 4})
-	cfg.Hub, cfg.Partitions = hub, 4
+	cfg.Hub, cfg.Partitions, cfg.Dashboard = hub, 4, ui.ForDispatcher
 	d, err := dispatcher.New(cfg, store, broker.Connect("dispatcher"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,11 +6,12 @@
 // from elsewhere.
 //
 // The dashboard changes nothing itself: every read and action goes through the
-// dispatcher's own API ([API], an in-process *client.Client), so it validates and answers
-// exactly as the API does, and an action's error is the API's.
+// dispatcher's own API ([API], an in-process [client.Client]), so it validates and answers
+// exactly as the API does, and an action's error is the API's. The dispatcher does not
+// import this package: a binary mounts it through [dispatcher.Config.Dashboard], as
+// cmd/dispatcher does.
 //
-//	h := ui.New(ui.Config{API: api, Token: os.Getenv("WARREN_TOKEN")})
-//	mux.Handle("/ui/", h)
+//	cfg := dispatcher.Config{Token: os.Getenv("WARREN_TOKEN"), Dashboard: ui.ForDispatcher}
 package ui
 
 import (
@@ -22,12 +23,13 @@ import (
 
 	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
+	"github.com/warrenhq/warren/dispatcher"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/queues"
 )
 
 // Prefix is the path the dashboard is served under.
-const Prefix = "/ui/"
+const Prefix = dispatcher.DashboardPrefix
 
 // API is what the dashboard asks of the dispatcher; *client.Client implements it.
 type API interface {
