@@ -82,8 +82,8 @@ type Dispatcher struct {
 	waiters *waiters
 	starts  *startGroups
 	handler http.Handler
-	// readiness remembers what /readyz last logged.
-	readiness startup.ReadinessLog
+	// readiness answers /readyz, and remembers what it last logged.
+	readiness startup.Readiness
 
 	closers []func() error // what Open opened, closed by Close
 }
@@ -248,7 +248,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("GET /v1/stats", d.handle(d.stats))
 	mux.HandleFunc("GET /v1/deadletters", d.handle(d.listDeadLetters))
 	mux.HandleFunc("POST /v1/deadletters/{id}/redrive", d.handle(d.redrive))
-	mux.HandleFunc("GET /healthz", d.healthz)
+	mux.HandleFunc("GET /healthz", startup.Healthy)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", d.metrics.handler())
 	if d.cfg.Dashboard != nil {

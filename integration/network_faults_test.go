@@ -288,13 +288,13 @@ func histories(t *testing.T, c *client.Client, ids []string) map[string][]histor
 			defer func() { <-sem; wg.Done() }()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			h, err := c.History(ctx, id)
-			// A read the store is too slow to answer (FerretDB on SQLite, a loaded machine)
-			// is a 503 that says to try again: a client would.
-			for apiErr := (*client.APIError)(nil); errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable && ctx.Err() == nil; {
-				time.Sleep(time.Second)
+			var h *api.StatusWithHistory
+			var err error
+			fleettest.AskAgain(ctx, func() bool {
 				h, err = c.History(ctx, id)
-			}
+				var apiErr *client.APIError
+				return errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -427,12 +427,13 @@ func (r *storeDiesRun) checkHistories(t *testing.T) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			// A read that FerretDB on SQLite is too slow to answer is a 503 too: asked again.
-			code, raw, err := r.get(context.Background(), "history", "/v1/instances/"+url.PathEscape(id)+"?history=true")
-			for try := 0; try < 5 && err == nil && code == http.StatusServiceUnavailable; try++ {
-				time.Sleep(time.Second)
+			var code int
+			var raw []byte
+			var err error
+			fleettest.AskAgain(context.Background(), func() bool {
 				code, raw, err = r.get(context.Background(), "history", "/v1/instances/"+url.PathEscape(id)+"?history=true")
-			}
+				return err == nil && code == http.StatusServiceUnavailable
+			})
 			var h api.StatusWithHistory
 			if err != nil || code != http.StatusOK || json.Unmarshal(raw, &h) != nil {
 				problems <- fmt.Sprintf("%s: history: %d %v %s", id, code, err, raw)

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -18,9 +17,6 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// readyTimeout bounds the checks of one /readyz.
-const readyTimeout = 3 * time.Second
-
 // Handler serves the worker's operational endpoints (the binary serves them on
 // WARREN_METRICS_ADDR):
 //
@@ -31,34 +27,13 @@ const readyTimeout = 3 * time.Second
 //	GET /metrics  the Prometheus metrics
 func (w *Worker) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
-		writeJSON(rw, http.StatusOK, map[string]string{"status": "ok"})
+	mux.HandleFunc("GET /healthz", startup.Healthy)
+	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
+		w.readiness.Answer(rw, r, w.log, map[string]func(context.Context) error{"broker": w.pingBroker, "store": w.pingStore},
+			map[string]func() string{"heartbeat": w.heartbeatProblem})
 	})
-	mux.HandleFunc("GET /readyz", w.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(w.metrics.registry, promhttp.HandlerOpts{}))
 	return mux
-}
-
-func (w *Worker) readyz(rw http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
-	defer cancel()
-	checks := map[string]string{"broker": "ok", "store": "ok", "heartbeat": "ok"}
-	ready := true
-	for name, ping := range map[string]func(context.Context) error{"broker": w.pingBroker, "store": w.pingStore} {
-		err := ping(ctx)
-		w.readiness.Note(w.log, name, err)
-		if err != nil {
-			checks[name], ready = startup.NotAnswering(err), false
-		}
-	}
-	if why := w.heartbeatProblem(); why != "" {
-		checks["heartbeat"], ready = why, false
-	}
-	code, status := http.StatusOK, "ready"
-	if !ready {
-		code, status = http.StatusServiceUnavailable, "not ready"
-	}
-	writeJSON(rw, code, map[string]any{"status": status, "checks": checks})
 }
 
 // heartbeatProblem says why the heartbeat is not current, or "" when it is: the worker is
@@ -101,10 +76,4 @@ func (w *Worker) pingStore(ctx context.Context) error {
 	}
 	_, err := w.store.LiveWorkers(ctx, w.cfg.DeadAfter)
 	return err
-}
-
-func writeJSON(rw http.ResponseWriter, code int, v any) {
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(code)
-	_ = json.NewEncoder(rw).Encode(v)
 }

@@ -82,8 +82,8 @@ type Worker struct {
 	// draining is set once Run's context has ended.
 	draining atomic.Bool
 	metrics  *metrics
-	// readiness logs what /readyz found when it changes.
-	readiness startup.ReadinessLog
+	// readiness answers /readyz, and logs what it found when it changes.
+	readiness startup.Readiness
 	// parallel bounds the goroutines of one batch's store and broker calls (each).
 	parallel int
 	// crashAt, when set (the simulation), is asked at each step of the protocol whether

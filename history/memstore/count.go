@@ -21,7 +21,7 @@ func (s *Store) CountInstances(ctx context.Context, f history.ListFilter) (int64
 	return run(ctx, s, Op{Kind: OpCountInstances}, func() (int64, error) {
 		var n int64
 		for _, doc := range s.instances {
-			if matches(decode[history.Instance](doc, defaultRegistry), f, nil) {
+			if matches(decode[history.Instance](doc, defaultRegistry), f) {
 				n++
 			}
 		}

@@ -1,10 +1,8 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -49,39 +47,21 @@ func (s *Store) ListDeadLetters(ctx context.Context, limit int, cursor string) (
 	if limit < 1 || limit > maxDeadLetterListed {
 		return nil, "", fmt.Errorf("memstore: list dead letters: %w: limit %d is outside 1..%d", history.ErrInvalidArgument, limit, maxDeadLetterListed)
 	}
-	var after *record.Cursor
-	if cursor != "" {
-		c, err := record.DecodeCursor(cursor)
-		if err != nil {
-			return nil, "", fmt.Errorf("memstore: list dead letters: %w", err)
-		}
-		after = &c
+	after, err := record.ParseCursor(cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("memstore: list dead letters: %w", err)
 	}
-	type page struct {
+	type result struct {
 		dls  []history.DeadLetter
 		next string
 	}
-	p, err := run(ctx, s, Op{Kind: OpListDeadLetters}, func() (page, error) {
+	p, err := run(ctx, s, Op{Kind: OpListDeadLetters}, func() (result, error) {
 		sel := []history.DeadLetter{}
 		for _, d := range s.dead {
-			at := d.DeadAt.UnixMilli()
-			if after != nil && (at < after.CreatedAtMs || at == after.CreatedAtMs && d.ID <= after.ID) {
-				continue
-			}
 			sel = append(sel, d)
 		}
-		slices.SortFunc(sel, func(a, b history.DeadLetter) int {
-			if c := a.DeadAt.Compare(b.DeadAt); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
-		if len(sel) <= limit {
-			return page{dls: sel}, nil
-		}
-		sel = sel[:limit]
-		last := sel[limit-1]
-		return page{sel, record.EncodeCursor(record.Cursor{CreatedAtMs: last.DeadAt.UnixMilli(), ID: last.ID})}, nil
+		dls, next := page(sel, func(d history.DeadLetter) (time.Time, string) { return d.DeadAt, d.ID }, after, limit)
+		return result{dls, next}, nil
 	})
 	return p.dls, p.next, err
 }

@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -30,38 +29,23 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 		return nil, "", fmt.Errorf("memstore: list instances: %w: created range [%s, %s) is empty", history.ErrInvalidArgument,
 			f.CreatedFrom.Format(time.RFC3339Nano), f.CreatedTo.Format(time.RFC3339Nano))
 	}
-	var after *record.Cursor
-	if f.Cursor != "" {
-		c, err := record.DecodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", fmt.Errorf("memstore: list instances: %w", err)
-		}
-		after = &c
+	after, err := record.ParseCursor(f.Cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("memstore: list instances: %w", err)
 	}
-	type page struct {
+	type result struct {
 		insts []history.Instance
 		next  string
 	}
-	p, err := run(ctx, s, Op{Kind: OpListInstances}, func() (page, error) {
+	p, err := run(ctx, s, Op{Kind: OpListInstances}, func() (result, error) {
 		var sel []history.Instance
 		for _, doc := range s.instances {
-			inst := decode[history.Instance](doc, defaultRegistry)
-			if matches(inst, f, after) {
+			if inst := decode[history.Instance](doc, defaultRegistry); matches(inst, f) {
 				sel = append(sel, *inst)
 			}
 		}
-		slices.SortFunc(sel, func(a, b history.Instance) int {
-			if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.InstanceID, b.InstanceID)
-		})
-		if len(sel) <= size {
-			return page{insts: sel}, nil
-		}
-		sel = sel[:size]
-		last := sel[size-1]
-		return page{sel, record.EncodeCursor(record.Cursor{CreatedAtMs: last.CreatedAt.UnixMilli(), ID: last.InstanceID})}, nil
+		insts, next := page(sel, instanceKey, after, size)
+		return result{insts, next}, nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -72,9 +56,12 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 	return p.insts, p.next, nil
 }
 
-// matches applies a filter, and the cursor when there is one, to a stored instance. Filter
-// times round to milliseconds as they do on their way to MongoDB.
-func matches(inst *history.Instance, f history.ListFilter, after *record.Cursor) bool {
+// instanceKey orders the instances' pages.
+func instanceKey(inst history.Instance) (time.Time, string) { return inst.CreatedAt, inst.InstanceID }
+
+// matches applies a filter to a stored instance. Filter times round to milliseconds as they
+// do on their way to MongoDB.
+func matches(inst *history.Instance, f history.ListFilter) bool {
 	if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, inst.Status) {
 		return false
 	}
@@ -87,14 +74,5 @@ func matches(inst *history.Instance, f history.ListFilter, after *record.Cursor)
 	if !f.CreatedFrom.IsZero() && inst.CreatedAt.Before(millis(f.CreatedFrom)) {
 		return false
 	}
-	if !f.CreatedTo.IsZero() && !inst.CreatedAt.Before(millis(f.CreatedTo)) {
-		return false
-	}
-	if after != nil {
-		at := inst.CreatedAt.UnixMilli()
-		if at < after.CreatedAtMs || at == after.CreatedAtMs && inst.InstanceID <= after.ID {
-			return false
-		}
-	}
-	return true
+	return f.CreatedTo.IsZero() || inst.CreatedAt.Before(millis(f.CreatedTo))
 }

@@ -38,7 +38,7 @@ func (s *Store) PurgeInstances(ctx context.Context, f history.PurgeFilter) (int,
 				if n == size {
 					break
 				}
-				if matches(decode[history.Instance](s.instances[id], defaultRegistry), match, nil) {
+				if matches(decode[history.Instance](s.instances[id], defaultRegistry), match) {
 					delete(s.instances, id)
 					delete(s.history, id)
 					n++

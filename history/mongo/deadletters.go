@@ -50,11 +50,7 @@ func (s *Store) ListDeadLetters(ctx context.Context, limit int, cursor string) (
 		if err != nil {
 			return nil, "", fmt.Errorf("list dead letters: %w", err)
 		}
-		at := time.UnixMilli(c.CreatedAtMs).UTC()
-		filter = bson.D{{Key: "$or", Value: bson.A{
-			bson.D{{Key: "deadAt", Value: bson.D{{Key: "$gt", Value: at}}}},
-			bson.D{{Key: "deadAt", Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: c.ID}}}},
-		}}}
+		filter = c.Query("deadAt")
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "deadAt", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit) + 1)
 	cur, err := s.deadLetters().Find(ctx, filter, opts)
@@ -65,12 +61,8 @@ func (s *Store) ListDeadLetters(ctx context.Context, limit int, cursor string) (
 	if err := cur.All(ctx, &page); err != nil {
 		return nil, "", fmt.Errorf("list dead letters: %w", err)
 	}
-	if len(page) <= limit {
-		return page, "", nil
-	}
-	page = page[:limit]
-	last := page[limit-1]
-	return page, record.EncodeCursor(record.Cursor{CreatedAtMs: last.DeadAt.UnixMilli(), ID: last.ID}), nil
+	page, next := record.Page(page, limit, func(d history.DeadLetter) (time.Time, string) { return d.DeadAt, d.ID })
+	return page, next, nil
 }
 
 // GetDeadLetter returns one dead letter.

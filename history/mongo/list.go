@@ -42,12 +42,8 @@ func (s *Store) ListInstances(ctx context.Context, f history.ListFilter) ([]hist
 	if err := cur.All(ctx, &page); err != nil {
 		return nil, "", fmt.Errorf("list instances: %w", err)
 	}
-	if len(page) <= size {
-		return page, "", nil
-	}
-	page = page[:size]
-	last := page[size-1]
-	return page, record.EncodeCursor(record.Cursor{CreatedAtMs: last.CreatedAt.UnixMilli(), ID: last.InstanceID}), nil
+	page, next := record.Page(page, size, func(inst history.Instance) (time.Time, string) { return inst.CreatedAt, inst.InstanceID })
+	return page, next, nil
 }
 
 // listQuery turns a filter into a query document. Equalities (one status, the name, the
@@ -85,11 +81,7 @@ func listQuery(f history.ListFilter) (bson.D, error) {
 		if err != nil {
 			return nil, err
 		}
-		at := time.UnixMilli(c.CreatedAtMs).UTC()
-		and = append(and, bson.D{{Key: "$or", Value: bson.A{
-			bson.D{{Key: "createdAt", Value: bson.D{{Key: "$gt", Value: at}}}},
-			bson.D{{Key: "createdAt", Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: c.ID}}}},
-		}}})
+		and = append(and, c.Query("createdAt"))
 	}
 	if len(and) > 0 {
 		top = append(top, bson.E{Key: "$and", Value: and})

@@ -212,19 +212,30 @@ func (f *Fleet) Client(args ...string) Result {
 	return f.Run("client", nil, args...)
 }
 
-// ClientRead runs a reading command of the client binary (status, history, list) and
-// runs it again, for up to a minute, while the dispatcher answers 503 unavailable: the store
-// did not answer in time (FerretDB on SQLite on a loaded machine), and the answer says to try
-// again, as a user would.
+// ClientRead runs a reading command of the client binary (status, history, list), and
+// again while the dispatcher answers 503 unavailable ([AskAgain]).
 func (f *Fleet) ClientRead(args ...string) Result {
 	f.t.Helper()
+	var r Result
+	AskAgain(context.Background(), func() bool {
+		r = f.Client(args...)
+		return r.Code != 0 && strings.Contains(r.Stderr, "HTTP 503")
+	})
+	return r
+}
+
+// AskAgain calls ask, and again a second later while it reports that the dispatcher
+// answered 503 unavailable, for up to a minute or until ctx ends. Such an answer says the
+// store did not answer in time (FerretDB on SQLite on a loaded machine) and to try again,
+// as a user would; a test that reads a fleet's results asks through this.
+func AskAgain(ctx context.Context, ask func() (unavailable bool)) {
 	deadline := time.Now().Add(time.Minute)
-	for {
-		r := f.Client(args...)
-		if r.Code == 0 || !strings.Contains(r.Stderr, "HTTP 503") || time.Now().After(deadline) {
-			return r
+	for ask() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
 		}
-		time.Sleep(time.Second)
 	}
 }
 
