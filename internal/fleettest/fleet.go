@@ -1,7 +1,8 @@
-// Package fleettest starts a real Warren fleet for end-to-end tests: the dispatcher and
-// worker binaries as separate processes on their own hub, against the real broker and
-// store, and runs the client binary against it. Everything it starts is stopped, and the
-// hub's queues and database are deleted, when the test ends.
+// Package fleettest starts a real Warren fleet: the dispatcher and worker binaries as
+// separate processes on one hub, against the real broker and store. It is the one fleet
+// launcher of the repository: end-to-end tests call [Start], which builds the binaries,
+// picks a fresh hub and free ports, and stops everything and deletes the hub when the test
+// ends; the demo and benchmark scripts run scripts/fleet, which calls [Launch] on bin/.
 package fleettest
 
 import (
@@ -19,16 +20,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	mongostore "github.com/warrenhq/warren/history/mongo"
-	"github.com/warrenhq/warren/internal/testenv"
-	"github.com/warrenhq/warren/queues"
 )
 
 // Options shape a fleet; zero fields take defaults.
 type Options struct {
 	Workers    int // default 3
-	Partitions int // default 8
+	Partitions int // Start: default 8; Launch: 0 leaves WARREN_PARTITIONS to the environment
 	// Env is added to every process's environment (e.g. OTEL_* settings).
 	Env []string
 	// WorkerEnv is added to the workers' environment after Env, so it wins over it (e.g.
@@ -37,20 +34,41 @@ type Options struct {
 	// Endpoints gives each worker a port of its own for /healthz, /readyz and /metrics
 	// (WARREN_METRICS_ADDR); Proc.EndpointsURL is its base URL.
 	Endpoints bool
+	// MetricsPort, with Endpoints, is worker i's port less i-1 (the scripts' fixed ports);
+	// 0: a free port each.
+	MetricsPort int
 	// Unready starts the processes without waiting for the dispatcher to be ready or the
 	// workers to join (a test of services that do not answer yet waits itself).
 	Unready bool
+
+	// The rest is set by Start; Launch's caller sets what it needs.
+
+	// Bin is the folder holding the dispatcher, worker and client binaries.
+	Bin string
+	// Hub is WARREN_HUB ("": the environment's); HTTPAddr the dispatcher's address
+	// (default: a free port on 127.0.0.1).
+	Hub, HTTPAddr string
+	// AMQPURL and MongoURI, when set, are the processes' WARREN_AMQP_URL and
+	// WARREN_MONGO_URI; otherwise they take the environment's.
+	AMQPURL, MongoURI string
+	// LogDir receives each process's output, <name>.log (dispatcher, worker-1, …).
+	LogDir string
+	// ReadyTimeout bounds the wait for the dispatcher's readiness, and again for the
+	// workers to join (default 30 s).
+	ReadyTimeout time.Duration
 }
 
 // Fleet is a running dispatcher and its workers on one hub.
 type Fleet struct {
-	t          testing.TB
+	t          testing.TB // nil for a fleet of Launch
 	Hub        string
 	Partitions int
 	URL        string // the dispatcher's base URL
+	bin        string
 	env        []string
 	workerEnv  []string
 	endpoints  bool
+	metrics    int
 	logDir     string
 
 	mu      sync.Mutex
@@ -69,74 +87,108 @@ type Proc struct {
 	err          error
 }
 
-// Start builds the binaries (once per test binary), starts a dispatcher and the workers
-// and waits until the dispatcher is ready and every worker has joined.
-func Start(t testing.TB, o Options) *Fleet {
-	t.Helper()
-	testenv.RequireRabbitMQ(t)
-	testenv.RequireMongo(t)
+// Launch starts a dispatcher and o.Workers workers from the binaries in o.Bin, with this
+// process's environment and o's, and (unless o.Unready) waits until the dispatcher is
+// ready and every worker has joined, or ctx ends. Stop ends them. On an error what was
+// started is stopped.
+func Launch(ctx context.Context, o Options) (*Fleet, error) {
+	f, err := newFleet(&o)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.launch(ctx, o); err != nil {
+		f.Stop()
+		return nil, err
+	}
+	return f, nil
+}
+
+// newFleet fills o's defaults and returns the fleet it describes, with nothing started.
+func newFleet(o *Options) (*Fleet, error) {
 	if o.Workers == 0 {
 		o.Workers = 3
 	}
-	if o.Partitions == 0 {
-		o.Partitions = 8
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 30 * time.Second
 	}
-	bins := Binaries(t)
-	f := &Fleet{t: t, Hub: testenv.UniqueName("it"), Partitions: o.Partitions, endpoints: o.Endpoints, logDir: t.TempDir()}
-	port := freePort(t)
-	f.URL = "http://127.0.0.1:" + port
-	f.env = append(os.Environ(),
-		"WARREN_AMQP_URL="+testenv.AMQPURL(),
-		"WARREN_MONGO_URI="+testenv.MongoURI(),
-		"WARREN_HUB="+f.Hub,
-		fmt.Sprintf("WARREN_PARTITIONS=%d", o.Partitions),
-		"WARREN_HTTP_ADDR=127.0.0.1:"+port,
-		"WARREN_DISPATCHER="+f.URL,
-	)
+	if o.HTTPAddr == "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		o.HTTPAddr = "127.0.0.1:" + port
+	}
+	f := &Fleet{Hub: o.Hub, Partitions: o.Partitions, URL: "http://" + o.HTTPAddr, bin: o.Bin,
+		endpoints: o.Endpoints, metrics: o.MetricsPort, logDir: o.LogDir}
+	f.env = append(os.Environ(), "WARREN_HTTP_ADDR="+o.HTTPAddr, "WARREN_DISPATCHER="+f.URL)
+	for k, v := range map[string]string{"WARREN_HUB": o.Hub, "WARREN_AMQP_URL": o.AMQPURL, "WARREN_MONGO_URI": o.MongoURI} {
+		if v != "" {
+			f.env = append(f.env, k+"="+v)
+		}
+	}
+	if o.Partitions > 0 {
+		f.env = append(f.env, fmt.Sprintf("WARREN_PARTITIONS=%d", o.Partitions))
+	}
 	f.env = append(f.env, o.Env...)
 	f.workerEnv = append(append([]string(nil), f.env...), o.WorkerEnv...)
-	// An interrupted test binary runs no cleanups: stop the fleet and delete its hub then too.
-	keep := testenv.OnInterrupt(f.stop)
-	t.Cleanup(func() { keep(); f.stop() })
-
-	f.procs = append(f.procs, f.start("dispatcher", filepath.Join(bins, "dispatcher"), f.env))
-	if o.Unready {
-		for i := 0; i < o.Workers; i++ {
-			f.StartWorker()
-		}
-		return f
-	}
-	WaitUntil(t, 30*time.Second, "dispatcher ready", func() bool {
-		resp, err := http.Get(f.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	for i := 0; i < o.Workers; i++ {
-		f.StartWorker()
-	}
-	WaitUntil(t, 30*time.Second, "workers joined", func() bool {
-		return f.LiveWorkers() >= o.Workers
-	})
-	return f
+	return f, nil
 }
 
-// StartWorker adds one worker process to the fleet.
-func (f *Fleet) StartWorker() *Proc {
+// launch starts the processes and waits for them, as Launch says.
+func (f *Fleet) launch(ctx context.Context, o Options) error {
+	d, err := f.start("dispatcher", "dispatcher", append(f.env, "OTEL_SERVICE_NAME=warren-dispatcher"))
+	if err != nil {
+		return err
+	}
+	f.procs = append(f.procs, d)
+	if !o.Unready {
+		if err := poll(ctx, o.ReadyTimeout, "the dispatcher to be ready", func() bool {
+			resp, err := http.Get(f.URL + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}); err != nil {
+			return err
+		}
+	}
+	for range o.Workers {
+		if _, err := f.startWorker(); err != nil {
+			return err
+		}
+	}
+	if o.Unready {
+		return nil
+	}
+	return poll(ctx, o.ReadyTimeout, fmt.Sprintf("%d workers to join", o.Workers), func() bool {
+		return f.LiveWorkers() >= o.Workers
+	})
+}
+
+// startWorker adds one worker process to the fleet.
+func (f *Fleet) startWorker() (*Proc, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	env, url := f.workerEnv, ""
 	if f.endpoints {
-		addr := "127.0.0.1:" + freePort(f.t)
-		env, url = append(append([]string(nil), env...), "WARREN_METRICS_ADDR="+addr), "http://"+addr
+		port := fmt.Sprint(f.metrics + len(f.workers))
+		if f.metrics == 0 {
+			var err error
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		env, url = append(append([]string(nil), env...), "WARREN_METRICS_ADDR=127.0.0.1:"+port), "http://127.0.0.1:"+port
 	}
-	p := f.start(fmt.Sprintf("worker-%d", len(f.workers)+1), filepath.Join(Binaries(f.t), "worker"), env)
+	p, err := f.start(fmt.Sprintf("worker-%d", len(f.workers)+1), "worker", append(env, "OTEL_SERVICE_NAME=warren-worker"))
+	if err != nil {
+		return nil, err
+	}
 	p.EndpointsURL = url
 	f.workers = append(f.workers, p)
 	f.procs = append(f.procs, p)
-	return p
+	return p, nil
 }
 
 // Workers returns the worker processes started so far.
@@ -146,17 +198,17 @@ func (f *Fleet) Workers() []*Proc {
 	return append([]*Proc(nil), f.workers...)
 }
 
-func (f *Fleet) start(name, bin string, env []string) *Proc {
-	f.t.Helper()
+func (f *Fleet) start(name, binary string, env []string) (*Proc, error) {
 	logf, err := os.Create(filepath.Join(f.logDir, name+".log"))
 	if err != nil {
-		f.t.Fatal(err)
+		return nil, err
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(filepath.Join(f.bin, binary))
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		f.t.Fatalf("starting %s: %v", name, err)
+		logf.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &Proc{Name: name, cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -164,7 +216,23 @@ func (f *Fleet) start(name, bin string, env []string) *Proc {
 		logf.Close()
 		close(p.done)
 	}()
-	return p
+	return p, nil
+}
+
+// Stop asks every process that still runs to drain (SIGTERM, all at once) and waits for
+// each, killing one that has not exited 20 s later.
+func (f *Fleet) Stop() {
+	f.mu.Lock()
+	procs := append([]*Proc(nil), f.procs...)
+	f.mu.Unlock()
+	for _, p := range procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range procs {
+		if !p.Exited() {
+			_ = p.Stop(20 * time.Second)
+		}
+	}
 }
 
 // Kill ends the process with SIGKILL, as a crash would.
@@ -206,46 +274,11 @@ type Result struct {
 	Code           int
 }
 
-// Client runs the client binary against the fleet's dispatcher.
-func (f *Fleet) Client(args ...string) Result {
-	f.t.Helper()
-	return f.Run("client", nil, args...)
-}
-
-// ClientRead runs a reading command of the client binary (status, history, list), and
-// again while the dispatcher answers 503 unavailable ([AskAgain]).
-func (f *Fleet) ClientRead(args ...string) Result {
-	f.t.Helper()
-	var r Result
-	AskAgain(context.Background(), func() bool {
-		r = f.Client(args...)
-		return r.Code != 0 && strings.Contains(r.Stderr, "HTTP 503")
-	})
-	return r
-}
-
-// AskAgain calls ask, and again a second later while it reports that the dispatcher
-// answered 503 unavailable, for up to a minute or until ctx ends. Such an answer says the
-// store did not answer in time (FerretDB on SQLite on a loaded machine) and to try again,
-// as a user would; a test that reads a fleet's results asks through this.
-func AskAgain(ctx context.Context, ask func() (unavailable bool)) {
-	deadline := time.Now().Add(time.Minute)
-	for ask() && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// Run runs one of the binaries to its end with the fleet's environment plus env, and
-// returns what it printed and its exit code (a worker or dispatcher that refuses to start).
-func (f *Fleet) Run(binary string, env []string, args ...string) Result {
-	f.t.Helper()
+// run runs one of the binaries to its end with the fleet's environment plus env.
+func (f *Fleet) run(binary string, env []string, args ...string) (Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(Binaries(f.t), binary), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(f.bin, binary), args...)
 	cmd.Env = append(append([]string(nil), f.env...), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -257,25 +290,15 @@ func (f *Fleet) Run(binary string, env []string, args ...string) Result {
 	case errors.As(err, &ee):
 		r.Code = ee.ExitCode()
 	default:
-		f.t.Fatalf("running %s %v: %v", binary, args, err)
+		return r, fmt.Errorf("running %s %v: %w", binary, args, err)
 	}
-	return r
-}
-
-// MustClient runs the client and fails the test unless it exits 0.
-func (f *Fleet) MustClient(args ...string) string {
-	f.t.Helper()
-	r := f.Client(args...)
-	if r.Code != 0 {
-		f.t.Fatalf("client %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.Code, r.Stdout, r.Stderr)
-	}
-	return r.Stdout
+	return r, nil
 }
 
 // LiveWorkers counts the workers the dispatcher reports alive.
 func (f *Fleet) LiveWorkers() int {
-	r := f.Client("workers", "--json")
-	if r.Code != 0 {
+	r, err := f.run("client", nil, "workers", "--json")
+	if err != nil || r.Code != 0 {
 		return 0
 	}
 	return strings.Count(r.Stdout, `"workerId"`)
@@ -287,108 +310,27 @@ func (f *Fleet) Logs(name string) string {
 	return string(b)
 }
 
-func (f *Fleet) stop() {
-	for _, p := range f.procs {
-		if !p.Exited() {
-			_ = p.Stop(20 * time.Second)
-		}
-	}
-	if f.t.Failed() {
-		for _, p := range f.procs {
-			f.t.Logf("---- %s log (tail) ----\n%s", p.Name, tail(f.Logs(p.Name), 4000))
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if c, err := queues.Dial(ctx, queues.Config{URL: testenv.AMQPURL(), Hub: f.Hub, Partitions: f.Partitions}); err == nil {
-		if err := c.DeleteTopology(ctx); err != nil {
-			f.t.Logf("deleting hub %s queues: %v", f.Hub, err)
-		}
-		c.Close()
-	}
-	if s, err := mongostore.Open(ctx, mongostore.Options{URI: testenv.MongoURI(), Hub: f.Hub}); err == nil {
-		_ = s.DropHub(ctx)
-		s.Close(ctx)
-	}
-}
-
-// WaitUntil polls cond every 100 ms until it holds or timeout passes, then fails the test.
-func WaitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
+// poll checks cond every 100 ms until it holds, or says what it waited for in vain.
+func poll(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
+	return nil
 }
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	buildErr  error
-)
-
-// Binaries builds cmd/dispatcher, cmd/worker and cmd/client once per test binary and
-// returns the folder holding them; with WARREN_TEST_RACE set they are built with -race.
-func Binaries(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildDir, buildErr = os.MkdirTemp("", "warren-bin-")
-		if buildErr != nil {
-			return
-		}
-		args := []string{"build", "-o", buildDir}
-		if os.Getenv("WARREN_TEST_RACE") != "" {
-			args = append(args, "-race") // the fleet's processes with the race detector
-		}
-		cmd := exec.Command("go", append(args, "./cmd/dispatcher", "./cmd/worker", "./cmd/client")...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildDir
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test's folder")
-		}
-		dir = parent
-	}
-}
-
-func freePort(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port), nil
 }

@@ -1,7 +1,7 @@
-# Shell functions that run a local Warren fleet from bin/: sourced by scripts/demo.sh and
-# scripts/bench-fleet.sh. Expects WARREN_HUB, WARREN_HTTP_ADDR and WARREN_DISPATCHER set,
-# and LOGS naming a folder for the processes' output, and the repository as the current
-# folder. With FLEET_METRICS_PORT set, worker i serves /healthz, /readyz and /metrics on
+# Shell functions that run a local Warren fleet from bin/ (through scripts/fleet): sourced
+# by the demo, benchmark and recording scripts. Expects WARREN_HUB, WARREN_HTTP_ADDR and
+# WARREN_DISPATCHER set, LOGS naming a folder for the processes' output, and the
+# repository as the current folder. With FLEET_METRICS_PORT set, worker i serves /healthz, /readyz and /metrics on
 # 127.0.0.1:FLEET_METRICS_PORT+i-1 (WARREN_METRICS_ADDR).
 
 # The broker scripts/services.sh chose for the AMQP port (a private node when the broker
@@ -31,33 +31,35 @@ wait_until() {
 build_fleet() {
 	say "building the binaries"
 	mkdir -p bin "$LOGS"
-	go build -o bin/ ./cmd/dispatcher ./cmd/worker ./cmd/client ./scripts/deletehub
+	go build -o bin/ ./cmd/dispatcher ./cmd/worker ./cmd/client ./scripts/deletehub ./scripts/fleet
 }
 
-FLEET_PIDS=()
-# start_fleet WORKERS: a dispatcher and WORKERS workers, ready and joined.
+FLEET_PID=
+# start_fleet WORKERS: a dispatcher and WORKERS workers, ready and joined: scripts/fleet,
+# which starts them through internal/fleettest (the tests' launcher) and stops them on
+# SIGTERM.
 start_fleet() {
-	local workers=$1
-	OTEL_SERVICE_NAME=warren-dispatcher bin/dispatcher >"$LOGS/dispatcher.log" 2>&1 &
-	FLEET_PIDS+=($!)
-	wait_until 60 "the dispatcher" curl -fsS "$WARREN_DISPATCHER/readyz"
-	for i in $(seq 1 "$workers"); do
-		local addr=
-		if [ -n "${FLEET_METRICS_PORT:-}" ]; then addr=127.0.0.1:$((FLEET_METRICS_PORT + i - 1)); fi
-		WARREN_METRICS_ADDR=$addr OTEL_SERVICE_NAME=warren-worker bin/worker >"$LOGS/worker-$i.log" 2>&1 &
-		FLEET_PIDS+=($!)
+	rm -f "$LOGS/fleet.ready"
+	bin/fleet --workers "$1" --logs "$LOGS" --ready-file "$LOGS/fleet.ready" --timeout 60s \
+		${FLEET_METRICS_PORT:+--metrics-port "$FLEET_METRICS_PORT"} &
+	FLEET_PID=$!
+	until [ -e "$LOGS/fleet.ready" ]; do
+		if ! kill -0 "$FLEET_PID" 2>/dev/null; then
+			FLEET_PID=
+			say "the fleet did not start (logs in $LOGS)"
+			exit 1
+		fi
+		sleep 0.2
 	done
-	FLEET_WORKERS=$workers
-	wait_until 60 "$workers workers" fleet_joined
 }
 
-fleet_joined() { [ "$(client workers --json | grep -o '"workerId"' | wc -l)" -ge "$FLEET_WORKERS" ]; }
-
-# stop_fleet: SIGTERM every process (they drain) and wait for them.
+# stop_fleet: SIGTERM the fleet (its processes drain) and wait for it.
 stop_fleet() {
-	for pid in "${FLEET_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${FLEET_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	FLEET_PIDS=()
+	if [ -n "$FLEET_PID" ]; then
+		kill -TERM "$FLEET_PID" 2>/dev/null || true
+		wait "$FLEET_PID" 2>/dev/null || true
+	fi
+	FLEET_PID=
 }
 
 # delete_hub: delete the hub's queues, exchanges and database (scripts/deletehub), so that
