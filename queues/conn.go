@@ -34,6 +34,9 @@ type Conn struct {
 	idle     []*publisher // confirm-mode channels of connection gen, ready for Publish
 
 	wg sync.WaitGroup // the supervisor and the consumers
+
+	// upgradeStep, set by tests, may stop UpgradeTopology at a point of its progress.
+	upgradeStep func(point, queue string) error
 }
 
 // Dial connects to the broker, retrying with backoff until ctx ends, and keeps the

@@ -19,10 +19,15 @@ type TopologyMismatchError struct {
 	Hub    string
 	Queue  string // the queue that differs
 	Detail string // what differs, in the broker's words when it said it
+	// Count is set when the partition count or the ladder differs, which no upgrade changes.
+	Count bool
 }
 
 func (e *TopologyMismatchError) Error() string {
-	return fmt.Sprintf("queues: hub %q on the broker does not match this configuration at queue %q: %s (start with the hub's settings, or delete the hub's queues)", e.Hub, e.Queue, e.Detail)
+	if e.Count {
+		return fmt.Sprintf("queues: hub %q on the broker does not match this configuration at queue %q: %s (start with the hub's settings, or delete the hub's queues)", e.Hub, e.Queue, e.Detail)
+	}
+	return fmt.Sprintf("queues: hub %q on the broker does not match this configuration at queue %q: %s (start with the hub's settings; or, to move the hub to this configuration, stop its processes and run `client hub upgrade`)", e.Hub, e.Queue, e.Detail)
 }
 
 func (e *TopologyMismatchError) Is(target error) bool { return target == ErrTopologyMismatch }
@@ -255,7 +260,7 @@ func checkCount(ctx context.Context, conn *link, hub, what string, name func(int
 	if have < want {
 		q = name(have)
 	}
-	return &TopologyMismatchError{Hub: hub, Queue: q,
+	return &TopologyMismatchError{Hub: hub, Queue: q, Count: true,
 		Detail: fmt.Sprintf("the hub has %d %s (%s to %s) but this configuration asks for %d", have, what, name(0), name(have-1), want)}
 }
 

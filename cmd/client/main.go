@@ -88,6 +88,8 @@ type cmdOptions struct {
 	olderThan                                   string
 	wait, recursive, purge, closed              bool
 	count, concurrency                          int
+	amqpURL, hub                                string // client hub
+	partitions                                  int
 }
 
 var commands = []command{
@@ -121,6 +123,7 @@ var commands = []command{
 	{"workers", "workers", 0, nil, runWorkers},
 	{"deadletters", "deadletters", 0, nil, runDeadLetters},
 	{"redrive", "redrive ID...", -1, nil, runRedrive},
+	{"hub", "hub status|upgrade [--amqp-url URL] [--hub H] [--partitions N]", 1, hubFlags, runHub},
 	{"bench", "bench NAME [--count N] [--concurrency C] [--closed] [--input JSON] [--timeout D] [--purge] [--json-file F]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
 		fs.IntVar(&o.count, "count", 100, "instances to run")
 		fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight")
@@ -158,6 +161,11 @@ Flags of every command:
   --dispatcher URL   the dispatcher's URL (env WARREN_DISPATCHER, default `+client.DefaultURL+`)
   --token T          bearer token the dispatcher requires (env WARREN_TOKEN)
   --json             print JSON instead of readable text
+
+Flags of client hub (it talks to the broker, not to the dispatcher):
+  --amqp-url URL     the broker's URL (env WARREN_AMQP_URL, default amqp://guest:guest@127.0.0.1:5672/)
+  --hub H            the hub (env WARREN_HUB, default warren)
+  --partitions N     the hub's partition count (env WARREN_PARTITIONS, default 16)
 
 Tracing follows the standard OTEL_* variables (e.g. OTEL_EXPORTER_OTLP_ENDPOINT).
 
