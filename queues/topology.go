@@ -308,21 +308,6 @@ func count(ctx context.Context, conn *link, name func(int) string, guess, limit 
 // queueExists asks the broker with a passive declare, on a channel of its own because a
 // missing queue closes the channel.
 func queueExists(ctx context.Context, conn *link, name string) (bool, error) {
-	ch, err := conn.channel(ctx)
-	if err != nil {
-		return false, fmt.Errorf("queues: open channel: %w", err)
-	}
-	err = conn.do(ctx, "queue.declare (passive)", func() error {
-		_, err := ch.QueueDeclarePassive(name, true, false, false, false, nil)
-		return err
-	})
-	var ae *amqp.Error
-	if errors.As(err, &ae) && ae.Code == amqp.NotFound {
-		return false, nil
-	}
-	conn.closeChannel(ch)
-	if err != nil {
-		return false, fmt.Errorf("queues: check queue %q: %w", name, err)
-	}
-	return true, nil
+	q, err := inspectQueue(ctx, conn, name)
+	return q != nil, err
 }
