@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -49,11 +50,47 @@ func Require(t testing.TB, service, hostport string) {
 	t.Skip(msg)
 }
 
-// RequireMongo and RequireJaeger are Require for each service.
+// RequireMongo is Require for the store.
 func RequireMongo(t testing.TB) {
 	Require(t, "MongoDB/FerretDB", hostPort(MongoURI(), "127.0.0.1:27017"))
 }
-func RequireJaeger(t testing.TB) { Require(t, "Jaeger", hostPort(JaegerQueryURL(), "127.0.0.1:16686")) }
+
+// RequireJaeger is Require for Jaeger. It first waits for Jaeger while WARREN_TEST_JAEGER_WAIT allows (a duration):
+// `scripts/services.sh run` sets it when it builds and starts Jaeger in the background, so
+// that the tests begin before Jaeger answers. The wait ends at the same moment for every
+// test of the process; under CI a Jaeger that has not come by then fails the test.
+func RequireJaeger(t testing.TB) {
+	t.Helper()
+	hp := hostPort(JaegerQueryURL(), "127.0.0.1:16686")
+	if until := jaegerDeadline(); time.Now().Before(until) {
+		t0 := time.Now()
+		for !listening(hp) && time.Now().Before(until) {
+			time.Sleep(time.Second)
+		}
+		if waited := time.Since(t0); waited > time.Second {
+			t.Logf("waited %s for Jaeger at %s (WARREN_TEST_JAEGER_WAIT)", waited.Round(time.Second), hp)
+		}
+	}
+	Require(t, "Jaeger", hp)
+}
+
+// jaegerDeadline is when RequireJaeger stops waiting: WARREN_TEST_JAEGER_WAIT after the
+// first call of the process (the zero time without it).
+var jaegerDeadline = sync.OnceValue(func() time.Time {
+	d, err := time.ParseDuration(os.Getenv("WARREN_TEST_JAEGER_WAIT"))
+	if err != nil || d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+})
+
+func listening(hostport string) bool {
+	c, err := net.DialTimeout("tcp", hostport, 2*time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
 
 // UniqueName returns prefix plus a short random suffix, for hubs and databases that must not
 // collide between tests or runs.
