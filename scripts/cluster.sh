@@ -36,17 +36,9 @@ WAIT=${WARREN_CLUSTER_WAIT:-120}
 NODES=(1 2 3)
 RMQ=${WARREN_RABBITMQ_BIN:-/usr/lib/rabbitmq/bin}
 
-log() { printf 'cluster: %s\n' "$*" >&2; }
-die() {
-	log "ERROR: $*"
-	exit 1
-}
-
-now_ms() { date +%s%3N; }
-took() {
-	local ms=$(($(now_ms) - $1))
-	printf '%d.%ds' $((ms / 1000)) $((ms % 1000 / 100))
-}
+LOG_NAME=cluster
+# shellcheck source=scripts/lib/daemons.sh
+. "$ROOT/scripts/lib/daemons.sh" # log, die, took
 
 node_name() { echo "warren-c$1@localhost"; }
 amqp_port() { echo $((BASE + $1 - 1)); }

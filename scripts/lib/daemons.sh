@@ -1,8 +1,9 @@
-# How scripts/services.sh runs the daemons it starts (sourced by it): logging, probes and
-# waits, building a launcher of tools/, starting a daemon detached and stopping only the
-# process it recorded (scripts/lib/records.sh).
+# How scripts/services.sh runs the daemons it starts (sourced by it, and by scripts/cluster.sh
+# for its logging): logging (prefixed with LOG_NAME, default services), probes and waits,
+# building a launcher of tools/, starting a daemon detached and stopping only the process it
+# recorded (scripts/lib/records.sh).
 
-log() { printf 'services: %s\n' "$*" >&2; }
+log() { printf '%s: %s\n' "${LOG_NAME:-services}" "$*" >&2; }
 die() {
 	log "ERROR: $*"
 	exit 1
