@@ -90,7 +90,10 @@ type openCall struct {
 	received bool
 	recorded bool   // its scheduling event is in history
 	child    string // the child instance of a sub-orchestration
-	handle   func(ev *history.Event)
+	// sent is the action that sent the call, once its scheduling event is matched in
+	// history (Rewind sends it again).
+	sent   *Action
+	handle func(ev *history.Event)
 }
 
 type eventWait struct {
@@ -372,6 +375,7 @@ func (ep *episode) match(ev *history.Event) {
 	ep.pendingHead++
 	if c := ep.open[ev.TaskID]; c != nil {
 		c.recorded = true
+		c.sent = &p.action
 	}
 }
 

@@ -27,6 +27,10 @@ import (
 // that no live worker registers. Such a failure is NonRetriable: retrying cannot help.
 const ActivityNotRegistered = "ActivityNotRegistered"
 
+// RewindRefused is the Failure.Type of a child that could not be rewound with its parent
+// (Executor.Rewind's RewindChild): it no longer exists, or belongs to another call.
+const RewindRefused = "RewindRefused"
+
 // ErrCanceled is the error of a timer the orchestrator cancelled (TimerTask.Cancel).
 var ErrCanceled = errors.New("canceled")
 

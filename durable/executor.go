@@ -22,6 +22,10 @@ const (
 	SendEvent
 	// TerminateChild: terminate the running child InstanceID (recursively), with Reason.
 	TerminateChild
+	// RewindChild: the parent was rewound (Executor.Rewind) while its child InstanceID
+	// (TaskID, orchestrator Name) was open: a Failed child is rewound in turn, under the
+	// parent's new execution; one that has ended otherwise reports its end again.
+	RewindChild
 )
 
 func (k ActionKind) String() string {
@@ -36,6 +40,8 @@ func (k ActionKind) String() string {
 		return "SendEvent"
 	case TerminateChild:
 		return "TerminateChild"
+	case RewindChild:
+		return "RewindChild"
 	}
 	return fmt.Sprintf("ActionKind(%d)", int(k))
 }

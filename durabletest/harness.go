@@ -288,6 +288,12 @@ func (h *Harness) episode(inst *instance) error {
 	if h.onEpisode != nil {
 		h.onEpisode(inst.id, slices.Clone(inst.past), res)
 	}
+	h.commit(inst, res)
+	return nil
+}
+
+// commit records what the executor decided in an episode of inst and carries it out.
+func (h *Harness) commit(inst *instance, res *durable.Result) {
 	for _, ev := range res.NewEvents {
 		if ev.Kind == history.ExecutionStarted {
 			inst.started = ev
@@ -314,7 +320,6 @@ func (h *Harness) episode(inst *instance) error {
 		start.Trace = nextTrace(start.Trace)
 		h.begin(inst.id, start, res.Carried...)
 	}
-	return nil
 }
 
 func (h *Harness) act(inst *instance, a durable.Action) {
@@ -344,13 +349,15 @@ func (h *Harness) act(inst *instance, a durable.Action) {
 		_ = h.send(a.InstanceID, history.Event{Kind: history.EventRaised, Name: a.Name, Input: a.Input})
 	case durable.TerminateChild:
 		_ = h.send(a.InstanceID, history.Event{Kind: history.ExecutionTerminated, Reason: a.Reason, Recursive: true})
+	case durable.RewindChild:
+		h.rewindChild(inst, a)
 	}
 }
 
 func (h *Harness) notifyParent(inst *instance, parent *history.ParentRef, res *durable.Result) {
 	p := h.instances[parent.InstanceID]
-	if p == nil || p.executionID != parent.ExecutionID {
-		return
+	if p == nil || (p.executionID != parent.ExecutionID && !slices.Contains(p.started.RewoundFrom, parent.ExecutionID)) {
+		return // an execution that has ended; one rewound from it takes its children's ends
 	}
 	ev := history.Event{Version: history.SchemaVersion, TaskID: parent.TaskID, InstanceID: inst.id}
 	switch res.Status {

@@ -41,6 +41,11 @@ const (
 	// PatchMarker records that an execution took the new branch of a patch
 	// (OrchestrationContext.IsPatched); Name is the patch id.
 	PatchMarker Kind = "PatchMarker"
+	// ExecutionRewound asks a Failed instance to run again from just before its failure
+	// (a control message: ExecutionID is the new execution's id, Parent the new parent of
+	// a child rewound with its parent, Trace the new orchestration span), and records in
+	// the new execution's history where the failed execution's events it keeps end.
+	ExecutionRewound Kind = "ExecutionRewound"
 )
 
 // Event is one entry of an orchestration's history. It is one flat record for every kind;
@@ -67,8 +72,12 @@ type Event struct {
 	InstanceID string `json:"instanceId,omitempty" bson:"instanceId,omitempty"`
 	// ExecutionID identifies one execution of an instance (ExecutionStarted, ContinuedAsNew).
 	ExecutionID string `json:"executionId,omitempty" bson:"executionId,omitempty"`
-	// Parent is set on a child's ExecutionStarted.
+	// Parent is set on a child's ExecutionStarted (and on the ExecutionRewound that
+	// rewinds a child with its parent).
 	Parent *ParentRef `json:"parent,omitempty" bson:"parent,omitempty"`
+	// RewoundFrom, on an ExecutionStarted, lists the failed executions this one was
+	// rewound from, oldest first: late results addressed to them are this execution's.
+	RewoundFrom []string `json:"rewoundFrom,omitempty" bson:"rewoundFrom,omitempty"`
 	// Trace carries the W3C context of the caller and the span id chosen for the
 	// orchestration span (ExecutionStarted), or the context of a scheduling event.
 	Trace *TraceContext `json:"trace,omitempty" bson:"trace,omitempty"`
