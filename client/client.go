@@ -267,6 +267,17 @@ func (c *Client) Restart(ctx context.Context, id string) (*api.Status, error) {
 	return &st, nil
 }
 
+// Rewind takes a Failed instance back to just before its failure and runs it from there
+// as a new execution that keeps every completed activity's and child's result, and
+// returns the status it had. An instance that is not Failed is a conflict.
+func (c *Client) Rewind(ctx context.Context, id, reason string) (*api.Status, error) {
+	var st api.Status
+	if err := c.do(ctx, http.MethodPost, instancePath(id)+"/rewind", nil, api.ReasonRequest{Reason: reason}, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
 // Purge deletes an ended instance and its history.
 func (c *Client) Purge(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, instancePath(id), nil, nil, nil)

@@ -20,6 +20,7 @@
 //	POST   /v1/instances/{id}/suspend         {reason?} → 202
 //	POST   /v1/instances/{id}/resume          {reason?} → 202
 //	POST   /v1/instances/{id}/restart         an ended instance, again with its input, as a new execution → 202
+//	POST   /v1/instances/{id}/rewind          {reason?} a Failed instance, from just before its failure → 202
 //	DELETE /v1/instances                      purge ended instances: ?status=&name=&createdFrom=&createdTo= → 200 {purged}
 //	DELETE /v1/instances/{id}                 purge a terminal instance → 204;
 //	                                          ?recursive=true: with its sub-orchestrations → 200 {purged}
@@ -242,6 +243,7 @@ func (d *Dispatcher) routes() http.Handler {
 	mux.HandleFunc("POST /v1/instances/{id}/suspend", d.handle(d.suspend))
 	mux.HandleFunc("POST /v1/instances/{id}/resume", d.handle(d.resume))
 	mux.HandleFunc("POST /v1/instances/{id}/restart", d.handle(d.restart))
+	mux.HandleFunc("POST /v1/instances/{id}/rewind", d.handle(d.rewind))
 	mux.HandleFunc("DELETE /v1/instances", d.handle(d.purgeMany))
 	mux.HandleFunc("DELETE /v1/instances/{id}", d.handle(d.purge))
 	mux.HandleFunc("GET /v1/workers", d.handle(d.workers))

@@ -37,21 +37,30 @@ func (d *Dispatcher) restart(w http.ResponseWriter, r *http.Request) error {
 	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
 	started := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Timestamp: time.Now().UTC(),
 		Name: inst.Name, Input: inst.Input, ExecutionID: newUUID(), Trace: tracing.NewOrchestrationTrace(ctx)}
+	return d.sendNewExecution(w, r, inst, history.ControlMessage{InstanceID: inst.InstanceID, ExecutionID: started.ExecutionID, Event: started},
+		"restart", "restarting")
+}
+
+// sendNewExecution sends the message that begins a new execution of inst (a restart's
+// start, a rewind) and answers 202 with the status inst had; what and doing name the
+// action in errors and the log.
+func (d *Dispatcher) sendNewExecution(w http.ResponseWriter, r *http.Request, inst *history.Instance, cm history.ControlMessage, what, doing string) error {
+	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
 	tp, ts := tracing.MessageTrace(ctx)
-	msg, err := controlMessage(history.ControlMessage{InstanceID: inst.InstanceID, ExecutionID: started.ExecutionID, Event: started}, tp, ts)
+	msg, err := controlMessage(cm, tp, ts)
 	if err != nil {
 		return err
 	}
 	switch outcome, err := d.publishReliably(ctx, d.controlQueue(inst.InstanceID), msg, nil); outcome {
 	case publishRefused:
-		return d.unavailable(r, "sending the restart", err)
+		return d.unavailable(r, "sending the "+what, err)
 	case publishUnknown:
 		return errorf(http.StatusServiceUnavailable, api.CodeUnavailable, fmt.Sprintf(
-			"the outcome of the restart of instance %q is unknown: the broker did not confirm the message, which may still be queued. "+
-				"Read the instance's history (GET /v1/instances/%s?history=true) before restarting it again: a second restart that "+
-				"arrives while the first runs is dead-lettered as a conflict", inst.InstanceID, url.PathEscape(inst.InstanceID)))
+			"the outcome of the %s of instance %q is unknown: the broker did not confirm the message, which may still be queued. "+
+				"Read the instance's history (GET /v1/instances/%s?history=true) before %s it again: a second %s that "+
+				"arrives after the first has begun is dead-lettered", what, inst.InstanceID, url.PathEscape(inst.InstanceID), doing, what))
 	}
-	d.log.Info("restarting an instance", "instance", inst.InstanceID, "execution", started.ExecutionID)
+	d.log.Info(doing+" an instance", "instance", inst.InstanceID, "execution", cm.Event.ExecutionID)
 	writeJSON(w, http.StatusAccepted, api.StatusOf(inst))
 	return nil
 }

@@ -21,16 +21,7 @@ func TestRestartSendsANewExecutionsStart(t *testing.T) {
 	if a.code != http.StatusAccepted || a.status(t).Status != history.StatusFailed {
 		t.Fatalf("%d %s", a.code, a.body)
 	}
-	var starts []history.ControlMessage
-	for _, msgs := range r.broker.sent {
-		for _, m := range msgs {
-			var cm history.ControlMessage
-			if err := json.Unmarshal(m.Body, &cm); err != nil {
-				t.Fatal(err)
-			}
-			starts = append(starts, cm)
-		}
-	}
+	starts := r.sentControl(t)
 	if len(starts) != 1 {
 		t.Fatalf("%d messages sent, want the one start", len(starts))
 	}
@@ -55,4 +46,20 @@ func TestRestartSendsANewExecutionsStart(t *testing.T) {
 			t.Errorf("POST %s: %d %s", path, a.code, a.body)
 		}
 	}
+}
+
+// sentControl decodes every control message the dispatcher sent.
+func (r *rig) sentControl(t *testing.T) []history.ControlMessage {
+	t.Helper()
+	var out []history.ControlMessage
+	for _, msgs := range r.broker.sent {
+		for _, m := range msgs {
+			var cm history.ControlMessage
+			if err := json.Unmarshal(m.Body, &cm); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, cm)
+		}
+	}
+	return out
 }

@@ -284,7 +284,7 @@ func (d *Dispatcher) markStartUnknown(ctx context.Context, inst *history.Instanc
 func startNotQueued(inst *history.Instance, why string) *history.Instance {
 	failed := *inst
 	failed.Status = history.StatusFailed
-	failed.Failure = &history.Failure{Type: "StartNotQueued", Message: why}
+	failed.Failure = &history.Failure{Type: failureStartNotQueued, Message: why}
 	failed.LastEpisode = 0
 	failed.LastUpdatedAt = time.Now().UTC()
 	return &failed

@@ -15,6 +15,7 @@ var kindVersions = map[Kind]int{
 	TaskScheduled: 1, TaskCompleted: 1, TaskFailed: 1,
 	SubOrchestrationCreated: 1, SubOrchestrationCompleted: 1, SubOrchestrationFailed: 1,
 	TimerCreated: 1, TimerFired: 1, EventRaised: 1, EventSent: 1, PatchMarker: 1,
+	ExecutionRewound: 2,
 }
 
 // Valid reports whether k is a kind this build knows.

@@ -1,6 +1,10 @@
 package worker
 
-import "github.com/warrenhq/warren/history"
+import (
+	"slices"
+
+	"github.com/warrenhq/warren/history"
+)
 
 // verdict is what one inbound control message means to an instance's state; plan carries it
 // out. classify decides it without I/O, so every case is a line of a table test.
@@ -32,9 +36,15 @@ const (
 	refused
 	// orphan: not a start, for an instance that has not started after many deliveries.
 	orphan
+	// rewind: an ExecutionRewound for the instance's Failed execution: begin the execution
+	// rewound from it.
+	rewind
+	// norewind: an ExecutionRewound that cannot rewind the instance (it has not failed, it
+	// is unknown, or it is another parent's child): answer it (rewindRefused).
+	norewind
 )
 
-var verdictNames = [...]string{"apply", "begin", "seen", "resend", "later", "stale", "reload", "conflict", "refused", "orphan"}
+var verdictNames = [...]string{"apply", "begin", "seen", "resend", "later", "stale", "reload", "conflict", "refused", "orphan", "rewind", "norewind"}
 
 func (v verdict) String() string { return verdictNames[v] }
 
@@ -82,6 +92,9 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 			return conflict
 		}
 	}
+	if ev.Kind == history.ExecutionRewound {
+		return classifyRewind(st, a, cached)
+	}
 	if st == nil || (st.started.Kind == "" && !st.fresh && !st.finished()) {
 		if st != nil && cached {
 			// Cached before its start was processed, perhaps by another worker while the
@@ -94,7 +107,7 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 		}
 		return orphan
 	}
-	if x := a.msg.ExecutionID; x != "" && x != st.inst.ExecutionID {
+	if x := a.msg.ExecutionID; x != "" && x != st.inst.ExecutionID && !st.takesLate(x, ev.Kind) {
 		switch {
 		case cached:
 			return reload
@@ -111,6 +124,43 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 		return stale
 	}
 	return apply
+}
+
+// classifyRewind relates an ExecutionRewound to st. Like a start, it is decided on the
+// store's word only.
+func classifyRewind(st *instanceState, a arrival, cached bool) verdict {
+	switch {
+	case st == nil:
+		return norewind
+	case cached:
+		return reload
+	case st.started.Kind == "" || st.status == history.StatusContinuedAsNew:
+		// Not begun yet: a child rewound with its parent just after its start was sent.
+		if a.deliveries < startWaitDeliveries {
+			return later
+		}
+		return norewind
+	case st.status == history.StatusFailed && (a.msg.ExecutionID == "" || a.msg.ExecutionID == st.inst.ExecutionID) &&
+		sameCall(st.started.Parent, a.msg.Event.Parent):
+		return rewind
+	}
+	return norewind
+}
+
+// sameCall reports whether a child whose parent is cur may be rewound by the parent that
+// asks: the same instance and task (its execution is the one rewound from cur's). A
+// client's rewind (asked nil) names no parent.
+func sameCall(cur, asked *history.ParentRef) bool {
+	return asked == nil || (cur != nil && cur.InstanceID == asked.InstanceID && cur.TaskID == asked.TaskID)
+}
+
+// takesLate reports whether the current execution takes a message addressed to execution
+// x: one of the failed executions it was rewound from, whose late results are its own
+// (same task ids). Not an activity's failure: the rewind sent every open activity again,
+// and the old attempt's failure may be no more than its cancellation when its execution
+// failed.
+func (s *instanceState) takesLate(x string, kind history.Kind) bool {
+	return kind != history.TaskFailed && slices.Contains(s.started.RewoundFrom, x)
 }
 
 // refusedStart reports whether the dispatcher marked this execution's start as not queued:

@@ -25,6 +25,23 @@ func TestClassify(t *testing.T) {
 			[]history.Episode{{Number: 1, Events: []history.Event{start("e1"), {Kind: end}}, Consumed: []string{"m1"}}})
 	}
 	pending := newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusPending}, nil)
+	rewindReq := func(parent string) history.Event {
+		ev := history.Event{Kind: history.ExecutionRewound, ExecutionID: "e2"}
+		if parent != "" {
+			ev.Parent = &history.ParentRef{InstanceID: parent, ExecutionID: "p2", TaskID: 3}
+		}
+		return ev
+	}
+	child := func(status history.Status, end history.Kind) *instanceState {
+		st := ended(status, end)
+		st.started.Parent = &history.ParentRef{InstanceID: "p", ExecutionID: "p1", TaskID: 3}
+		return st
+	}
+	// rewound is execution e2, rewound from e1.
+	rewound := running(true)
+	rewound.inst.ExecutionID, rewound.started.ExecutionID, rewound.started.RewoundFrom = "e2", "e2", []string{"e1"}
+	completedLate := history.Event{Kind: history.TaskCompleted, TaskID: 2}
+	failedLate := history.Event{Kind: history.TaskFailed, TaskID: 2}
 	refusedDoc := newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusFailed,
 		Failure: &history.Failure{Type: failureStartNotQueued}}, nil)
 
@@ -64,6 +81,20 @@ func TestClassify(t *testing.T) {
 		{"event before the start, from cache", pending, "m", false, "", raised, true, reload},
 		{"event behind the start in the same batch", freshState("i", nil, start("e1"), time.Time{}), "m", false, "", raised, false, apply},
 		{"event for a start the dispatcher gave up on", refusedDoc, "m", false, "", raised, false, stale},
+		{"rewind of the failed execution", ended(history.StatusFailed, history.ExecutionFailed), "r", false, "e1", rewindReq(""), false, rewind},
+		{"rewind of the failed execution, from cache", ended(history.StatusFailed, history.ExecutionFailed), "r", false, "e1", rewindReq(""), true, reload},
+		{"rewind of another execution", ended(history.StatusFailed, history.ExecutionFailed), "r", false, "e0", rewindReq(""), false, norewind},
+		{"rewind of a completed instance", ended(history.StatusCompleted, history.ExecutionCompleted), "r", false, "e1", rewindReq(""), false, norewind},
+		{"rewind of a running instance", running(true), "r", false, "e1", rewindReq(""), false, norewind},
+		{"rewind of an unknown instance", nil, "r", false, "e1", rewindReq(""), false, norewind},
+		{"rewind of a child not begun yet", pending, "r", false, "", rewindReq("p"), false, later},
+		{"rewind of a failed child by its parent", child(history.StatusFailed, history.ExecutionFailed), "r", false, "", rewindReq("p"), false, rewind},
+		{"rewind of a failed child by another parent", child(history.StatusFailed, history.ExecutionFailed), "r", false, "", rewindReq("q"), false, norewind},
+		{"rewind of a completed child by its parent", child(history.StatusCompleted, history.ExecutionCompleted), "r", false, "", rewindReq("p"), false, norewind},
+		{"late result for the execution rewound from", rewound, "m2", false, "e1", completedLate, false, apply},
+		{"late result for the execution rewound from, from cache", rewound, "m2", false, "e1", completedLate, true, apply},
+		{"late activity failure for the execution rewound from", rewound, "m2", false, "e1", failedLate, false, stale},
+		{"copy of a message the failed execution consumed", rewound, "m1", false, "e1", failedLate, false, seen},
 	}
 	// A message whose start never comes stops waiting for it.
 	gone := arrival{id: "m", redelivered: true, deliveries: startWaitDeliveries, msg: history.ControlMessage{InstanceID: "i", Event: raised}}

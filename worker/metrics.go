@@ -64,6 +64,7 @@ const (
 	deadStore       = "store_refused"
 	// deadNewerVersion: written by a newer Warren while no live worker reads it.
 	deadNewerVersion = "newer_version"
+	deadRewind       = "rewind_refused"
 )
 
 // latencyBuckets suit store and broker round trips (a millisecond to tens of seconds).

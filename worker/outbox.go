@@ -80,6 +80,14 @@ func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string)
 	case durable.TerminateChild:
 		ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionTerminated, Reason: a.Reason, Recursive: true}
 		return controlMessage(base+"/terminate", a.InstanceID, "", ev)
+	case durable.RewindChild:
+		// The child's ids are fixed here, in the stored outbox, so a copy sent again after
+		// a lost ack asks for the same rewind.
+		ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionRewound, ExecutionID: newExecutionID(),
+			Reason: "its parent was rewound",
+			Parent: &history.ParentRef{InstanceID: ec.instanceID, ExecutionID: ec.executionID, TaskID: a.TaskID, Name: ec.name},
+			Trace:  childTrace(ec.orchTrace, newSpanID)}
+		return controlMessage(base+"/rewind", a.InstanceID, "", ev)
 	}
 	return history.OutboxMessage{}, fmt.Errorf("unknown action kind %v", a.Kind)
 }

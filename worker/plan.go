@@ -76,7 +76,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	for i := 0; i < len(msgs); i++ {
 		m := msgs[i]
 		v := classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, cached)
-		if v == reload || (v == begin && len(incoming) > 0) {
+		if v == reload || ((v == begin || v == rewind) && len(incoming) > 0) {
 			if len(incoming) > 0 {
 				// The episode so far is computed on this state: the rest waits for a later one.
 				p.retry = append(p.retry, deliveries(msgs[i:])...)
@@ -118,6 +118,16 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		case orphan:
 			p.dead.add(m.d, deadOrphan, fmt.Sprintf("instance %q has not started: %s was delivered %d times waiting for its start", id, ev.Kind, m.d.DeliveryCount))
 			continue
+		case norewind:
+			w.refuseRewind(p, st, m)
+			continue
+		case rewind:
+			// The rewound execution's first episode is this message's alone: the rest wait
+			// for the next batch, which sees the new execution.
+			p.retry = append(p.retry, deliveries(msgs[i+1:])...)
+			p.requeue = append(p.requeue, deliveries(deferred)...)
+			w.planRewind(ctx, p, st, m, now)
+			return p
 		case begin:
 			next := freshState(id, st, ev, now)
 			recorded := st != nil && st.started.Kind == "" && st.inst.ExecutionID == ev.ExecutionID

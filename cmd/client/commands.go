@@ -223,6 +223,13 @@ func runRestart(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	return c.accepted(args[0], "Restarting "+args[0]+" (a new execution, with the same input)")
 }
 
+func runRewind(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
+	if _, err := c.client.Rewind(ctx, args[0], o.reason); err != nil {
+		return c.fail(err)
+	}
+	return c.accepted(args[0], "Rewinding "+args[0]+" (a new execution, from just before its failure)")
+}
+
 func runWorkers(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	wr, err := c.client.Workers(ctx)
 	if err != nil {

@@ -6,6 +6,7 @@
 //	client terminate batch-7 --reason "bad batch" --recursive
 //	client suspend|resume|purge ID          client wait ID --timeout 5m
 //	client purge batch-7 --recursive        (with its sub-orchestrations)
+//	client restart batch-7                  client rewind batch-7 (Failed: from just before its failure)
 //	client purge --status Completed --status Failed --older-than 7d
 //
 // Output is readable by default; --json prints JSON for scripts. Exit codes: 0 done, 1 error
@@ -119,6 +120,9 @@ var commands = []command{
 	{"suspend", "suspend ID", 1, nil, runSuspend},
 	{"resume", "resume ID", 1, nil, runResume},
 	{"restart", "restart ID", 1, nil, runRestart},
+	{"rewind", "rewind ID [--reason R]", 1, func(fs *flag.FlagSet, o *cmdOptions) {
+		fs.StringVar(&o.reason, "reason", "", "why (kept in the history)")
+	}, runRewind},
 	{"purge", "purge ID [--recursive] | purge [--status S]... [--name N] [--older-than D]", -1, purgeFlags, runPurge},
 	{"workers", "workers", 0, nil, runWorkers},
 	{"deadletters", "deadletters", 0, nil, runDeadLetters},

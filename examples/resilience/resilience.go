@@ -1,6 +1,7 @@
 // Package resilience holds small orchestrations that exercise Warren's fault handling end
 // to end: an activity retried with backoff, a child whose failure its parent sees, a
-// durable timer, and parents with long-waiting children to terminate, suspend and resume.
+// durable timer, parents with long-waiting children to terminate, suspend and resume, and
+// orchestrations that fail once and complete when rewound.
 // The worker binary hosts them next to the seed scenario; the integration tests drive them.
 package resilience
 
@@ -24,6 +25,11 @@ func Register(r *durable.Registry) error {
 		durable.AddOrchestrator(r, "Sleeper", Sleeper),
 		durable.AddOrchestrator(r, "WaitingParent", WaitingParent),
 		durable.AddOrchestrator(r, "WaitForRelease", WaitForRelease),
+		durable.AddOrchestrator(r, "Rewindable", Rewindable),
+		durable.AddOrchestrator(r, "ParentOfRewindable", ParentOfRewindable),
+		durable.AddActivity(r, "Prepare", Prepare),
+		durable.AddActivity(r, "FailFirstAttempt", FailFirstAttempt),
+		durable.AddActivity(r, "Finish", Finish),
 	)
 }
 
@@ -108,3 +114,49 @@ func WaitForRelease(ctx *durable.OrchestrationContext, _ struct{}) (string, erro
 	err := ctx.WaitForExternalEvent("Release", 0).Await(&word)
 	return word, err
 }
+
+// Rewindable runs Prepare, FailFirstAttempt and Finish in sequence, without a retry
+// policy: the instance fails on FailFirstAttempt's first attempt. Rewound (`client rewind
+// ID`), it runs FailFirstAttempt again as attempt 2 and then Finish; Prepare's result is
+// kept and it does not run again.
+func Rewindable(ctx *durable.OrchestrationContext, name string) (string, error) {
+	var prepared, tried, finished string
+	if err := ctx.CallActivity("Prepare", name).Await(&prepared); err != nil {
+		return "", err
+	}
+	if err := ctx.CallActivity("FailFirstAttempt", prepared).Await(&tried); err != nil {
+		return "", err
+	}
+	if err := ctx.CallActivity("Finish", tried).Await(&finished); err != nil {
+		return "", err
+	}
+	return finished, nil
+}
+
+// ParentOfRewindable runs Prepare and then a Rewindable child, which fails, and the parent
+// with it; rewinding the parent rewinds the child.
+func ParentOfRewindable(ctx *durable.OrchestrationContext, name string) (string, error) {
+	var prepared, child string
+	if err := ctx.CallActivity("Prepare", name).Await(&prepared); err != nil {
+		return "", err
+	}
+	if err := ctx.CallSubOrchestrator("Rewindable", name+"'s child").Await(&child); err != nil {
+		return "", err
+	}
+	return prepared + " / " + child, nil
+}
+
+// Prepare says it prepared name.
+func Prepare(_ context.Context, name string) (string, error) { return "prepared " + name, nil }
+
+// FailFirstAttempt fails on its first attempt and adds its attempt to s on the next.
+func FailFirstAttempt(ctx context.Context, s string) (string, error) {
+	attempt := durable.GetActivityInfo(ctx).Attempt
+	if attempt == 1 {
+		return "", errors.New("fails on its first attempt (rewind the instance)")
+	}
+	return fmt.Sprintf("%s, tried on attempt %d", s, attempt), nil
+}
+
+// Finish says it finished s.
+func Finish(_ context.Context, s string) (string, error) { return s + ", finished", nil }
