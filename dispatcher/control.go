@@ -83,7 +83,7 @@ func (d *Dispatcher) signal(w http.ResponseWriter, r *http.Request, ev history.E
 		return errorf(http.StatusConflict, api.CodeConflict, fmt.Sprintf(
 			"instance %q is %s: %s", inst.InstanceID, inst.Status, whyNot))
 	}
-	ev.Version = history.SchemaVersion
+	ev.Version = history.VersionOf(ev.Kind)
 	ev.Timestamp = time.Now().UTC()
 	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
 	tp, ts := tracing.MessageTrace(ctx)

@@ -123,7 +123,7 @@ func TestStart(t *testing.T) {
 	}
 	ev := cm.Event
 	if cm.InstanceID != "batch-7" || ev.Kind != history.ExecutionStarted || ev.Name != "Hello" ||
-		string(ev.Input) != `{"n":3}` || ev.ExecutionID != inst.ExecutionID || ev.Version != history.SchemaVersion {
+		string(ev.Input) != `{"n":3}` || ev.ExecutionID != inst.ExecutionID || ev.Version != history.VersionOf(history.ExecutionStarted) {
 		t.Fatalf("control message %+v", cm)
 	}
 	// Without a caller and a tracing SDK, the orchestration roots its own trace; the

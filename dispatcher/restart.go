@@ -35,7 +35,7 @@ func (d *Dispatcher) restart(w http.ResponseWriter, r *http.Request) error {
 		return ae
 	}
 	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
-	started := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Timestamp: time.Now().UTC(),
+	started := history.Event{Version: history.VersionOf(history.ExecutionStarted), Kind: history.ExecutionStarted, Timestamp: time.Now().UTC(),
 		Name: inst.Name, Input: inst.Input, ExecutionID: newUUID(), Trace: tracing.NewOrchestrationTrace(ctx)}
 	return d.sendNewExecution(w, r, inst, history.ControlMessage{InstanceID: inst.InstanceID, ExecutionID: started.ExecutionID, Event: started},
 		"restart", "restarting")

@@ -47,7 +47,7 @@ func (d *Dispatcher) rewind(w http.ResponseWriter, r *http.Request) error {
 		return ae
 	}
 	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
-	ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionRewound, Timestamp: time.Now().UTC(),
+	ev := history.Event{Version: history.VersionOf(history.ExecutionRewound), Kind: history.ExecutionRewound, Timestamp: time.Now().UTC(),
 		ExecutionID: newUUID(), Reason: req.Reason, Trace: tracing.NewOrchestrationTrace(ctx)}
 	return d.sendNewExecution(w, r, inst, history.ControlMessage{InstanceID: inst.InstanceID, ExecutionID: inst.ExecutionID, Event: ev},
 		"rewind", "rewinding")

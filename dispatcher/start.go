@@ -57,7 +57,7 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now().UTC()
 	started := history.Event{
-		Version:     history.SchemaVersion,
+		Version:     history.VersionOf(history.ExecutionStarted),
 		Kind:        history.ExecutionStarted,
 		Timestamp:   now,
 		Name:        req.Name,
@@ -241,7 +241,7 @@ func (d *Dispatcher) refuseStart(ctx context.Context, inst *history.Instance, st
 		"it does not run, even if the message was queued")
 	started.MessageID = msgID
 	ep := &history.Episode{InstanceID: inst.InstanceID, ExecutionID: inst.ExecutionID, Number: 1,
-		Events: []history.Event{started, {Version: history.SchemaVersion, Kind: history.ExecutionFailed,
+		Events: []history.Event{started, {Version: history.VersionOf(history.ExecutionFailed), Kind: history.ExecutionFailed,
 			Timestamp: failed.LastUpdatedAt, Failure: failed.Failure}},
 		Consumed: []string{msgID}, CommittedAt: failed.LastUpdatedAt}
 	err := d.store.CommitEpisodes(ctx, []*history.Episode{ep})[0]

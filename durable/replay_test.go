@@ -49,7 +49,7 @@ func seqRegistry(t testing.TB) *durable.Registry {
 }
 
 func ev(kind history.Kind, ts time.Time, f func(*history.Event)) history.Event {
-	e := history.Event{Version: history.SchemaVersion, Kind: kind, Timestamp: ts}
+	e := history.Event{Version: history.VersionOf(kind), Kind: kind, Timestamp: ts}
 	if f != nil {
 		f(&e)
 	}
@@ -185,7 +185,7 @@ func TestReplayTable(t *testing.T) {
 				t.Fatalf("finished %+v, want %d", res.Finished, c.finished)
 			}
 			for _, e := range res.NewEvents {
-				if e.Version != history.SchemaVersion || e.Timestamp.IsZero() {
+				if e.Version != history.VersionOf(e.Kind) || e.Timestamp.IsZero() {
 					t.Fatalf("event without version or time: %+v", e)
 				}
 			}

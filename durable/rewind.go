@@ -97,7 +97,7 @@ func rewoundHistory(failed []history.Event, request history.Event) ([]history.Ev
 			}
 		}
 	}
-	marker := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionRewound, Timestamp: request.Timestamp,
+	marker := history.Event{Version: history.VersionOf(history.ExecutionRewound), Kind: history.ExecutionRewound, Timestamp: request.Timestamp,
 		ExecutionID: request.ExecutionID, Reason: request.Reason, MessageID: request.MessageID}
 	return append(out, marker), refailed, nil
 }

@@ -112,7 +112,7 @@ func (h *Harness) start(ctx context.Context, name, instanceID string, input any)
 // it, the carried events.
 func (h *Harness) begin(id string, start history.Event, carried ...history.Event) {
 	h.seq++
-	start.Version = history.SchemaVersion
+	start.Version = history.VersionOf(history.ExecutionStarted)
 	start.ExecutionID = fmt.Sprintf("exec-%d", h.seq)
 	start.Timestamp = time.Time{}
 	inst := h.instances[id]
@@ -165,7 +165,7 @@ func (h *Harness) send(instanceID string, ev history.Event) error {
 	if inst == nil {
 		return fmt.Errorf("no instance %q", instanceID)
 	}
-	ev.Version = history.SchemaVersion
+	ev.Version = history.VersionOf(ev.Kind)
 	inst.inbox = append(inst.inbox, ev)
 	return nil
 }
@@ -326,14 +326,14 @@ func (h *Harness) act(inst *instance, a durable.Action) {
 	switch a.Kind {
 	case durable.ScheduleActivity:
 		out, failure := h.runActivity(inst, a)
-		ev := history.Event{Version: history.SchemaVersion, Kind: history.TaskCompleted, TaskID: a.TaskID, Result: out}
+		ev := history.Event{Version: history.VersionOf(history.TaskCompleted), Kind: history.TaskCompleted, TaskID: a.TaskID, Result: out}
 		if failure != nil {
 			ev.Kind, ev.Result, ev.Failure = history.TaskFailed, nil, failure
 		}
 		inst.inbox = append(inst.inbox, ev)
 	case durable.StartChild:
 		if child := h.instances[a.InstanceID]; child != nil && !finished(child.status) {
-			inst.inbox = append(inst.inbox, history.Event{Version: history.SchemaVersion, Kind: history.SubOrchestrationFailed,
+			inst.inbox = append(inst.inbox, history.Event{Version: history.VersionOf(history.SubOrchestrationFailed), Kind: history.SubOrchestrationFailed,
 				TaskID: a.TaskID, InstanceID: a.InstanceID,
 				Failure: &history.Failure{Type: "InstanceExists", Message: fmt.Sprintf("instance %q is already running", a.InstanceID)}})
 			return
@@ -344,7 +344,7 @@ func (h *Harness) act(inst *instance, a durable.Action) {
 	case durable.CreateTimer:
 		h.seq++
 		h.timers = append(h.timers, timer{at: a.FireAt, seq: h.seq, instanceID: inst.id, executionID: inst.executionID,
-			ev: history.Event{Version: history.SchemaVersion, Kind: history.TimerFired, TaskID: a.TaskID, FireAt: a.FireAt}})
+			ev: history.Event{Version: history.VersionOf(history.TimerFired), Kind: history.TimerFired, TaskID: a.TaskID, FireAt: a.FireAt}})
 	case durable.SendEvent:
 		_ = h.send(a.InstanceID, history.Event{Kind: history.EventRaised, Name: a.Name, Input: a.Input})
 	case durable.TerminateChild:
@@ -359,13 +359,14 @@ func (h *Harness) notifyParent(inst *instance, parent *history.ParentRef, res *d
 	if p == nil || (p.executionID != parent.ExecutionID && !slices.Contains(p.started.RewoundFrom, parent.ExecutionID)) {
 		return // an execution that has ended; one rewound from it takes its children's ends
 	}
-	ev := history.Event{Version: history.SchemaVersion, TaskID: parent.TaskID, InstanceID: inst.id}
+	ev := history.Event{TaskID: parent.TaskID, InstanceID: inst.id}
 	switch res.Status {
 	case history.StatusCompleted:
 		ev.Kind, ev.Result = history.SubOrchestrationCompleted, res.Output
 	default:
 		ev.Kind, ev.Failure = history.SubOrchestrationFailed, res.Failure
 	}
+	ev.Version = history.VersionOf(ev.Kind)
 	p.inbox = append(p.inbox, ev)
 }
 

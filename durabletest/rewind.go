@@ -27,7 +27,7 @@ func (h *Harness) Rewind(instanceID, reason string) error {
 // rewind runs the first episode of the execution rewound from inst's failed one.
 func (h *Harness) rewind(inst *instance, request history.Event) error {
 	h.seq++
-	request.Version = history.SchemaVersion
+	request.Version = history.VersionOf(history.ExecutionRewound)
 	request.ExecutionID = fmt.Sprintf("exec-%d", h.seq)
 	request.Timestamp = h.now
 	res, err := h.exec.Rewind(inst.id, inst.past, request, h.now)
@@ -68,7 +68,7 @@ func (h *Harness) rewindChild(inst *instance, a durable.Action) {
 	default:
 		return
 	}
-	inst.inbox = append(inst.inbox, history.Event{Version: history.SchemaVersion, Kind: history.SubOrchestrationFailed,
+	inst.inbox = append(inst.inbox, history.Event{Version: history.VersionOf(history.SubOrchestrationFailed), Kind: history.SubOrchestrationFailed,
 		TaskID: a.TaskID, InstanceID: a.InstanceID, Failure: &history.Failure{Type: durable.RewindRefused,
 			Message: fmt.Sprintf("child %q cannot be rewound with its parent: %s", a.InstanceID, why)}})
 }

@@ -16,7 +16,7 @@ func sampleEvents() []Event {
 		{Kind: ExecutionStarted, Timestamp: ts, Name: "ProvisionNewDevices", Input: json.RawMessage(`{"devices":3}`), ExecutionID: "e1",
 			Parent: &ParentRef{InstanceID: "p", ExecutionID: "pe", TaskID: 4, Name: "Parent"},
 			Trace:  &TraceContext{TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", SpanID: "b7ad6b7169203332"},
-			FireAt: ts.Add(time.Minute)},
+			FireAt: ts.Add(time.Minute), RewoundFrom: []string{"e0"}},
 		{Kind: OrchestratorStarted, Timestamp: ts},
 		{Kind: TaskScheduled, Timestamp: ts, TaskID: 1, Name: "A", Input: json.RawMessage(`"x"`), Attempt: 2},
 		{Kind: TaskFailed, Timestamp: ts, TaskID: 1, Failure: &Failure{Type: "Error", Message: "m", Stack: "s", Cause: &Failure{Type: "Inner", Message: "i"}}},
@@ -24,6 +24,7 @@ func sampleEvents() []Event {
 		{Kind: EventRaised, Timestamp: ts, Name: "Ack", Input: json.RawMessage(`true`), MessageID: "m-1"},
 		{Kind: ExecutionTerminated, Timestamp: ts, Reason: "bad batch", Recursive: true},
 		{Kind: ContinuedAsNew, Timestamp: ts, Input: json.RawMessage(`1`), Carried: []Event{{Version: 1, Kind: EventRaised, Name: "x"}}},
+		{Kind: ExecutionRewound, Timestamp: ts, ExecutionID: "e2", Reason: "fixed", MessageID: "m-2"},
 	}
 }
 
@@ -37,7 +38,7 @@ func TestEventRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", ev.Kind, err)
 		}
-		ev.Version = SchemaVersion
+		ev.Version = VersionOf(ev.Kind)
 		if !reflect.DeepEqual(got, ev) {
 			t.Fatalf("%s: round trip\n got %+v\nwant %+v", ev.Kind, got, ev)
 		}
@@ -75,7 +76,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"null", `null`, "no valid version", false},
 		{"no version", `{"kind":"TaskScheduled"}`, "no valid version", false},
 		{"negative version", `{"v":-1,"kind":"TaskScheduled"}`, "no valid version", false},
-		{"newer version", `{"v":2,"kind":"TaskScheduled"}`, "newer version", true},
+		{"newer version", `{"v":3,"kind":"TaskScheduled"}`, "newer version", true},
 		{"unknown kind", `{"v":1,"kind":"TaskExploded"}`, `unknown event kind "TaskExploded"`, true},
 		{"no kind", `{"v":1}`, `unknown event kind ""`, true},
 		{"wrong type", `{"v":"1","kind":"TaskScheduled"}`, "decoding event", false},
@@ -114,7 +115,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(`{"v":1,"kind":"TaskScheduled"}`))
-	f.Add([]byte(`{"v":2,"kind":"TaskScheduled"}`))
+	f.Add([]byte(`{"v":3,"kind":"TaskScheduled"}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ev, err := DecodeEvent(data)

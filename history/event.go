@@ -14,7 +14,9 @@ import (
 // use what it added (VersionOf): every other event stays readable by the build before. Each
 // worker's heartbeat says its version ([WorkerInfo.SchemaVersion]), so an older worker
 // knows whether a newer one is live to hand such events on to.
-const SchemaVersion = 1
+//
+// Version 2 added ExecutionRewound (and the RewoundFrom of the execution it begins).
+const SchemaVersion = 2
 
 // Kind names what an event records. The string values are stored and must never change.
 type Kind string

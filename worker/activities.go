@@ -74,7 +74,7 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		w.metrics.activity(req.Name, outcome, took)
 	}
 
-	ev := history.Event{Version: history.SchemaVersion, TaskID: req.TaskID, Timestamp: w.now()}
+	ev := history.Event{TaskID: req.TaskID, Timestamp: w.now()}
 	if failure != nil {
 		ev.Kind, ev.Failure = history.TaskFailed, failure
 	} else {

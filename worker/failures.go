@@ -34,8 +34,8 @@ func (w *Worker) failEpisode(p *episodePlan, incoming []history.Event, consumed 
 		events = append(events, first)
 	}
 	events = append(events,
-		history.Event{Version: history.SchemaVersion, Kind: history.OrchestratorStarted, Timestamp: now},
-		history.Event{Version: history.SchemaVersion, Kind: history.ExecutionFailed, Timestamp: now, Failure: f})
+		history.Event{Version: history.VersionOf(history.OrchestratorStarted), Kind: history.OrchestratorStarted, Timestamp: now},
+		history.Event{Version: history.VersionOf(history.ExecutionFailed), Kind: history.ExecutionFailed, Timestamp: now, Failure: f})
 	res := &durable.Result{NewEvents: events, Status: history.StatusFailed, Failure: f}
 	ec := st.episodeContext(events)
 	ec.started = started

@@ -63,27 +63,27 @@ func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string)
 	case durable.StartChild:
 		exec := newExecutionID()
 		ev := history.Event{
-			Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: a.Name,
+			Version: history.VersionOf(history.ExecutionStarted), Kind: history.ExecutionStarted, Name: a.Name,
 			Input: a.Input, ExecutionID: exec, Attempt: a.Attempt,
 			Parent: &history.ParentRef{InstanceID: ec.instanceID, ExecutionID: ec.executionID, TaskID: a.TaskID, Name: ec.name},
 			Trace:  childTrace(ec.orchTrace, newSpanID),
 		}
 		return controlMessage(base+"/start", a.InstanceID, exec, ev)
 	case durable.CreateTimer:
-		ev := history.Event{Version: history.SchemaVersion, Kind: history.TimerFired, TaskID: a.TaskID, FireAt: a.FireAt}
+		ev := history.Event{Version: history.VersionOf(history.TimerFired), Kind: history.TimerFired, TaskID: a.TaskID, FireAt: a.FireAt}
 		m, err := controlMessage(timerMessageID(ec.instanceID, ec.executionID, a.TaskID), ec.instanceID, ec.executionID, ev)
 		m.DueAt = a.FireAt
 		return m, err
 	case durable.SendEvent:
-		ev := history.Event{Version: history.SchemaVersion, Kind: history.EventRaised, Name: a.Name, Input: a.Input}
+		ev := history.Event{Version: history.VersionOf(history.EventRaised), Kind: history.EventRaised, Name: a.Name, Input: a.Input}
 		return controlMessage(base+"/event", a.InstanceID, "", ev)
 	case durable.TerminateChild:
-		ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionTerminated, Reason: a.Reason, Recursive: true}
+		ev := history.Event{Version: history.VersionOf(history.ExecutionTerminated), Kind: history.ExecutionTerminated, Reason: a.Reason, Recursive: true}
 		return controlMessage(base+"/terminate", a.InstanceID, "", ev)
 	case durable.RewindChild:
 		// The child's ids are fixed here, in the stored outbox, so a copy sent again after
 		// a lost ack asks for the same rewind.
-		ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionRewound, ExecutionID: newExecutionID(),
+		ev := history.Event{Version: history.VersionOf(history.ExecutionRewound), Kind: history.ExecutionRewound, ExecutionID: newExecutionID(),
 			Reason: "its parent was rewound",
 			Parent: &history.ParentRef{InstanceID: ec.instanceID, ExecutionID: ec.executionID, TaskID: a.TaskID, Name: ec.name},
 			Trace:  childTrace(ec.orchTrace, newSpanID)}
@@ -95,7 +95,7 @@ func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string)
 // parentNotice tells a parent orchestration how its child ended.
 func parentNotice(ec episodeContext, res *durable.Result) (history.OutboxMessage, error) {
 	p := ec.started.Parent
-	ev := history.Event{Version: history.SchemaVersion, TaskID: p.TaskID, InstanceID: ec.instanceID}
+	ev := history.Event{TaskID: p.TaskID, InstanceID: ec.instanceID}
 	switch res.Status {
 	case history.StatusCompleted:
 		ev.Kind, ev.Result = history.SubOrchestrationCompleted, res.Output
@@ -144,7 +144,12 @@ func continueAsNewMessages(ec episodeContext, res *durable.Result, newSpanID fun
 	return out, nil
 }
 
+// controlMessage wraps ev for target's control queue; an event without a version gets its
+// kind's (history.VersionOf).
 func controlMessage(id, target, executionID string, ev history.Event) (history.OutboxMessage, error) {
+	if ev.Version == 0 {
+		ev.Version = history.VersionOf(ev.Kind)
+	}
 	body, err := json.Marshal(history.ControlMessage{InstanceID: target, ExecutionID: executionID, Event: ev})
 	return history.OutboxMessage{ID: id, Kind: string(ev.Kind), InstanceID: target, Body: body, Trace: ev.Trace}, err
 }

@@ -214,7 +214,7 @@ func (w *Worker) rejectStart(p *episodePlan, m inbound, ev history.Event, kind, 
 		p.dead.add(m.d, reason, why)
 		return
 	}
-	notice := history.Event{Version: history.SchemaVersion, Kind: history.SubOrchestrationFailed,
+	notice := history.Event{Version: history.VersionOf(history.SubOrchestrationFailed), Kind: history.SubOrchestrationFailed,
 		TaskID: ev.Parent.TaskID, InstanceID: m.msg.InstanceID,
 		Failure: &history.Failure{Type: kind, Message: why}}
 	om, err := controlMessage(m.d.ID+"/rejected", ev.Parent.InstanceID, ev.Parent.ExecutionID, notice)

@@ -100,7 +100,7 @@ func (w *Worker) refuseRewind(p *episodePlan, st *instanceState, m inbound) {
 	case st != nil && !sameCall(st.started.Parent, asked):
 		why = "it is not this call's child any more"
 	}
-	notice = history.Event{Version: history.SchemaVersion, Kind: history.SubOrchestrationFailed, TaskID: asked.TaskID, InstanceID: p.id,
+	notice = history.Event{Version: history.VersionOf(history.SubOrchestrationFailed), Kind: history.SubOrchestrationFailed, TaskID: asked.TaskID, InstanceID: p.id,
 		Failure: &history.Failure{Type: durable.RewindRefused, Message: fmt.Sprintf("child %q cannot be rewound with its parent: %s", p.id, why)}}
 	om, err := controlMessage(m.d.ID+"/answer", asked.InstanceID, asked.ExecutionID, notice)
 	if err != nil {

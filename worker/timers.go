@@ -31,7 +31,7 @@ func (w *Worker) sweepTimers(ctx context.Context) {
 			continue
 		}
 		for _, ev := range overdueTimers(st.past, now, w.cfg.TimerGrace, st.resends) {
-			fired := history.Event{Version: history.SchemaVersion, Kind: history.TimerFired, TaskID: ev.TaskID, FireAt: ev.FireAt}
+			fired := history.Event{Version: history.VersionOf(history.TimerFired), Kind: history.TimerFired, TaskID: ev.TaskID, FireAt: ev.FireAt}
 			id := timerMessageID(st.inst.InstanceID, st.inst.ExecutionID, ev.TaskID)
 			if m, err := controlMessage(id, st.inst.InstanceID, st.inst.ExecutionID, fired); err == nil {
 				out = append(out, m)

@@ -91,7 +91,7 @@ func episode(instanceID, executionID string, number int64, marker string) *histo
 	return &history.Episode{
 		InstanceID: instanceID, ExecutionID: executionID, Number: number,
 		Events: []history.Event{{
-			Version: history.SchemaVersion, Kind: history.TaskCompleted, TaskID: number,
+			Version: history.VersionOf(history.TaskCompleted), Kind: history.TaskCompleted, TaskID: number,
 			Timestamp: time.Date(2026, 11, 25, 12, 0, 0, int(number), time.UTC),
 			Result:    json.RawMessage(`"` + marker + `"`),
 		}},
