@@ -1,6 +1,8 @@
-// Package api holds the JSON bodies of the dispatcher's HTTP API and its error codes. The
-// dispatcher (package dispatcher) encodes them and the Go client (package client) decodes
-// them; both import this package, so neither depends on the other.
+// Package api holds the JSON bodies of the dispatcher's HTTP API ([Status], [StartRequest],
+// [ListResponse], …) and its error body and codes ([ErrorBody], [CodeNotFound], …). The
+// dispatcher ([github.com/warrenhq/warren/dispatcher]) encodes them and the Go client
+// ([github.com/warrenhq/warren/client]) decodes them; both import this package, so neither
+// depends on the other.
 //
 //	var st api.Status
 //	err := json.NewDecoder(resp.Body).Decode(&st) // GET /v1/instances/{id}

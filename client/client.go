@@ -5,7 +5,8 @@
 //	st, err := c.Start(ctx, "ProvisionNewDevices", map[string]int{"devices": 10}, client.WithInstanceID("batch-7"))
 //	st, err = c.Wait(ctx, st.InstanceID, 5*time.Minute) // ErrWaitTimeout when it is still running
 //
-// Errors the dispatcher answers with are *APIError (errors.As), carrying the HTTP status,
+// [Client.Wait] returns [ErrWaitTimeout] when the instance is still running. Errors the
+// dispatcher answers with are [*APIError] (errors.As), carrying the HTTP status,
 // a code (the [api] Code* constants) and the dispatcher's message.
 package client
 

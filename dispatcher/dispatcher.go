@@ -9,6 +9,11 @@
 //	defer d.Close()
 //	err = d.ListenAndServe(ctx) // until ctx ends
 //
+// [Open] dials the services named in [Config]; [New] takes a [history.Store] and a [Broker]
+// of the caller's (tests and the simulation pass in-memory ones). [Dispatcher.Handler] is
+// the API as an http.Handler; [Config.Dashboard] mounts a dashboard under /ui/, and
+// [Starting] answers while a binary waits for its services.
+//
 // Routes (JSON bodies are the types of package api):
 //
 //	POST   /v1/instances                      start: {name, instanceId?, input?} → 202 Status

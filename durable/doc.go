@@ -1,6 +1,6 @@
-// Package durable is Warren's SDK: the registry of orchestrators and activities, the
-// OrchestrationContext orchestrators act through, Task with WhenAll and WhenAny, and the
-// replay executor that the worker runs. It knows nothing of RabbitMQ, MongoDB or
+// Package durable is Warren's SDK: the [Registry] of orchestrators and activities, the
+// [OrchestrationContext] orchestrators act through, [Task] with [WhenAll] and [WhenAny], and
+// the replay [Executor] that the worker runs. It knows nothing of RabbitMQ, MongoDB or
 // OpenTelemetry.
 //
 // An orchestrator is deterministic Go code that is replayed from its history; an activity is
@@ -18,11 +18,11 @@
 //		return "Hello, " + name, nil
 //	})
 //
-// The Executor turns an instance's history plus its new events into new history events
-// and actions (Execute). Package durabletest drives it with a virtual clock, so
-// orchestrations can be tested in milliseconds without servers.
+// [Executor.Execute] turns an instance's history plus its new events into new history
+// events and actions, with no I/O. Package [github.com/warrenhq/warren/durabletest] drives
+// it with a virtual clock, so orchestrations can be tested in milliseconds without servers.
 //
 // Task ids are sequential per execution, from 1, in the order of the calls (a retry's
 // timer and each new attempt take the next ids when the failure is applied). Replay checks
-// every recorded call against the code: see NonDeterminismError.
+// every recorded call against the code: see [NonDeterminismError].
 package durable

@@ -1,5 +1,5 @@
 // Package durabletest runs orchestrations in memory with a virtual clock, so they can be
-// tested in milliseconds without RabbitMQ or MongoDB. It drives the same durable.Executor
+// tested in milliseconds without RabbitMQ or MongoDB. It drives the same [durable.Executor]
 // the workers run, replaying each instance's whole history on every episode, so a test also
 // checks that the orchestration replays deterministically.
 //
@@ -10,11 +10,11 @@
 //	h.Output("hello-1", &out)
 //
 // Activities run inline, in the order they were scheduled. Timers fire only when the clock
-// moves: Advance(d) moves it by d, Run moves it to each due timer in turn; RunUntilIdle
-// never moves it.
+// moves: [Harness.Advance] moves it by d, [Harness.Run] moves it to each due timer in turn;
+// [Harness.RunUntilIdle] never moves it.
 //
-// With SetTracer the harness also exports the spans a worker would, on the virtual clock:
-// StartContext under a caller's span, then one trace per orchestration tree.
+// With [Harness.SetTracer] the harness also exports the spans a worker would, on the virtual
+// clock: [Harness.StartContext] under a caller's span, then one trace per orchestration tree.
 package durabletest
 
 import (

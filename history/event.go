@@ -1,6 +1,12 @@
 // Package history is Warren's event model: the events an orchestration's history is made of,
-// the instance and episode records the store keeps, and the Store interface the worker and
-// the dispatcher consume. It knows nothing of RabbitMQ or MongoDB.
+// the [Instance] and [Episode] records the store keeps, and the [Store] interface the worker
+// and the dispatcher consume. It knows nothing of RabbitMQ or MongoDB.
+//
+// A worker reads an instance's history with [Store.LoadHistory] and appends an episode's
+// events with [Store.CommitEpisodes], which refuses a second writer of the same episode
+// number ([ErrEpisodeConflict]); the instance document is a read model written after it
+// ([Store.UpdateInstances]). Implementations: history/mongo (MongoDB, FerretDB) and
+// history/memstore, both checked by history/storetest (docs/design.md section 4).
 package history
 
 import (

@@ -7,6 +7,7 @@
 //	warren.control.00 .. NN  one per partition, single active consumer; an instance's
 //	                         messages go to PartitionOf(instanceID, P); one delivered more
 //	                         than Config.ControlDeliveryLimit times goes to the dead-letter queue
+//	                         ([PartitionOf], [Config.ControlDeliveryLimit])
 //	warren.workitems         activity invocations, competing consumers; a message delivered
 //	                         more than Config.DeliveryLimit times goes to the dead-letter queue
 //	warren.deadletter        what could not be handled, with the reason in x-warren-reason
@@ -25,17 +26,17 @@
 //	})
 //	defer c.Cancel()
 //
-// Guarantees: Publish returns nil only when the broker confirmed every message (an
-// unroutable or nacked one is an error, listed in a *PublishError); deliveries are
-// at-least-once, so receivers drop duplicates by message id. A Conn reconnects by itself
+// Guarantees: [Conn.Publish] returns nil only when the broker confirmed every message (an
+// unroutable or nacked one is an error, listed in a [*PublishError]); deliveries are
+// at-least-once, so receivers drop duplicates by message id. A [Conn] reconnects by itself
 // with backoff, declares the topology again and its consumers subscribe again. No call
-// waits on the broker past its ctx or Config.OperationTimeout: a broker that stops
+// waits on the broker past its ctx or [Config.OperationTimeout]: a broker that stops
 // answering costs the connection (which then reconnects), never a hung caller.
 //
-// Timers: Schedule publishes into the ladder; each level holds a message 2^k ticks and
+// Timers: [Conn.Schedule] publishes into the ladder; each level holds a message 2^k ticks and
 // dead-letters it (at least once) to the level below, so a broker restart loses no timer.
 // Re-arming happens on the consumer side: a scheduled message carries its due time
-// (x-warren-due), and Consume schedules again, instead of handing over, a message that
+// (x-warren-due), and [Conn.Consume] schedules again, instead of handing over, a message that
 // arrives before it is due (a delay longer than the ladder, skewed clocks). The handler never
 // sees a timer early.
 package queues

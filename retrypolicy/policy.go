@@ -1,8 +1,8 @@
 // Package retrypolicy describes how a failed activity or sub-orchestration is retried: how
 // many attempts, how long to wait between them, and which errors are worth retrying.
 //
-// The wait before each retry is a pure function of the policy and the attempt number (no
-// jitter, no clock), so an orchestration that is replayed computes exactly the waits it
+// The wait before each retry ([Policy.Delay]) is a pure function of the [Policy] and the
+// attempt number (no jitter, no clock), so an orchestration that is replayed computes exactly the waits it
 // computed the first time; inside an orchestration each wait is a durable timer.
 //
 //	p := retrypolicy.Policy{MaxAttempts: 3, FirstInterval: time.Second, BackoffCoefficient: 2}

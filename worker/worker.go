@@ -1,5 +1,5 @@
-// Package worker is Warren's worker runtime: it joins the fleet by heartbeat, consumes the
-// control queues of the partitions it owns and runs orchestration episodes on them (load or
+// Package worker is Warren's worker runtime: a [Worker] joins the fleet by heartbeat, consumes
+// the control queues of the partitions it owns and runs orchestration episodes on them (load or
 // take history from its cache, replay, commit, publish, ack — docs/design.md section 4), and runs
 // activities from the shared work-item queue.
 //
@@ -7,6 +7,10 @@
 //	hello.Register(r)
 //	w, err := worker.Open(ctx, worker.Config{}, r) // or New over a store and broker of your own
 //	err = w.Run(ctx) // until ctx ends; then drains and leaves the fleet
+//
+// [Open] dials the services named in [Config]; [New] takes a [history.Store] and a [Broker]
+// that the caller opened (the simulation passes in-memory ones). [Worker.Handler] serves
+// /healthz, /readyz and /metrics.
 package worker
 
 import (

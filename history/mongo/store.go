@@ -1,4 +1,4 @@
-// Package mongo is Warren's history.Store on MongoDB (or a MongoDB-protocol server such as
+// Package mongo is Warren's [history.Store] on MongoDB (or a MongoDB-protocol server such as
 // FerretDB): one database per task hub holding the collections `instances`, `history` (one
 // document per committed episode), `hub` (the partition count) and `workers` (heartbeats).
 //
@@ -6,7 +6,8 @@
 // and FerretDB v1.24 both work: no transactions, change streams, TTL indexes or server-side
 // time limits. Every race that decides correctness is a unique-key insert, the one write
 // FerretDB makes atomic. Instance documents are replaced conditionally on their version,
-// which FerretDB does not make atomic; UpdateInstance reads back and repairs (versions.go).
+// which FerretDB does not make atomic; [Store.UpdateInstance] reads back and repairs
+// (versions.go).
 // Heartbeats and liveness use the server's clock, never a worker's.
 //
 // Storage format: json.RawMessage and []byte fields (inputs, outputs, outbox bodies) are BSON

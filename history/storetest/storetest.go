@@ -7,7 +7,8 @@
 //
 // The suite holds the store's contract where the interface's doc comments leave off: which
 // error each refusal wraps, how instance times round (milliseconds, UTC), in which order
-// lists and histories come back, which races have exactly one winner.
+// lists and histories come back, which races have exactly one winner. [Run] is the suite of
+// the interface; [RunDeadLetters] and [RunCount] those of the optional interfaces.
 package storetest
 
 import (

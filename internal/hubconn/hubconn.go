@@ -1,7 +1,8 @@
 // Package hubconn opens what a Warren binary works with: the history store and the broker
 // connection of one hub. It is the one place where the sequence open the store → record the
 // hub's partition count → dial RabbitMQ → declare the topology lives, so that the worker
-// and the dispatcher start the same way and fail with the same messages.
+// and the dispatcher start the same way and fail with the same messages ([Open]; the
+// [Hub] holds the [mongostore.Store] and the [queues.Conn]).
 //
 //	h, err := hubconn.Open(ctx, hubconn.Options{AMQPURL: u, MongoURI: m, Hub: "warren", Partitions: 16})
 //	if err != nil { ... }

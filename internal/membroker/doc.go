@@ -3,7 +3,7 @@
 // virtual clock, no goroutines and no randomness of its own, so the same calls in the same
 // order give the same results.
 //
-// The hub's queues are declared by New: the control queues (single active consumer), the
+// The hub's queues are declared by [New]: the control queues (single active consumer), the
 // work-item queue (competing consumers, a delivery limit, dead-lettering) and the dead-letter
 // queue. Deliveries are not pushed: the caller asks which consumers could take a message
 // now and hands one over, in the order its scheduler chooses:
@@ -21,5 +21,8 @@
 // unroutable publishes, prefetch, manual acks, requeue at the head of the queue with the
 // delivery count raised, the quorum queue's delivery limit, single active consumer with
 // hand-over, unacked deliveries returned when a consumer or its connection goes, and timers
-// that join their queue when the clock reaches them. Faults are injected by Options.Faults.
+// that join their queue when the clock reaches them. Faults are injected by [Options.Faults].
+//
+// [Broker.Ready] and [Broker.Deliver] are the scheduler's two calls; [Broker.Tick] moves
+// due timers into their queues.
 package membroker

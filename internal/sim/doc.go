@@ -13,4 +13,7 @@
 // the in-memory parts follow the real ones' semantics as Warren uses them, nothing more.
 //
 //	err := sim.Run(sim.Options{Seed: 42}) // a *sim.Failure names the seed and the schedule
+//
+// [Run] plays one seed; a [*Failure] holds what broke, the seed and the schedule that
+// replays it.
 package sim

@@ -1,5 +1,5 @@
 // Package startup lets a Warren binary start while its store or broker does not answer.
-// Wait opens them and, while it cannot, says why in a fixed phrase (a readiness answer
+// [Wait] opens them and, while it cannot, says why in a fixed phrase ([Status.Reason]) (a readiness answer
 // must not name hosts or credentials), logs it every few seconds, probes the broker so that
 // a wedged one (it accepts TCP but never completes the AMQP handshake) reads differently
 // from one that is down, and tries again with backoff, until they answer, the startup
