@@ -66,10 +66,20 @@ BIN="$STATE/bin"
 TAG=${WARREN_SERVICES_TAG:-}
 WAIT=${WARREN_SERVICES_WAIT:-120}
 
-for lib in daemons records rabbitmq rabbitmq-private hubs ferretdb jaeger; do
-	# shellcheck source=/dev/null
-	. "$ROOT/scripts/lib/$lib.sh"
-done
+# shellcheck source=scripts/lib/daemons.sh
+. "$ROOT/scripts/lib/daemons.sh"
+# shellcheck source=scripts/lib/records.sh
+. "$ROOT/scripts/lib/records.sh"
+# shellcheck source=scripts/lib/rabbitmq.sh
+. "$ROOT/scripts/lib/rabbitmq.sh"
+# shellcheck source=scripts/lib/rabbitmq-private.sh
+. "$ROOT/scripts/lib/rabbitmq-private.sh"
+# shellcheck source=scripts/lib/hubs.sh
+. "$ROOT/scripts/lib/hubs.sh"
+# shellcheck source=scripts/lib/ferretdb.sh
+. "$ROOT/scripts/lib/ferretdb.sh"
+# shellcheck source=scripts/lib/jaeger.sh
+. "$ROOT/scripts/lib/jaeger.sh"
 
 up() {
 	local t0
