@@ -122,9 +122,12 @@ func (w *world) checkHistory(exec *durable.Executor, inst history.Instance, eps 
 	var past []history.Event
 	whole := true
 	for _, ep := range eps {
-		if workerMade(ep) {
+		switch {
+		case workerMade(ep):
 			whole = false
-		} else {
+		case ep.Number == 1 && slices.ContainsFunc(ep.Events, func(ev history.Event) bool { return ev.Kind == history.ExecutionRewound }):
+			w.checkRewind(exec, inst.InstanceID, ep)
+		default:
 			w.checkReplay(exec, inst.InstanceID, past, ep)
 		}
 		past = append(past, ep.Events...)
@@ -169,6 +172,47 @@ func (w *world) checkReplay(exec *durable.Executor, id string, past []history.Ev
 	}
 	if got, want := shape(res.NewEvents), shape(ep.Events); got != want {
 		w.problem("instance %s episode %d replays to %s, committed %s", id, ep.Number, got, want)
+	}
+}
+
+// checkRewind: the first episode of a rewound execution is what rewinding the failed
+// execution it names (the last of its start's RewoundFrom) decides again.
+func (w *world) checkRewind(exec *durable.Executor, id string, ep history.Episode) {
+	var start, marker history.Event
+	at := ep.CommittedAt
+	for _, ev := range ep.Events {
+		switch ev.Kind {
+		case history.ExecutionStarted:
+			start = ev
+		case history.ExecutionRewound:
+			marker = ev
+		case history.OrchestratorStarted:
+			at = ev.Timestamp
+		}
+	}
+	if len(start.RewoundFrom) == 0 {
+		w.problem("instance %s: a rewound execution whose start names no failed execution", id)
+		return
+	}
+	failedExec := start.RewoundFrom[len(start.RewoundFrom)-1]
+	eps, err := w.store.LoadHistory(context.Background(), id, failedExec)
+	if err != nil {
+		w.problem("instance %s: the history of the execution it was rewound from: %v", id, err)
+		return
+	}
+	var failed []history.Event
+	for _, e := range eps {
+		failed = append(failed, e.Events...)
+	}
+	req := marker
+	req.Parent, req.Trace = start.Parent, start.Trace
+	res, err := exec.Rewind(id, failed, req, at)
+	if err != nil {
+		w.problem("instance %s: its rewind does not replay: %v", id, err)
+		return
+	}
+	if got, want := shape(res.NewEvents), shape(ep.Events); got != want {
+		w.problem("instance %s: its rewind replays to %s, committed %s", id, got, want)
 	}
 }
 

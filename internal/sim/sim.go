@@ -85,6 +85,9 @@ type world struct {
 	clients  []client
 	ctrlNext map[string]int  // instance id → actions of its control clients taken
 	accepted map[string]bool // instance ids whose start the dispatcher accepted
+	// rewinding marks the instances a client rewinds whenever they fail: Failed is not
+	// their end while it acts.
+	rewinding map[string]bool
 
 	runs     map[string]int // work item id → runs
 	faults   int
@@ -134,7 +137,8 @@ func RunStats(opts Options) (Stats, error) {
 func newWorld(opts Options) (*world, error) {
 	t0, _ := time.Parse(time.RFC3339, epoch0)
 	w := &world{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5eed)), clock: t0, start: t0,
-		runs: map[string]int{}, ctrlNext: map[string]int{}, accepted: map[string]bool{}}
+		runs: map[string]int{}, ctrlNext: map[string]int{}, accepted: map[string]bool{},
+		rewinding: map[string]bool{}}
 	if !opts.NoFaults {
 		w.budget = w.rng.IntN(10)
 	}
@@ -431,7 +435,7 @@ func (w *world) done() bool {
 func (w *world) allEnded() bool {
 	for _, e := range w.expects {
 		inst, err := w.store.GetInstance(context.Background(), e.id)
-		if err != nil || !inst.Status.Terminal() {
+		if err != nil || !inst.Status.Terminal() || (inst.Status == history.StatusFailed && w.rewinding[e.id]) {
 			return false
 		}
 	}

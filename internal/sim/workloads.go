@@ -108,6 +108,28 @@ func registry() (*durable.Registry, error) {
 			}
 			panic(fmt.Sprintf("user code panics after %d", n))
 		}),
+		durable.AddOrchestrator(r, "FailsOnce", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
+			var a, b, c int
+			if err := ctx.CallActivity("Square", 2).Await(&a); err != nil {
+				return 0, err
+			}
+			if err := ctx.CallActivity("FirstAttemptFails", nil).Await(&b); err != nil {
+				return 0, err
+			}
+			err := ctx.CallActivity("Square", 3).Await(&c)
+			return a + b + c, err
+		}),
+		durable.AddActivity(r, "FirstAttemptFails", func(ctx context.Context, _ any) (int, error) {
+			if a := durable.GetActivityInfo(ctx).Attempt; a > 1 {
+				return a, nil
+			}
+			return 0, errors.New("the first attempt fails (rewind the instance)")
+		}),
+		durable.AddOrchestrator(r, "ParentFailsOnce", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
+			var n int
+			err := ctx.CallSubOrchestrator("FailsOnce", nil).Await(&n)
+			return n * 10, err
+		}),
 		durable.AddOrchestrator(r, "BadChild", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
 			err := ctx.CallSubOrchestrator("Idle", nil, durable.WithInstanceID("bad\x00child")).Await(nil)
 			if err == nil {
@@ -158,6 +180,13 @@ func workloads(w *world) []workload {
 		out = append(out, workload{name: "suspend-resume-terminate", starts: []expect{{id: "idle", name: "Idle",
 			status: history.StatusTerminated}},
 			clients: []client{control("idle", "suspend"), control("idle", "resume"), control("idle", "terminate")}})
+	}
+	if w.rng.IntN(2) == 0 {
+		// The failed activity runs again as attempt 2: 4 + 2 + 9; the parent rewinds its child.
+		out = append(out, workload{name: "rewind", starts: []expect{
+			{id: "fails-once", name: "FailsOnce", status: history.StatusCompleted, output: "15"},
+			{id: "parent-fails-once", name: "ParentFailsOnce", status: history.StatusCompleted, output: "150"},
+		}, clients: []client{rewindWhenFailed("fails-once"), rewindWhenFailed("parent-fails-once")}})
 	}
 	if w.rng.IntN(4) == 0 {
 		out = append(out, workload{name: "invalid-child", starts: []expect{{id: "parent-of-bad", name: "BadChild",
@@ -217,6 +246,33 @@ func control(id, action string) client {
 		}
 		done = done || w.ended(id)
 		return !done
+	}
+}
+
+// rewindWhenFailed rewinds an instance whenever the store shows it Failed (at most five
+// times: a fault can fail it again, a DeliveryLimitExceeded say), asking again after 30 s
+// while the same execution still shows Failed (an answer lost, a rewind dead-lettered).
+func rewindWhenFailed(id string) client {
+	tries := 0
+	var asked string
+	var at time.Time
+	return func(w *world) bool {
+		w.rewinding[id] = tries < 5
+		if tries >= 5 {
+			return false
+		}
+		inst, err := w.store.GetInstance(context.Background(), id)
+		if err != nil || inst.Status != history.StatusFailed {
+			return err != nil || !inst.Status.Terminal()
+		}
+		if inst.ExecutionID == asked && w.clock.Sub(at) < 30*time.Second {
+			return true
+		}
+		if w.post("/v1/instances/"+id+"/rewind", `{"reason":"sim"}`) {
+			tries++
+		}
+		asked, at = inst.ExecutionID, w.clock
+		return true
 	}
 }
 
