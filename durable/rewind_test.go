@@ -67,6 +67,20 @@ func rewindRegistry(t *testing.T, ran map[string]int) *durable.Registry {
 			}
 			return fmt.Sprintf("%s after %s", word, ctx.CurrentTime().Sub(began)), nil
 		}),
+		durable.AddOrchestrator(r, "WaitGo", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			var word string
+			err := ctx.WaitForExternalEvent("Go", 0).Await(&word)
+			return word, err
+		}),
+		durable.AddOrchestrator(r, "TwoChildren", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			var a, b string
+			pipe, wait := ctx.CallSubOrchestrator("Pipeline", nil), ctx.CallSubOrchestrator("WaitGo", nil)
+			if err := pipe.Await(&a); err != nil {
+				return "", err
+			}
+			err := wait.Await(&b)
+			return a + "+" + b, err
+		}),
 		durable.AddOrchestrator(r, "Parent", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
 			p, err := step(ctx, "p")
 			if err != nil {
@@ -205,6 +219,46 @@ func TestRewindRefusesWhatHasNotFailed(t *testing.T) {
 	must(t, h.RaiseEvent("w", "Go", "now"))
 	must(t, h.Run())
 	refused("w", `instance "w" is Completed; only a Failed instance can be rewound`)
+}
+
+// A parent that failed while another child still ran is rewound with the failed child;
+// the other child's end reaches the rewound parent whether it came before the rewind or
+// after (as on a worker: TestRewindWithAChildStillRunning).
+func TestRewindWithAChildStillRunning(t *testing.T) {
+	for _, goFirst := range []bool{true, false} {
+		h := durabletest.New(rewindRegistry(t, map[string]int{}))
+		must(t, h.Start("TwoChildren", "two", nil))
+		must(t, h.Run())
+		if h.Status("two") != history.StatusFailed || h.Status("two:2") != history.StatusRunning {
+			t.Fatalf("parent %s, waiting child %s", h.Status("two"), h.Status("two:2"))
+		}
+		if goFirst {
+			must(t, h.RaiseEvent("two:2", "Go", "went"))
+			must(t, h.Run())
+		}
+		must(t, h.Rewind("two", ""))
+		must(t, h.Run())
+		if !goFirst {
+			must(t, h.RaiseEvent("two:2", "Go", "went"))
+			must(t, h.Run())
+		}
+		wantOutput(t, h, "two", `a|attempt 2 after "half way"|c+went`)
+	}
+}
+
+// A parent whose failed child is gone (purged) when the parent is rewound learns so and
+// fails again, rather than wait for ever.
+func TestRewindOfAParentWhoseChildIsGone(t *testing.T) {
+	h := durabletest.New(rewindRegistry(t, map[string]int{}))
+	must(t, h.Start("Parent", "parent", nil))
+	must(t, h.Run())
+	must(t, h.Purge("the-child", false))
+	must(t, h.Rewind("parent", ""))
+	must(t, h.Run())
+	if f := h.Failure("parent"); h.Status("parent") != history.StatusFailed || f == nil ||
+		!strings.Contains(f.Error(), durable.RewindRefused+`: child "the-child" cannot be rewound with its parent: it does not exist`) {
+		t.Fatalf("%s (%v), want Failed with RewindRefused", h.Status("parent"), f)
+	}
 }
 
 func execution(evs []history.Event) string {

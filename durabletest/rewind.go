@@ -52,7 +52,7 @@ func (h *Harness) rewindChild(inst *instance, a durable.Action) {
 	var why string
 	switch {
 	case child == nil:
-		why = "it does not exist (purged?)"
+		why = "it does not exist"
 	case child.started.Parent == nil || child.started.Parent.InstanceID != inst.id || child.started.Parent.TaskID != a.TaskID:
 		why = "it is not this call's child any more"
 	case child.status == history.StatusFailed:

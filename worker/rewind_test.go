@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/warrenhq/warren/durable"
@@ -40,6 +41,20 @@ func rewindRegistry(t *testing.T, ran map[string]int) *durable.Registry {
 			return "", errors.New("flaky on attempt 1")
 		}),
 		durable.AddOrchestrator(r, "Pipeline", pipeline),
+		durable.AddOrchestrator(r, "WaitGo", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			var word string
+			err := ctx.WaitForExternalEvent("Go", 0).Await(&word)
+			return word, err
+		}),
+		durable.AddOrchestrator(r, "TwoChildren", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+			var a, b string
+			pipe, wait := ctx.CallSubOrchestrator("Pipeline", nil), ctx.CallSubOrchestrator("WaitGo", nil)
+			if err := pipe.Await(&a); err != nil {
+				return "", err
+			}
+			err := wait.Await(&b)
+			return a + "+" + b, err
+		}),
 		durable.AddOrchestrator(r, "Parent", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
 			var p, child string
 			if err := ctx.CallActivity("Step", "p").Await(&p); err != nil {
@@ -99,5 +114,63 @@ func TestRewindOnAWorker(t *testing.T) {
 	f.run(w)
 	if dl := f.broker.DeadLetters(); len(dl) != 1 || dl[0].InstanceID != "pipe" {
 		t.Fatalf("dead letters %+v, want the rewind of the completed instance", dl)
+	}
+}
+
+// A parent that failed while another child still ran is rewound with the failed child;
+// the other child's end reaches the rewound parent whether it came before the rewind
+// (the failed parent dropped it: the child reports it again) or after (addressed to the
+// failed execution, which the rewound one was rewound from).
+func TestRewindWithAChildStillRunning(t *testing.T) {
+	for _, goFirst := range []bool{true, false} {
+		ran := map[string]int{}
+		f := newFleet(t, rewindRegistry(t, ran), nil, nil)
+		w, _ := f.worker("w")
+		f.start("two", "TwoChildren", "null")
+		f.run(w)
+		if inst := f.settle(w, "two"); inst.Status != history.StatusFailed {
+			t.Fatalf("%s, want Failed", inst.Status)
+		}
+		goEv := history.Event{Version: 1, Kind: history.EventRaised, Name: "Go", Input: json.RawMessage(`"went"`)}
+		if goFirst {
+			f.send("two:2", "go", goEv)
+			f.run(w)
+			if inst := f.settle(w, "two:2"); inst.Status != history.StatusCompleted {
+				t.Fatalf("the waiting child: %s, want Completed", inst.Status)
+			}
+		}
+		f.rewind("two")
+		f.run(w)
+		if !goFirst {
+			if inst := f.settle(w, "two"); inst.Status != history.StatusRunning {
+				t.Fatalf("after the rewind: %s, want Running (its second child waits)", inst.Status)
+			}
+			f.send("two:2", "go", goEv)
+			f.run(w)
+		}
+		if inst := f.settle(w, "two"); inst.Status != history.StatusCompleted || string(inst.Output) != `"a|attempt 2|c+went"` {
+			t.Errorf("go first %v: %s %s (%v), want Completed with a|attempt 2|c+went", goFirst, inst.Status, inst.Output, inst.Failure)
+		}
+		if ran["Step a"] != 1 || ran["Flaky"] != 2 {
+			t.Errorf("go first %v: runs %v", goFirst, ran)
+		}
+	}
+}
+
+// A parent whose failed child is gone (purged) when the parent is rewound learns so
+// (RewindRefused) and fails again, rather than wait for ever.
+func TestRewindOfAParentWhoseChildIsGone(t *testing.T) {
+	f := newFleet(t, rewindRegistry(t, map[string]int{}), nil, nil)
+	w, _ := f.worker("w")
+	f.start("parent", "Parent", "null")
+	f.run(w)
+	f.settle(w, "parent")
+	must(t, f.store.Purge(context.Background(), "parent:2"))
+	f.rewind("parent")
+	f.run(w)
+	inst := f.settle(w, "parent")
+	if inst.Status != history.StatusFailed || inst.Executions != 2 || inst.Failure == nil ||
+		!strings.Contains(inst.Failure.Error(), durable.RewindRefused+`: child "parent:2" cannot be rewound with its parent: it does not exist`) {
+		t.Fatalf("%s in execution %d (%v), want the rewound execution Failed with RewindRefused", inst.Status, inst.Executions, inst.Failure)
 	}
 }
