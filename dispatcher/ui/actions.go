@@ -39,6 +39,11 @@ var actions = map[string]struct {
 			_, err := api.Restart(ctx, id)
 			return err
 		}},
+	"rewind": {"rewind (run again from just before its failure, keeping what completed)",
+		func(ctx context.Context, api API, id string, f *actionForm) error {
+			_, err := api.Rewind(ctx, id, f.Reason)
+			return err
+		}},
 }
 
 type confirmPage struct {

@@ -71,6 +71,7 @@ func TestBadActionsShowTheErrorInPlaceAndChangeNothing(t *testing.T) {
 		{"purge a running instance", "run-1", "purge", nil, 409, `instance &#34;run-1&#34; has not ended`},
 		{"resume a completed instance", "done-1", "resume", nil, 409, `done-1`},
 		{"restart a running instance", "run-1", "restart", nil, 409, `only Completed, Failed or Terminated instances can be restarted`},
+		{"rewind a completed instance", "done-1", "rewind", nil, 409, `only a Failed instance can be rewound`},
 	} {
 		p := r.act(c.id, c.action, c.fields, true)
 		if p.status != c.status {
@@ -148,5 +149,24 @@ func TestRestartAnEndedInstance(t *testing.T) {
 	}
 	if ev := sentEvent(t, msgs[0].Body); ev.Kind != history.ExecutionStarted || ev.Name != "HelloSequence" || string(ev.Input) != `{"devices":2}` {
 		t.Errorf("restart sent %+v, want the orchestrator started again with its input", ev)
+	}
+}
+
+func TestRewindAFailedInstance(t *testing.T) {
+	r := newRig(t, dispatcher.Config{})
+	r.seed("failed-3", "HelloSequence", history.StatusFailed, "")
+	if err := r.store.Heartbeat(context.Background(), history.WorkerInfo{WorkerID: "w", Orchestrators: []string{"HelloSequence"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := r.act("failed-3", "rewind", nil, true)
+	if p.status != http.StatusOK || p.url != "/ui/instances/failed-3" {
+		t.Fatalf("rewind: HTTP %d at %s\n%s", p.status, p.url, p.body)
+	}
+	msgs := r.published()
+	if len(msgs) != 1 {
+		t.Fatalf("sent %d messages, want 1", len(msgs))
+	}
+	if ev := sentEvent(t, msgs[0].Body); ev.Kind != history.ExecutionRewound || ev.ExecutionID == "" || ev.ExecutionID == "e1-failed-3" {
+		t.Errorf("rewind sent %+v, want the rewind of the failed execution into a new one", ev)
 	}
 }

@@ -39,7 +39,7 @@ type instancePage struct {
 // actionForm is an action's form as submitted: the fields are shown back with the error
 // next to the form, and on the confirmation page.
 type actionForm struct {
-	Name      string // raise, terminate, suspend, resume, purge, restart
+	Name      string // raise, terminate, suspend, resume, purge, restart, rewind
 	Event     string
 	Data      string
 	Reason    string

@@ -1,6 +1,6 @@
 // Package ui is the dispatcher's web dashboard, served under /ui/ on the API's listener: the
 // instances with their counts by status, one instance with its history as a timeline and
-// its children, the actions of the API (raise, terminate, suspend, resume, purge, restart),
+// its children, the actions of the API (raise, terminate, suspend, resume, purge, restart, rewind),
 // the live workers and the queues. It is Go html/template pages embedded in the binary and
 // one small script of its own (refreshing the live parts of a page); nothing is loaded
 // from elsewhere.
@@ -40,6 +40,7 @@ type API interface {
 	Suspend(ctx context.Context, id, reason string) error
 	Resume(ctx context.Context, id, reason string) error
 	Restart(ctx context.Context, id string) (*api.Status, error)
+	Rewind(ctx context.Context, id, reason string) (*api.Status, error)
 	Purge(ctx context.Context, id string) error
 	Workers(ctx context.Context) (*api.WorkersResponse, error)
 	DeadLetters(ctx context.Context, pageSize int, cursor string) (*api.DeadLettersResponse, error)
