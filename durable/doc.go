@@ -19,7 +19,8 @@
 //	})
 //
 // [Executor.Execute] turns an instance's history plus its new events into new history
-// events and actions, with no I/O. Package [github.com/warrenhq/warren/durabletest] drives
+// events and actions, with no I/O; [Executor.Rewind] builds, as purely, the execution that
+// runs a failed one again from just before its failure. Package [github.com/warrenhq/warren/durabletest] drives
 // it with a virtual clock, so orchestrations can be tested in milliseconds without servers.
 //
 // Task ids are sequential per execution, from 1, in the order of the calls (a retry's

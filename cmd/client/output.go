@@ -108,6 +108,7 @@ func describeEvent(ev history.Event) string {
 		add("fireAt", when(ev.FireAt))
 	}
 	add("reason", ev.Reason)
+	add("rewoundFrom", strings.Join(ev.RewoundFrom, ","))
 	if ev.Attempt > 1 {
 		add("attempt", fmt.Sprint(ev.Attempt))
 	}
