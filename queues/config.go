@@ -18,9 +18,15 @@ const (
 	MaxPartitions      = 1024
 	DefaultTimerTick   = 10 * time.Millisecond
 	DefaultTimerLevels = 18 // with 10 ms ticks one pass of the ladder holds about 43 minutes
-	// DefaultDeliveryLimit is the work items' delivery limit: an activity that kills its
-	// worker a few times is given up.
+	// DefaultDeliveryLimit is the work-item queue's delivery limit (x-delivery-limit). The
+	// broker counts every return, a dropped connection's included, so workers renew a work
+	// item that nears it and give the task up only after DefaultDeliveryBudget deliveries
+	// in all (worker.Config.WorkItemDeliveryBudget).
 	DefaultDeliveryLimit = 5
+	// DefaultDeliveryBudget is how many deliveries a work item may have in all, across the
+	// fresh copies a worker publishes to renew it, before its task fails with
+	// DeliveryLimitExceeded: an activity that kills its worker that often is given up.
+	DefaultDeliveryBudget = 20
 	// DefaultControlDeliveryLimit is the control queues' delivery limit: far above what a
 	// healthy message sees (a redelivery per worker crash or partition move), so that only a
 	// message that keeps failing reaches the dead-letter queue.

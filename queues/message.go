@@ -24,6 +24,11 @@ type Message struct {
 	SourceQueue string
 	// Timestamp is when the message was first published.
 	Timestamp time.Time
+	// PriorDeliveries counts the deliveries of earlier copies of this message: a worker
+	// renews a work item near the queue's delivery limit by publishing a fresh copy that
+	// carries the count (header x-warren-prior-deliveries), so the broker's count starts
+	// again while the total stays known.
+	PriorDeliveries int
 }
 
 // Header names Warren adds to AMQP messages (besides message-id, type and timestamp).
@@ -34,6 +39,7 @@ const (
 	headerReason      = "x-warren-reason"
 	headerSourceQueue = "x-warren-source-queue"
 	headerDue         = "x-warren-due" // unix milliseconds at which a scheduled message is due
+	headerPrior       = "x-warren-prior-deliveries"
 )
 
 // publishing encodes m as a persistent AMQP message; due, when not zero, marks it scheduled.
@@ -50,6 +56,9 @@ func (m *Message) publishing(due time.Time) amqp.Publishing {
 	}
 	if m.Reason != "" {
 		h[headerReason] = m.Reason
+	}
+	if m.PriorDeliveries > 0 {
+		h[headerPrior] = int64(m.PriorDeliveries)
 	}
 	if !due.IsZero() {
 		ms := due.UnixMilli()
@@ -84,6 +93,8 @@ func messageOf(d *amqp.Delivery, fromDeadLetterQueue bool) Message {
 		TraceState:  headerString(d.Headers, headerTraceState),
 		Reason:      headerString(d.Headers, headerReason),
 		Timestamp:   d.Timestamp,
+
+		PriorDeliveries: int(headerInt(d.Headers, headerPrior)),
 	}
 	if fromDeadLetterQueue {
 		m.SourceQueue = headerString(d.Headers, headerSourceQueue)

@@ -100,7 +100,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	sent := Message{
 		ID: "id-1", Kind: "ExecutionStarted", InstanceID: "device-42", Body: []byte(`{"a":1}`),
 		TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", TraceState: "congo=t61rcWkgMzE",
-		Timestamp: time.Unix(1700000000, 0),
+		Timestamp: time.Unix(1700000000, 0), PriorDeliveries: 5,
 	}
 	if err := c.Publish(ctx, q, sent); err != nil {
 		t.Fatal(err)
@@ -116,7 +116,8 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}
 	m := d.Message
 	if m.ID != sent.ID || m.Kind != sent.Kind || m.InstanceID != sent.InstanceID || string(m.Body) != string(sent.Body) ||
-		m.TraceParent != sent.TraceParent || m.TraceState != sent.TraceState || !m.Timestamp.Equal(sent.Timestamp) || m.Reason != "" {
+		m.TraceParent != sent.TraceParent || m.TraceState != sent.TraceState || !m.Timestamp.Equal(sent.Timestamp) || m.Reason != "" ||
+		m.PriorDeliveries != sent.PriorDeliveries {
 		t.Errorf("received %+v, sent %+v", m, sent)
 	}
 	if d.Queue != q || d.Redelivered || d.DeliveryCount != 1 || !d.Due.IsZero() {

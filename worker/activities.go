@@ -39,14 +39,16 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 	}
 	var out []byte
 	var failure *history.Failure
-	if d.DeliveryCount >= w.cfg.WorkItemDeliveryLimit {
-		// The broker dead-letters this work item if it comes back once more, and then no
-		// result would ever reach the orchestration: the task fails now instead, and the
-		// orchestration's retry policy decides what follows.
+	if total := d.PriorDeliveries + d.DeliveryCount; total >= w.cfg.WorkItemDeliveryBudget {
+		// The work item has been handed out as often as its budget allows without a
+		// result: the task fails now, and the orchestration's retry policy decides what
+		// follows.
 		failure = &history.Failure{Type: "DeliveryLimitExceeded", Message: fmt.Sprintf(
-			"activity %s was handed to workers %d times without a result (workers stopped or crashed while running it)",
-			req.Name, d.DeliveryCount-1)}
+			"activity %s was handed to workers %d times without a result (workers stopped or crashed while running it, or lost their connection to the broker)",
+			req.Name, total-1)}
 		w.metrics.activity(req.Name, outcomeDeliveryLimit, 0)
+	} else if d.DeliveryCount >= w.cfg.WorkItemDeliveryLimit && w.renew(ctx, d, req) {
+		return
 	} else if !w.registry.HasActivity(req.Name) {
 		if w.handOn(ctx, d, req) {
 			return

@@ -23,9 +23,13 @@ type Config struct {
 	// ActivityConcurrency is how many activities run at once (and the work-item prefetch).
 	ActivityConcurrency int // default 16
 	// WorkItemDeliveryLimit is the hub's delivery limit of work items (the broker's
-	// x-delivery-limit): on the last delivery the broker allows, the worker fails the task
-	// instead of running it once more.
+	// x-delivery-limit): a work item delivered that often is renewed (a fresh copy is
+	// published and the delivery acked) instead of run, before the broker would dead-letter it.
 	WorkItemDeliveryLimit int // default queues.DefaultDeliveryLimit
+	// WorkItemDeliveryBudget is how many deliveries a work item may have in all, its renewed
+	// copies' included: on the last one the worker fails the task (DeliveryLimitExceeded)
+	// instead of running it once more.
+	WorkItemDeliveryBudget int // default queues.DefaultDeliveryBudget
 	// ControlPrefetch bounds unacked control messages per owned partition.
 	ControlPrefetch int // default 256
 	// MaxMessageBytes is the largest message body the worker decodes; a larger control
@@ -93,6 +97,9 @@ func (c Config) withDefaults() Config {
 	if c.WorkItemDeliveryLimit == 0 {
 		c.WorkItemDeliveryLimit = queues.DefaultDeliveryLimit
 	}
+	if c.WorkItemDeliveryBudget == 0 {
+		c.WorkItemDeliveryBudget = queues.DefaultDeliveryBudget
+	}
 	if c.ControlPrefetch == 0 {
 		c.ControlPrefetch = 256
 	}
@@ -142,6 +149,9 @@ func (c Config) validate() error {
 	}
 	if c.ActivityConcurrency < 1 {
 		errs = append(errs, fmt.Errorf("activity concurrency must be at least 1, got %d", c.ActivityConcurrency))
+	}
+	if c.WorkItemDeliveryLimit < 1 || c.WorkItemDeliveryBudget < 1 {
+		errs = append(errs, fmt.Errorf("work-item delivery limit (%d) and budget (%d) must be at least 1", c.WorkItemDeliveryLimit, c.WorkItemDeliveryBudget))
 	}
 	if c.MaxMessageBytes < 1 {
 		errs = append(errs, fmt.Errorf("max message bytes must be at least 1, got %d", c.MaxMessageBytes))

@@ -163,10 +163,12 @@ func TestNextExecutionBeginsAfterALostDocumentWrite(t *testing.T) {
 	}
 }
 
-// A work item that keeps coming back without a result (its workers die while running it)
-// fails its task on the last delivery the broker allows, so the orchestration learns of it
-// instead of waiting for a result the dead-letter queue swallowed (issue 8, defect 8).
-func TestWorkItemAtItsDeliveryLimitFailsItsTask(t *testing.T) {
+// A work item that keeps coming back without a result (its workers die, or lose their
+// connection, before running it) is renewed on the last delivery the queue's limit allows —
+// a fresh copy carrying the count, so the broker never dead-letters it — and fails its task
+// once it has used up its delivery budget, so the orchestration learns of it instead of
+// waiting for a result the dead-letter queue swallowed (issue 8, defect 8; issue 10).
+func TestWorkItemAtItsDeliveryBudgetFailsItsTask(t *testing.T) {
 	r := durable.NewRegistry()
 	ran := 0
 	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
@@ -187,21 +189,67 @@ func TestWorkItemAtItsDeliveryLimitFailsItsTask(t *testing.T) {
 	deliver()
 	w.Batch(ctx) // the episode schedules the activity
 	deliver()    // the work item waits in w's hands
-	// Each worker takes the work item and dies before running it: the broker counts a return.
-	for i := 1; i < queues.DefaultDeliveryLimit; i++ {
+	renewals := 0
+	for total := 1; total < queues.DefaultDeliveryBudget; total++ {
 		if w.Activities() != 1 {
-			t.Fatalf("delivery %d: worker holds %d work items, want 1", i, w.Activities())
+			t.Fatalf("delivery %d: worker holds %d work items, want 1", total, w.Activities())
 		}
+		if total%queues.DefaultDeliveryLimit == 0 {
+			// The broker's last delivery: the worker renews the item instead of running it.
+			w.RunActivity(ctx, 0)
+			renewals++
+			deliver()
+			if w.Activities() != 1 || w.items[0].DeliveryCount != 1 || w.items[0].PriorDeliveries != total || ran != 0 {
+				t.Fatalf("after delivery %d: %d runs, worker holds %d items; want a fresh copy (delivery 1) carrying %d deliveries, no run",
+					total, ran, w.Activities(), total)
+			}
+			continue
+		}
+		// The worker dies before running it: the broker counts a return.
 		_ = conn.Close()
 		f.now = f.now.Add(10 * time.Second) // its heartbeat ages out
-		w, conn = f.worker(fmt.Sprintf("w%d", i))
+		w, conn = f.worker(fmt.Sprintf("w%d", total))
 		deliver()
 	}
 	inst := f.settle(w, "once")
 	if inst.Status != history.StatusFailed || inst.Failure == nil || !strings.Contains(inst.Failure.Message, "DeliveryLimitExceeded") || ran != 0 {
 		t.Fatalf("instance %+v (failure %+v) after %d runs, want Failed with DeliveryLimitExceeded and no run", inst, inst.Failure, ran)
 	}
+	if want := (queues.DefaultDeliveryBudget - 1) / queues.DefaultDeliveryLimit; renewals != want {
+		t.Fatalf("%d renewals, want %d", renewals, want)
+	}
 	if n := len(f.broker.DeadLetters()); n != 0 {
 		t.Fatalf("%d messages dead-lettered, want none: the task failed before the broker gave up", n)
+	}
+}
+
+// A renewed work item runs like any other: its result reaches the orchestration.
+func TestRenewedWorkItemRuns(t *testing.T) {
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		var s string
+		err := ctx.CallActivity("Slow", nil).Await(&s)
+		return s, err
+	}))
+	must(t, durable.AddActivity(r, "Slow", func(context.Context, any) (string, error) { return "ran", nil }))
+	f := newFleet(t, r, nil, nil)
+	ctx := context.Background()
+	w, conn := f.worker("w0")
+	f.start("once", "Once", "null")
+	f.deliverAll()
+	w.Batch(ctx)
+	f.deliverAll()
+	for i := 1; i < queues.DefaultDeliveryLimit; i++ {
+		_ = conn.Close()
+		f.now = f.now.Add(10 * time.Second)
+		w, conn = f.worker(fmt.Sprintf("w%d", i))
+		f.deliverAll()
+	}
+	inst := f.settle(w, "once")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"ran"` {
+		t.Fatalf("instance %+v (failure %+v), want Completed with \"ran\"", inst, inst.Failure)
+	}
+	if n := len(f.broker.DeadLetters()); n != 0 {
+		t.Fatalf("%d messages dead-lettered, want none", n)
 	}
 }

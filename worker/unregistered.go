@@ -52,10 +52,7 @@ func (w *Worker) handOn(ctx context.Context, d *queues.Delivery, req history.Act
 // queue after handOnDelay and acks the delivery (what says which); after a failed publish
 // it leaves the item to the broker.
 func (w *Worker) passOn(ctx context.Context, d *queues.Delivery, instanceID string, trace *history.TraceContext, what string) {
-	pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
-	err := w.broker.Schedule(pctx, queues.WorkItemQueue(w.cfg.Hub), w.now().Add(handOnDelay), d.Message)
-	cancel()
-	if err != nil {
+	if err := w.freshCopy(ctx, d, d.Message, w.now().Add(handOnDelay)); err != nil {
 		w.metrics.brokerError("hand_on")
 		w.log.Warn("handing on a work item this worker cannot run failed; the broker hands it out again",
 			logging.Instance(instanceID, tracing.SpanContextOf(trace), "what", what, "err", err)...)
@@ -63,7 +60,6 @@ func (w *Worker) passOn(ctx context.Context, d *queues.Delivery, instanceID stri
 		return
 	}
 	w.log.Debug("handed on "+what, logging.Instance(instanceID, tracing.SpanContextOf(trace))...)
-	_ = d.Ack()
 }
 
 // notRegisteredAnywhere is the failure of an activity that no live worker registers: it is

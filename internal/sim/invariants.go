@@ -50,13 +50,15 @@ func (w *world) checkOutcomes() {
 	}
 }
 
-// deliveryLimitExplained reports whether an instance failed because a work item reached its
-// delivery limit (the worker fails such a task rather than let the broker drop it) after
-// enough faults to return it that often: the expected outcome of those faults.
+// deliveryLimitExplained reports whether an instance failed because a work item used up its
+// delivery budget (the worker fails such a task rather than let it circulate) after enough
+// faults to return it that often: the expected outcome of those faults. Of the budget's
+// deliveries, one per copy of the work item (the first and each renewal) is not a return.
 func (w *world) deliveryLimitExplained(inst *history.Instance) bool {
+	copies := (queues.DefaultDeliveryBudget + queues.DefaultDeliveryLimit - 1) / queues.DefaultDeliveryLimit
 	return inst.Status == history.StatusFailed && inst.Failure != nil &&
 		strings.Contains(inst.Failure.Type+inst.Failure.Message, "DeliveryLimitExceeded") &&
-		w.faults >= queues.DefaultDeliveryLimit-1
+		w.faults >= queues.DefaultDeliveryBudget-copies
 }
 
 // checkHistories: no history holds two results for one task or two starts, the execution's
