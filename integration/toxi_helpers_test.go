@@ -12,14 +12,48 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/toxics"
 	"github.com/rs/zerolog"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/warrenhq/warren/tracing"
 )
+
+// closeAfter is a toxic of ours ("close_after"): data flows as through no toxic, and the
+// connection is closed Timeout milliseconds after the toxic began acting on it (a new
+// connection's start, or the toxic's arrival on an open one). toxiproxy's own reset_peer
+// holds the first chunk that arrives and resets the connection when the timeout ends, so
+// nothing at all passes while it acts; this one makes connections that work for a while and
+// then drop, as a flaky network or a load balancer's idle reaper does.
+type closeAfter struct {
+	Timeout int64 `json:"timeout"`
+}
+
+func (c *closeAfter) Pipe(stub *toxics.ToxicStub) {
+	deadline := time.NewTimer(time.Duration(c.Timeout) * time.Millisecond)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-stub.Interrupt:
+			return
+		case chunk := <-stub.Input:
+			if chunk == nil {
+				stub.Close()
+				return
+			}
+			stub.Output <- chunk
+		case <-deadline.C:
+			stub.Close()
+			return
+		}
+	}
+}
+
+func init() { toxics.Register("close_after", new(closeAfter)) }
 
 // toxiLink is an in-process toxiproxy proxy on 127.0.0.1 in front of one service; toxics
 // added to it act on every connection through it, the ones open and the ones to come.
