@@ -292,25 +292,23 @@ func startAll(t *testing.T, c *client.Client, ids []string) {
 // minute while the dispatcher answers 503 (the store did not answer in time), as a client
 // would: a 409 after a 503 means the first start went through after all.
 func startAskingAgain(c *client.Client, id string) error {
-	deadline := time.Now().Add(time.Minute)
+	var err error
 	unavailable := false
-	for {
+	fleettest.AskAgain(context.Background(), func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := c.Start(ctx, "HelloSequence", id, client.WithInstanceID(id))
-		cancel()
-		var ae *client.APIError
+		defer cancel()
+		_, err = c.Start(ctx, "HelloSequence", id, client.WithInstanceID(id))
+		var apiErr *client.APIError
 		switch {
-		case err == nil:
-			return nil
-		case errors.As(err, &ae) && ae.StatusCode == http.StatusConflict && unavailable:
-			return nil
-		case errors.As(err, &ae) && ae.StatusCode == http.StatusServiceUnavailable && time.Now().Before(deadline):
+		case errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable:
 			unavailable = true
-			time.Sleep(time.Second)
-		default:
-			return err
+			return true
+		case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict && unavailable:
+			err = nil
 		}
-	}
+		return false
+	})
+	return err
 }
 
 // histories reads the history of each instance, 8 at a time.
