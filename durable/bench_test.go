@@ -18,7 +18,7 @@ import (
 func sequentialHistory(calls int) (past []history.Event, last history.Event) {
 	ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e := func(kind history.Kind, f func(*history.Event)) history.Event {
-		ev := history.Event{Version: history.SchemaVersion, Kind: kind, Timestamp: ts}
+		ev := history.Event{Version: history.BaseVersion, Kind: kind, Timestamp: ts}
 		f(&ev)
 		return ev
 	}

@@ -140,7 +140,7 @@ func TestAnInstanceInFlightTakesTheNewBranchAfterTheDeploy(t *testing.T) {
 	must(t, h.Start("Greet", "g", "Ann"))
 	must(t, h.RunUntilIdle())
 	past := h.History("g")
-	goEv := history.Event{Version: history.SchemaVersion, Kind: history.EventRaised, Name: "go", Timestamp: at(5)}
+	goEv := history.Event{Version: history.BaseVersion, Kind: history.EventRaised, Name: "go", Timestamp: at(5)}
 	res, err := durable.NewExecutor(greetRegistry(t, greetV2)).Execute("g", past, one(goEv), at(5))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,10 @@ import (
 	"fmt"
 )
 
+// BaseVersion is the version of an event that uses nothing added after version 1: what
+// writers stamp unless they use something newer (a payload ref: PayloadVersion).
+const BaseVersion = 1
+
 // kindVersions are the kinds this build understands, each with the schema version that
 // introduced it: an event is written with its kind's version (VersionOf), so that a build
 // one version older reads every event whose kind it knows.

@@ -22,7 +22,8 @@ import (
 // knows whether a newer one is live to hand such events on to.
 //
 // Version 2 added ExecutionRewound (and the RewoundFrom of the execution it begins).
-const SchemaVersion = 2
+// Version 3 added payload refs (PayloadVersion).
+const SchemaVersion = 3
 
 // Kind names what an event records. The string values are stored and must never change.
 type Kind string
@@ -74,6 +75,11 @@ type Event struct {
 	Input json.RawMessage `json:"input,omitempty" bson:"input,omitempty"`
 	// Result is the output of a completed task, child or execution.
 	Result json.RawMessage `json:"result,omitempty" bson:"result,omitempty"`
+	// InputRef and ResultRef, when set, stand for an Input or Result kept beside the
+	// history as a payload (history/payload.go); the store puts them back in place when it
+	// loads the history, and a worker when it receives a message that holds one.
+	InputRef  *PayloadRef `json:"inputRef,omitempty" bson:"inputRef,omitempty"`
+	ResultRef *PayloadRef `json:"resultRef,omitempty" bson:"resultRef,omitempty"`
 	// Failure says why a task, child or execution failed.
 	Failure *Failure `json:"failure,omitempty" bson:"failure,omitempty"`
 	// InstanceID is the child (SubOrchestrationCreated) or the target (EventSent).

@@ -83,6 +83,9 @@ type Episode struct {
 	// Consumed lists the ids of the messages this episode consumed.
 	Consumed    []string  `json:"consumed,omitempty" bson:"consumed,omitempty"`
 	CommittedAt time.Time `json:"committedAt" bson:"committedAt"`
+	// Payloads are written by CommitEpisodes before the episode (the large inputs its
+	// outbox's messages refer to); they are not part of the stored episode.
+	Payloads []Payload `json:"-" bson:"-"`
 }
 
 // OutboxMessage is a message an episode decided to send, kept with the episode so that it

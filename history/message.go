@@ -45,8 +45,10 @@ type ActivityRequest struct {
 	TaskID            int64           `json:"taskId"`
 	Name              string          `json:"name"`
 	Input             json.RawMessage `json:"input,omitempty"`
-	Attempt           int             `json:"attempt"`
-	Trace             *TraceContext   `json:"trace,omitempty"`
+	// InputRef stands for an Input kept as a payload (Version PayloadVersion).
+	InputRef *PayloadRef   `json:"inputRef,omitempty"`
+	Attempt  int           `json:"attempt"`
+	Trace    *TraceContext `json:"trace,omitempty"`
 	// Timeout bounds the attempt from start to close (nanoseconds; 0: none).
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// HeartbeatTimeout is how long the attempt may go without a heartbeat (nanoseconds;

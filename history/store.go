@@ -115,4 +115,11 @@ type Store interface {
 	// LiveWorkers returns, by id, the workers whose heartbeat is newer than the store's
 	// time less maxAge.
 	LiveWorkers(ctx context.Context, maxAge time.Duration) ([]WorkerInfo, error)
+
+	// PayloadStore keeps inputs and outputs too large to sit inline (history/payload.go):
+	// CommitEpisodes writes an episode's payloads (Episode.Payloads, and its events'
+	// inputs and results over the store's inline limit, which it keeps as refs) before
+	// the episode; LoadHistory and LoadHistories put them back in place; Purge and
+	// PurgeInstances delete them with the executions whose history they delete.
+	PayloadStore
 }

@@ -55,7 +55,17 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 		}
 		failure = w.notRegisteredAnywhere(req.Name)
 		w.metrics.activity(req.Name, outcomeFailed, 0)
+	} else if input, err := w.activityInput(ctx, req); errors.Is(err, history.ErrPayloadNotFound) {
+		failure = &history.Failure{Type: "PayloadMissing", Message: fmt.Sprintf("activity %s: its input is gone from the store (the instance was purged?): %v", req.Name, err)}
+		w.metrics.activity(req.Name, outcomeFailed, 0)
+	} else if err != nil {
+		w.metrics.storeError("get_payloads")
+		w.log.Warn("reading an activity's input failed; the work item goes back to the queue",
+			logging.Instance(req.InstanceID, tracing.SpanContextOf(req.Trace), "activity", req.Name, "err", err)...)
+		_ = d.Nack(true)
+		return
 	} else {
+		req.Input = input
 		actx, end := w.startActivitySpan(ctx, req)
 		actx, unwatch := w.watchInstance(actx, req)
 		began := time.Now()
@@ -77,6 +87,26 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 	}
 
 	ev := history.Event{TaskID: req.TaskID, Timestamp: w.now()}
+	if failure == nil && len(out) > w.cfg.PayloadInlineMax {
+		// A large result goes to the store; the message refers to it.
+		p := history.NewPayload(req.InstanceID, req.ExecutionID, out)
+		pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		err := w.store.PutPayloads(pctx, []history.Payload{p})
+		cancel()
+		switch {
+		case errors.Is(err, history.ErrTooLarge):
+			failure = &history.Failure{Type: "ResultTooLarge", Message: fmt.Sprintf(
+				"activity %s returned %d bytes, more than the store keeps in one record; pass large data by reference: %v", req.Name, len(out), err)}
+		case err != nil:
+			w.metrics.storeError("put_payloads")
+			w.log.Warn("storing an activity's result failed; the activity will run again",
+				logging.Instance(req.InstanceID, tracing.SpanContextOf(req.Trace), "activity", req.Name, "err", err)...)
+			_ = d.Nack(true)
+			return
+		default:
+			out, ev.ResultRef, ev.Version = nil, &p.Ref, history.PayloadVersion
+		}
+	}
 	if failure != nil {
 		ev.Kind, ev.Failure = history.TaskFailed, failure
 	} else {

@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -36,7 +37,11 @@ type Config struct {
 	// message or work item is dead-lettered unread, and an activity result that would be
 	// larger fails its task (ResultTooLarge). What a worker holds at once is still up to
 	// its prefetch of bodies as large as the broker takes (max_message_size).
-	MaxMessageBytes   int           // default DefaultMaxMessageBytes (16 MiB)
+	MaxMessageBytes int // default DefaultMaxMessageBytes (16 MiB)
+	// PayloadInlineMax is the largest input or output a message carries inline; a larger
+	// one is kept in the store and the message refers to it (default
+	// history.DefaultPayloadInlineMax, 256 KiB).
+	PayloadInlineMax  int
 	HeartbeatInterval time.Duration // default 1s
 	// DeadAfter is how old a heartbeat may be before its worker counts as gone.
 	DeadAfter time.Duration // default 5s
@@ -102,6 +107,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ControlPrefetch == 0 {
 		c.ControlPrefetch = 256
+	}
+	if c.PayloadInlineMax <= 0 {
+		c.PayloadInlineMax = history.DefaultPayloadInlineMax
 	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes

@@ -65,6 +65,8 @@ const (
 	// deadNewerVersion: written by a newer Warren while no live worker reads it.
 	deadNewerVersion = "newer_version"
 	deadRewind       = "rewind_refused"
+	// deadPayload: the message refers to a payload the store no longer has.
+	deadPayload = "payload_missing"
 )
 
 // latencyBuckets suit store and broker round trips (a millisecond to tens of seconds).

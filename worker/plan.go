@@ -32,6 +32,16 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		w.refuseAll(p, msgs, deadInvalidID, err.Error())
 		return p
 	}
+	if err := w.inlineMessages(ctx, msgs); errors.Is(err, history.ErrPayloadNotFound) {
+		w.refuseAll(p, msgs, deadPayload, "a payload this message refers to is gone (its sender was purged): "+err.Error())
+		return p
+	} else if err != nil {
+		w.metrics.storeError("get_payloads")
+		w.log.Warn("reading payloads failed", logging.Instance(id, deliverySpan(msgs[0].d), "err", err)...)
+		p.trouble = true
+		p.retry = deliveries(msgs)
+		return p
+	}
 	p.epoch = w.epochOf(id)
 	var (
 		st     *instanceState
@@ -185,9 +195,14 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		w.failEpisode(p, incoming, consumed, &history.Failure{Type: "OrchestrationError", Message: "building the messages it sends: " + err.Error()}, now)
 		return p
 	}
+	outbox, payloads, err := offloadOutbox(id, st.inst.ExecutionID, outbox, w.cfg.PayloadInlineMax)
+	if err != nil {
+		w.failEpisode(p, incoming, consumed, &history.Failure{Type: "OrchestrationError", Message: "building the messages it sends: " + err.Error()}, now)
+		return p
+	}
 	p.episode = &history.Episode{
 		InstanceID: id, ExecutionID: st.inst.ExecutionID, Number: st.episodes + 1,
-		Events: res.NewEvents, Outbox: outbox, Consumed: consumed, CommittedAt: now,
+		Events: res.NewEvents, Outbox: outbox, Consumed: consumed, CommittedAt: now, Payloads: payloads,
 	}
 	p.result = &episodeOutcome{res: res, started: ec.started, now: now}
 	p.incoming = incoming

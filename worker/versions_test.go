@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -148,7 +149,7 @@ func TestWorkItemOfANewerVersionIsHandedOn(t *testing.T) {
 	f := newFleet(t, waitRegistry(t), nil, nil)
 	old := f.workerWith("old", Config{})
 	f.newerJoins(old)
-	body := []byte(`{"v":3,"instanceId":"w","name":"Future","taskId":1}`)
+	body := []byte(fmt.Sprintf(`{"v":%d,"instanceId":"w","name":"Future","taskId":1}`, history.SchemaVersion+1))
 	must(t, f.broker.Connect("sender").Publish(ctx, queues.WorkItemQueue("h"),
 		queues.Message{ID: "item", Kind: history.MessageKindActivity, InstanceID: "w", Body: body}))
 	f.deliverAll()
@@ -167,7 +168,7 @@ func TestWorkItemOfANewerVersionIsHandedOn(t *testing.T) {
 	f.deliverAll()
 	old.RunActivity(ctx, 0)
 	dead := f.broker.DeadLetters()
-	if len(dead) != 1 || dead[0].ID != "item" || !strings.Contains(dead[0].Reason, "activity request of version 3") {
+	if len(dead) != 1 || dead[0].ID != "item" || !strings.Contains(dead[0].Reason, fmt.Sprintf("activity request of version %d", history.SchemaVersion+1)) {
 		t.Fatalf("dead letters %+v, want the work item with its reason", dead)
 	}
 }

@@ -115,7 +115,7 @@ func Open(ctx context.Context, cfg Config, r *durable.Registry) (*Worker, error)
 		return nil, fmt.Errorf("worker config: %w", err)
 	}
 	h, err := hubconn.Open(ctx, hubconn.Options{AMQPURL: cfg.AMQPURL, MongoURI: cfg.MongoURI, Hub: cfg.Hub,
-		Partitions: cfg.Partitions, AppName: "warren-worker", Logger: cfg.Logger})
+		Partitions: cfg.Partitions, AppName: "warren-worker", Logger: cfg.Logger, PayloadInlineMax: cfg.PayloadInlineMax})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}

@@ -1,6 +1,7 @@
 // Command worker joins a Warren fleet and runs the example orchestrations and activities
-// (examples/provisioning, examples/hello, examples/fanout, examples/resilience). Start as
-// many replicas as you like; they share the partitions between them.
+// (examples/provisioning, examples/hello, examples/fanout, examples/resilience,
+// examples/payloads). Start as many replicas as you like; they share the partitions
+// between them.
 package main
 
 import (
@@ -17,8 +18,10 @@ import (
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/examples/fanout"
 	"github.com/warrenhq/warren/examples/hello"
+	"github.com/warrenhq/warren/examples/payloads"
 	"github.com/warrenhq/warren/examples/provisioning"
 	"github.com/warrenhq/warren/examples/resilience"
+	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/config"
 	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/internal/startup"
@@ -53,6 +56,7 @@ func run(ctx context.Context) error {
 	config.String(fs, &cfg.WorkerID, "worker-id", "WARREN_WORKER_ID", "", "this worker's id (default host-pid-random)")
 	config.Int(fs, &cfg.ActivityConcurrency, "activity-concurrency", "WARREN_ACTIVITY_CONCURRENCY", 16, "activities run at once")
 	config.Int(fs, &cfg.MaxMessageBytes, "max-message-bytes", "WARREN_MAX_MESSAGE_BYTES", worker.DefaultMaxMessageBytes, "largest message body decoded; larger ones are dead-lettered unread")
+	config.Int(fs, &cfg.PayloadInlineMax, "payload-inline-max", "WARREN_PAYLOAD_INLINE_MAX", history.DefaultPayloadInlineMax, "largest input or output kept inline in a message or an episode; larger ones are stored beside the history and referred to")
 	config.Duration(fs, &cfg.HeartbeatInterval, "heartbeat", "WARREN_HEARTBEAT", 1e9, "heartbeat interval")
 	config.Duration(fs, &cfg.DeadAfter, "dead-after", "WARREN_DEAD_AFTER", 5e9, "a worker whose heartbeat is older than this counts as gone")
 	config.Duration(fs, &cfg.DrainTimeout, "drain-timeout", "WARREN_DRAIN_TIMEOUT", 30e9, "how long SIGTERM waits for in-flight work")
@@ -92,7 +96,7 @@ func run(ctx context.Context) error {
 	cfg.Tracer = tp.Tracer("github.com/warrenhq/warren/worker")
 
 	r := durable.NewRegistry()
-	for _, register := range []func(*durable.Registry) error{provisioning.Register, hello.Register, fanout.Register, resilience.Register} {
+	for _, register := range []func(*durable.Registry) error{provisioning.Register, hello.Register, fanout.Register, resilience.Register, payloads.Register} {
 		if err := register(r); err != nil {
 			return err
 		}

@@ -81,6 +81,7 @@ func (s *Store) Purge(ctx context.Context, instanceID string) error {
 		}
 		delete(s.instances, instanceID)
 		delete(s.history, instanceID)
+		delete(s.payloads, instanceID)
 		return nil
 	})
 }

@@ -41,6 +41,7 @@ func (s *Store) PurgeInstances(ctx context.Context, f history.PurgeFilter) (int,
 				if matches(decode[history.Instance](s.instances[id], defaultRegistry), match) {
 					delete(s.instances, id)
 					delete(s.history, id)
+					delete(s.payloads, id)
 					n++
 				}
 			}

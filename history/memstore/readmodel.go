@@ -72,7 +72,11 @@ func (s *Store) LoadHistories(ctx context.Context, refs []history.ExecutionRef) 
 	return run(ctx, s, Op{Kind: OpLoadHistories}, func() (map[history.ExecutionRef][]history.Episode, error) {
 		out := map[history.ExecutionRef][]history.Episode{}
 		for _, r := range refs {
-			if eps := s.episodes(r.InstanceID, r.ExecutionID); len(eps) > 0 {
+			eps, err := s.episodes(r.InstanceID, r.ExecutionID)
+			if err != nil {
+				return nil, err
+			}
+			if len(eps) > 0 {
 				out[r] = eps
 			}
 		}

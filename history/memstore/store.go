@@ -38,6 +38,9 @@ type Options struct {
 	// Faults, when set, is asked before each operation, outside the store's lock, and may
 	// fail it. A CommitEpisodes asks once per episode.
 	Faults func(op Op) Fault
+	// PayloadInlineMax is the largest event input or output an episode keeps inline
+	// (default history.DefaultPayloadInlineMax).
+	PayloadInlineMax int
 }
 
 // Op names one operation for Options.Faults.
@@ -87,6 +90,7 @@ type Store struct {
 	history    map[string]map[string]map[int64]bson.Raw // instance, execution, episode number
 	workers    map[string]bson.Raw                      // by worker id
 	dead       map[string]history.DeadLetter            // by record id (deadletters.go)
+	payloads   map[string]map[history.PayloadRef][]byte // by instance id (payloads.go)
 }
 
 var _ history.Store = (*Store)(nil)
@@ -96,11 +100,15 @@ func New(opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.PayloadInlineMax <= 0 {
+		opts.PayloadInlineMax = history.DefaultPayloadInlineMax
+	}
 	return &Store{
 		opts:      opts,
 		instances: make(map[string]bson.Raw),
 		history:   make(map[string]map[string]map[int64]bson.Raw),
 		workers:   make(map[string]bson.Raw),
+		payloads:  make(map[string]map[history.PayloadRef][]byte),
 	}
 }
 

@@ -64,6 +64,9 @@ func (s *Store) LoadHistory(ctx context.Context, instanceID, executionID string)
 	if err := cur.All(ctx, &eps); err != nil {
 		return nil, fmt.Errorf("load history of %q/%s: %w", instanceID, executionID, err)
 	}
+	if err := history.InlineEpisodes(ctx, s, eps); err != nil {
+		return nil, fmt.Errorf("load history of %q/%s: %w", instanceID, executionID, err)
+	}
 	return eps, nil
 }
 
@@ -78,7 +81,28 @@ func (s *Store) CommitEpisodes(ctx context.Context, eps []*history.Episode) []er
 	errs := make([]error, len(eps))
 	docs := make([]any, 0, len(eps))
 	sent := make([]int, 0, len(eps)) // sent[j] is the index in eps of docs[j]
+	// Payloads first: an episode is never committed before what it refers to. The episodes
+	// that have none cost nothing more.
+	stored := make([]*history.Episode, len(eps))
+	var payloads []history.Payload
+	var with []int // the episodes that have payloads
 	for i, ep := range eps {
+		var ps []history.Payload
+		stored[i], ps = history.OffloadEpisode(ep, s.inlineMax)
+		if len(ps) > 0 {
+			payloads = append(payloads, ps...)
+			with = append(with, i)
+		}
+	}
+	if err := s.PutPayloads(ctx, payloads); err != nil {
+		for _, i := range with {
+			errs[i] = fmt.Errorf("commit episode %s: %w", episodeName(eps[i]), err)
+		}
+	}
+	for i, ep := range stored {
+		if errs[i] != nil {
+			continue
+		}
 		doc, err := marshalEpisode(ep)
 		if err != nil {
 			errs[i] = fmt.Errorf("commit episode: %w", err)

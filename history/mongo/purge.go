@@ -57,5 +57,8 @@ func (s *Store) Purge(ctx context.Context, instanceID string) error {
 	if err != nil {
 		return fmt.Errorf("purge %q: instance deleted, but not the history of its executions %v: %w", instanceID, executions, err)
 	}
+	if err := s.deletePayloads(ctx, bson.A{instanceID}, executions); err != nil {
+		return fmt.Errorf("purge %q: instance and history deleted: %w", instanceID, err)
+	}
 	return nil
 }

@@ -106,6 +106,9 @@ func (s *Store) purgeBatch(ctx context.Context, filter bson.D, statuses []histor
 	}); err != nil {
 		return len(ids), deleted, fmt.Errorf("%d instances deleted, not yet the history of their %d executions: %w", deleted, len(executionIDs), err)
 	}
+	if err := s.deletePayloads(ctx, instanceIDs, executionIDs); err != nil {
+		return len(ids), deleted, fmt.Errorf("%d instances and their history deleted: %w", deleted, err)
+	}
 	return len(ids), deleted, nil
 }
 

@@ -170,6 +170,9 @@ func (s *Store) LoadHistories(ctx context.Context, refs []history.ExecutionRef) 
 		if err := cur.All(ctx, &eps); err != nil {
 			return nil, fmt.Errorf("load histories of %d executions: %w", len(batch), err)
 		}
+		if err := history.InlineEpisodes(ctx, s, eps); err != nil {
+			return nil, fmt.Errorf("load histories of %d executions: %w", len(batch), err)
+		}
 		for _, ep := range eps {
 			r := history.ExecutionRef{InstanceID: ep.InstanceID, ExecutionID: ep.ExecutionID}
 			out[r] = append(out[r], ep)

@@ -61,6 +61,9 @@ type Options struct {
 	// maxPoolSize). FerretDB on PostgreSQL stalls when a few processes each open the
 	// driver's default of 100 and use them at once: its own pool to PostgreSQL is smaller.
 	MaxPoolSize uint64
+	// PayloadInlineMax is the largest event input or output an episode keeps inline;
+	// larger ones are kept as payloads (default history.DefaultPayloadInlineMax).
+	PayloadInlineMax int
 }
 
 // DefaultServerSelectionTimeout is how long an operation waits for a server that is down or
@@ -76,6 +79,7 @@ const (
 	historyCollection   = "history"
 	hubCollection       = "hub"
 	workersCollection   = "workers"
+	payloadsCollection  = "payloads"
 )
 
 var hubNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
@@ -88,6 +92,9 @@ type Store struct {
 	history   *mongodrv.Collection
 	hub       *mongodrv.Collection
 	workers   *mongodrv.Collection
+	payloads  *mongodrv.Collection
+	// inlineMax is the largest event input or output an episode keeps inline.
+	inlineMax int
 
 	// writerID marks the instance documents this Store writes, so that UpdateInstance can
 	// tell a document another process wrote (see versions.go).
@@ -141,6 +148,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("mongo store: server does not answer: %w", err)
 	}
+	if opts.PayloadInlineMax <= 0 {
+		opts.PayloadInlineMax = history.DefaultPayloadInlineMax
+	}
 	db := client.Database(opts.Hub)
 	s := &Store{
 		client:    client,
@@ -149,6 +159,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		history:   db.Collection(historyCollection, options.Collection().SetRegistry(historyRegistry)),
 		hub:       db.Collection(hubCollection),
 		workers:   db.Collection(workersCollection),
+		payloads:  db.Collection(payloadsCollection),
+		inlineMax: opts.PayloadInlineMax,
 		writerID:  newWriterID(),
 		ops:       ops,
 	}
@@ -197,6 +209,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 		{s.workers, []mongodrv.IndexModel{
 			{Keys: bson.D{{Key: "heartbeatAt", Value: 1}}, Options: options.Index().SetName("heartbeat")},
 		}},
+		{s.payloads, []mongodrv.IndexModel{payloadIndex}},
 	}
 	// One createIndexes command per index: FerretDB v1.24.2 panics (and drops the
 	// connection) on a createIndexes naming two or more indexes that already exist.

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) history.Store) {
 		{"EnsureHubConcurrentFirstUse", testEnsureHubConcurrent},
 		{"BadInputIsRefused", testBadInput},
 		{"TooLargeIsRefused", testTooLarge},
+		{"LargePayloadsAreKeptBesideTheHistory", testLargePayloads},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

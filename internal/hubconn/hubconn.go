@@ -43,6 +43,9 @@ type Options struct {
 	Partitions int
 	AppName    string
 	Logger     *slog.Logger
+	// PayloadInlineMax is the store's inline limit for event inputs and outputs (0: the
+	// default, history.DefaultPayloadInlineMax).
+	PayloadInlineMax int
 }
 
 // Hub is an open store and broker connection of one hub.
@@ -58,7 +61,7 @@ func Open(ctx context.Context, o Options) (*Hub, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	store, err := mongostore.Open(ctx, mongostore.Options{URI: o.MongoURI, Hub: o.Hub, AppName: o.AppName})
+	store, err := mongostore.Open(ctx, mongostore.Options{URI: o.MongoURI, Hub: o.Hub, AppName: o.AppName, PayloadInlineMax: o.PayloadInlineMax})
 	if err != nil {
 		return nil, failed(ErrStore, fmt.Errorf("opening the store at %s: %w", config.Redact(o.MongoURI), err))
 	}
