@@ -453,42 +453,24 @@ func checkHellos(ctx context.Context, t *testing.T, c *client.Client, ids []stri
 	t.Helper()
 	var mu sync.Mutex
 	twice := 0
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			h, err := c.History(ctx, id)
-			if err != nil {
-				t.Errorf("%s: history: %v", id, err)
-				return
-			}
-			if h.Status.Status != history.StatusCompleted {
-				t.Errorf("%s ended %s: %v", id, h.Status.Status, h.Status.Failure)
-				return
-			}
-			seen := map[int64]int{}
-			for _, e := range h.History {
-				if e.Kind == history.TaskCompleted {
-					seen[e.TaskID]++
-				}
-			}
-			if len(seen) != 5 {
-				t.Errorf("%s: %d distinct activity results, want 5", id, len(seen))
-			}
-			for task, n := range seen {
-				if n != 1 {
-					mu.Lock()
-					twice++
-					mu.Unlock()
-					t.Errorf("%s: result of task %d recorded %d times", id, task, n)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	eachOf(ids, func(id string) {
+		h, err := c.History(ctx, id)
+		if err != nil {
+			t.Errorf("%s: history: %v", id, err)
+			return
+		}
+		if h.Status.Status != history.StatusCompleted {
+			t.Errorf("%s ended %s: %v", id, h.Status.Status, h.Status.Failure)
+			return
+		}
+		problems, n := helloResults(id, h.History)
+		for _, p := range problems {
+			t.Error(p)
+		}
+		mu.Lock()
+		twice += n
+		mu.Unlock()
+	})
 	return twice
 }
 

@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/warrenhq/warren/api"
@@ -78,4 +80,40 @@ func compact(t *testing.T, raw json.RawMessage) string {
 		t.Fatalf("output %q is not JSON: %v", raw, err)
 	}
 	return b.String()
+}
+
+// helloResults checks a HelloSequence's history for its five activity results, each applied
+// once; it returns what is wrong, and how many results were applied more than once.
+func helloResults(id string, evs []history.Event) (problems []string, twice int) {
+	results := map[int64]int{}
+	for _, e := range evs {
+		if e.Kind == history.TaskCompleted {
+			results[e.TaskID]++
+		}
+	}
+	if len(results) != 5 {
+		problems = append(problems, fmt.Sprintf("%s: %d distinct activity results, want 5", id, len(results)))
+	}
+	for task, n := range results {
+		if n != 1 {
+			twice++
+			problems = append(problems, fmt.Sprintf("%s: result of task %d applied %d times", id, task, n))
+		}
+	}
+	return problems, twice
+}
+
+// eachOf calls fn for every id, 8 at a time, and returns once every call has returned.
+func eachOf(ids []string, fn func(id string)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(id)
+		}()
+	}
+	wg.Wait()
 }

@@ -268,20 +268,12 @@ func runUnderFault(t *testing.T, f *fleettest.Fleet, links []*toxiLink, runs *ac
 // startAll starts a HelloSequence for each id, 8 at a time, through the dispatcher.
 func startAll(t *testing.T, c *client.Client, ids []string) {
 	t.Helper()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
 	errs := make(chan error, len(ids))
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := startAskingAgain(c, id); err != nil {
-				errs <- fmt.Errorf("starting %s: %w", id, err)
-			}
-		}()
-	}
-	wg.Wait()
+	eachOf(ids, func(id string) {
+		if err := startAskingAgain(c, id); err != nil {
+			errs <- fmt.Errorf("starting %s: %w", id, err)
+		}
+	})
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
@@ -316,32 +308,24 @@ func histories(t *testing.T, c *client.Client, ids []string) map[string][]histor
 	t.Helper()
 	var mu sync.Mutex
 	out := make(map[string][]history.Event, len(ids))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			var h *api.StatusWithHistory
-			var err error
-			fleettest.AskAgain(ctx, func() bool {
-				h, err = c.History(ctx, id)
-				var apiErr *client.APIError
-				return errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				t.Errorf("history of %s: %v", id, err)
-				return
-			}
-			out[id] = h.History
-		}()
-	}
-	wg.Wait()
+	eachOf(ids, func(id string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var h *api.StatusWithHistory
+		var err error
+		fleettest.AskAgain(ctx, func() bool {
+			h, err = c.History(ctx, id)
+			var apiErr *client.APIError
+			return errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			t.Errorf("history of %s: %v", id, err)
+			return
+		}
+		out[id] = h.History
+	})
 	if t.Failed() {
 		t.FailNow()
 	}

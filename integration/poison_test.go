@@ -100,22 +100,14 @@ func TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		sem := make(chan struct{}, 8)
-		var starts sync.WaitGroup
-		for _, id := range ids {
-			starts.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; starts.Done() }()
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if _, err := c.Start(ctx, "HelloSequence", id, client.WithInstanceID(id)); err != nil {
-					startErrs <- fmt.Errorf("starting %s: %w", id, err)
-				}
-				started.Add(1)
-			}()
-		}
-		starts.Wait()
+		eachOf(ids, func(id string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := c.Start(ctx, "HelloSequence", id, client.WithInstanceID(id)); err != nil {
+				startErrs <- fmt.Errorf("starting %s: %w", id, err)
+			}
+			started.Add(1)
+		})
 	}()
 	publishPoison(t, poison, func(i int) bool { return started.Load() >= int64(i*len(ids)/len(poison)) })
 	published := time.Now()
@@ -565,45 +557,29 @@ func procStatusKB(pid int, field string) (int64, error) {
 // event reached it.
 func checkHellosUntouched(t *testing.T, c *client.Client, ids []string) {
 	t.Helper()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	problems := make(chan string, len(ids))
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			h, err := c.History(ctx, id)
-			if err != nil {
-				problems <- fmt.Sprintf("history of %s: %v", id, err)
-				return
+	problems := make(chan string, 8*len(ids)) // room for every problem of every instance
+	eachOf(ids, func(id string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		h, err := c.History(ctx, id)
+		if err != nil {
+			problems <- fmt.Sprintf("history of %s: %v", id, err)
+			return
+		}
+		greeting := strconv.Quote(strings.Repeat(" Hello, "+id+"!", 5)[1:])
+		if h.Status.Status != history.StatusCompleted || string(h.Output) != greeting {
+			problems <- fmt.Sprintf("%s ended %s with %s (failure %+v), want Completed with %s", id, h.Status.Status, h.Output, h.Failure, greeting)
+		}
+		for _, e := range h.History {
+			if e.Version != history.VersionOf(e.Kind) || e.Kind == history.EventRaised {
+				problems <- fmt.Sprintf("%s: a poison event reached its history: %+v", id, e)
 			}
-			greeting := strconv.Quote(strings.Repeat(" Hello, "+id+"!", 5)[1:])
-			if h.Status.Status != history.StatusCompleted || string(h.Output) != greeting {
-				problems <- fmt.Sprintf("%s ended %s with %s (failure %+v), want Completed with %s", id, h.Status.Status, h.Output, h.Failure, greeting)
-			}
-			results := map[int64]int{}
-			for _, e := range h.History {
-				if e.Version != history.VersionOf(e.Kind) || e.Kind == history.EventRaised {
-					problems <- fmt.Sprintf("%s: a poison event reached its history: %+v", id, e)
-				}
-				if e.Kind == history.TaskCompleted {
-					results[e.TaskID]++
-				}
-			}
-			if len(results) != 5 {
-				problems <- fmt.Sprintf("%s: %d distinct activity results, want 5", id, len(results))
-			}
-			for task, n := range results {
-				if n != 1 {
-					problems <- fmt.Sprintf("%s: result of task %d applied %d times", id, task, n)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+		}
+		wrong, _ := helloResults(id, h.History)
+		for _, p := range wrong {
+			problems <- p
+		}
+	})
 	close(problems)
 	for p := range problems {
 		t.Error(p)

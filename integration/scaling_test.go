@@ -85,35 +85,19 @@ func TestKillOneOfThreeWorkersWhileHelloSequencesRun(t *testing.T) {
 		}
 	}
 	// Each activity result is in its history exactly once; histories are read 8 at a time.
-	problems := make(chan string, n)
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r := f.ClientRead("history", id, "--json")
-			var h api.StatusWithHistory
-			if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &h) != nil {
-				problems <- fmt.Sprintf("%s: client history exit %d: %s", id, r.Code, r.Stderr)
-				return
-			}
-			seen := map[int64]int{}
-			for _, e := range h.History {
-				if e.Kind == history.TaskCompleted {
-					seen[e.TaskID]++
-				}
-			}
-			if len(seen) != 5 {
-				problems <- fmt.Sprintf("%s: %d distinct activity results, want 5", id, len(seen))
-			}
-			for task, c := range seen {
-				if c != 1 {
-					problems <- fmt.Sprintf("%s: result of task %d recorded %d times", id, task, c)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	problems := make(chan string, 8*n) // room for every problem of every instance
+	eachOf(ids, func(id string) {
+		r := f.ClientRead("history", id, "--json")
+		var h api.StatusWithHistory
+		if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &h) != nil {
+			problems <- fmt.Sprintf("%s: client history exit %d: %s", id, r.Code, r.Stderr)
+			return
+		}
+		wrong, _ := helloResults(id, h.History)
+		for _, p := range wrong {
+			problems <- p
+		}
+	})
 	close(problems)
 	for p := range problems {
 		t.Error(p)

@@ -418,47 +418,32 @@ func (r *storeDiesRun) checkEnded(t *testing.T) {
 // once, and the execution started once.
 func (r *storeDiesRun) checkHistories(t *testing.T) {
 	t.Helper()
-	problems := make(chan string, r.load.instances)
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
-	for i := 0; i < r.load.instances; i++ {
-		id := r.id(i)
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var code int
-			var raw []byte
-			var err error
-			fleettest.AskAgain(context.Background(), func() bool {
-				code, raw, err = r.get(context.Background(), "history", "/v1/instances/"+url.PathEscape(id)+"?history=true")
-				return err == nil && code == http.StatusServiceUnavailable
-			})
-			var h api.StatusWithHistory
-			if err != nil || code != http.StatusOK || json.Unmarshal(raw, &h) != nil {
-				problems <- fmt.Sprintf("%s: history: %d %v %s", id, code, err, raw)
-				return
-			}
-			results := map[int64]int{}
-			for _, e := range h.History {
-				if e.Kind == history.TaskCompleted {
-					results[e.TaskID]++
-				}
-			}
-			if len(results) != 5 {
-				problems <- fmt.Sprintf("%s: %d distinct activity results, want 5", id, len(results))
-			}
-			for task, n := range results {
-				if n != 1 {
-					problems <- fmt.Sprintf("%s: result of task %d applied %d times", id, task, n)
-				}
-			}
-			if n := count(h.History, history.ExecutionStarted, ""); n != 1 {
-				problems <- fmt.Sprintf("%s: %d ExecutionStarted, want 1", id, n)
-			}
-		}()
+	problems := make(chan string, 8*r.load.instances) // room for every problem of every instance
+	ids := make([]string, r.load.instances)
+	for i := range ids {
+		ids[i] = r.id(i)
 	}
-	wg.Wait()
+	eachOf(ids, func(id string) {
+		var code int
+		var raw []byte
+		var err error
+		fleettest.AskAgain(context.Background(), func() bool {
+			code, raw, err = r.get(context.Background(), "history", "/v1/instances/"+url.PathEscape(id)+"?history=true")
+			return err == nil && code == http.StatusServiceUnavailable
+		})
+		var h api.StatusWithHistory
+		if err != nil || code != http.StatusOK || json.Unmarshal(raw, &h) != nil {
+			problems <- fmt.Sprintf("%s: history: %d %v %s", id, code, err, raw)
+			return
+		}
+		wrong, _ := helloResults(id, h.History)
+		for _, p := range wrong {
+			problems <- p
+		}
+		if n := count(h.History, history.ExecutionStarted, ""); n != 1 {
+			problems <- fmt.Sprintf("%s: %d ExecutionStarted, want 1", id, n)
+		}
+	})
 	close(problems)
 	for p := range problems {
 		t.Error(p)

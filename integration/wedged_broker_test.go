@@ -133,29 +133,21 @@ func wedgeRunHellos(t *testing.T, c *client.Client, ids []string, timeout time.D
 // refuses as unavailable.
 func wedgeStartAll(t *testing.T, c *client.Client, ids []string) {
 	t.Helper()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
 	errs := make(chan error, len(ids))
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			for {
-				_, err := c.Start(ctx, "HelloSequence", id, client.WithInstanceID(id))
-				if err == nil || ctx.Err() != nil {
-					if err != nil {
-						errs <- fmt.Errorf("starting %s: %w", id, err)
-					}
-					return
+	eachOf(ids, func(id string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for {
+			_, err := c.Start(ctx, "HelloSequence", id, client.WithInstanceID(id))
+			if err == nil || ctx.Err() != nil {
+				if err != nil {
+					errs <- fmt.Errorf("starting %s: %w", id, err)
 				}
-				time.Sleep(500 * time.Millisecond) // a refused start is tried again, as a client would
+				return
 			}
-		}()
-	}
-	wg.Wait()
+			time.Sleep(500 * time.Millisecond) // a refused start is tried again, as a client would
+		}
+	})
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
@@ -170,64 +162,46 @@ func wedgeCheckHellos(t *testing.T, c *client.Client, ids []string, timeout time
 	defer cancel()
 	var mu sync.Mutex
 	twice := 0
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var st *api.Status
-			for {
-				var err error
-				st, err = c.Wait(ctx, id, 20*time.Second)
-				if err == nil && st.Status.Terminal() {
-					break
-				}
-				if ctx.Err() != nil {
-					t.Errorf("%s did not end within %s (last: %v)", id, timeout, err)
-					return
-				}
-				time.Sleep(200 * time.Millisecond) // a wait cut short is asked again
+	eachOf(ids, func(id string) {
+		var st *api.Status
+		for {
+			var err error
+			st, err = c.Wait(ctx, id, 20*time.Second)
+			if err == nil && st.Status.Terminal() {
+				break
 			}
-			h, err := c.History(ctx, id)
-			if err != nil {
-				t.Errorf("history of %s: %v", id, err)
+			if ctx.Err() != nil {
+				t.Errorf("%s did not end within %s (last: %v)", id, timeout, err)
 				return
 			}
-			// The status comes from the wait: the instance's document may lag its history.
-			if st.Status != history.StatusCompleted {
-				t.Errorf("%s ended %s: %v", id, st.Status, st.Failure)
-				return
-			}
-			if n := count(h.History, history.ExecutionCompleted, ""); n != 1 {
-				t.Errorf("%s: %d ExecutionCompleted events in its history, want 1", id, n)
-			}
-			results := map[int64]int{}
-			for _, e := range h.History {
-				if e.Kind == history.TaskCompleted {
-					results[e.TaskID]++
-				}
-			}
-			if len(results) != 5 {
-				t.Errorf("%s: %d distinct activity results, want 5", id, len(results))
-			}
-			var out string
-			want := strings.TrimSuffix(strings.Repeat("Hello, "+id+"! ", 5), " ")
-			if json.Unmarshal(st.Output, &out) != nil || out != want {
-				t.Errorf("%s: output %s, want %q", id, st.Output, want)
-			}
-			for task, n := range results {
-				if n != 1 {
-					mu.Lock()
-					twice++
-					mu.Unlock()
-					t.Errorf("%s: result of task %d applied %d times", id, task, n)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+			time.Sleep(200 * time.Millisecond) // a wait cut short is asked again
+		}
+		h, err := c.History(ctx, id)
+		if err != nil {
+			t.Errorf("history of %s: %v", id, err)
+			return
+		}
+		// The status comes from the wait: the instance's document may lag its history.
+		if st.Status != history.StatusCompleted {
+			t.Errorf("%s ended %s: %v", id, st.Status, st.Failure)
+			return
+		}
+		if n := count(h.History, history.ExecutionCompleted, ""); n != 1 {
+			t.Errorf("%s: %d ExecutionCompleted events in its history, want 1", id, n)
+		}
+		var out string
+		want := strings.TrimSuffix(strings.Repeat("Hello, "+id+"! ", 5), " ")
+		if json.Unmarshal(st.Output, &out) != nil || out != want {
+			t.Errorf("%s: output %s, want %q", id, st.Output, want)
+		}
+		problems, n := helloResults(id, h.History)
+		for _, p := range problems {
+			t.Error(p)
+		}
+		mu.Lock()
+		twice += n
+		mu.Unlock()
+	})
 	return twice
 }
 
