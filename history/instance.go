@@ -43,6 +43,10 @@ type Instance struct {
 	// child's new attempt each begin one more. With LastEpisode and the status it orders
 	// the versions of the document (see [Instance.Newer]).
 	Executions int64 `json:"executions,omitempty" bson:"executions,omitempty"`
+	// RewoundFrom is the failed execution that ExecutionID was rewound from, on a rewound
+	// execution's document: a worker that finds the document written and the execution's
+	// first episode not committed (its worker died in between) rewinds that one again.
+	RewoundFrom string `json:"rewoundFrom,omitempty" bson:"rewoundFrom,omitempty"`
 }
 
 // Newer reports whether a is a later version of an instance document than b: a later

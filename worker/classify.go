@@ -134,6 +134,8 @@ func classifyRewind(st *instanceState, a arrival, cached bool) verdict {
 		return norewind
 	case cached:
 		return reload
+	case st.started.Kind == "" && st.inst.RewoundFrom != "" && st.inst.ExecutionID == a.msg.Event.ExecutionID:
+		return rewind // its document was written, its first episode not committed
 	case st.started.Kind == "" || st.status == history.StatusContinuedAsNew:
 		// Not begun yet: a child rewound with its parent just after its start was sent.
 		if a.deliveries < startWaitDeliveries {

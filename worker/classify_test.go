@@ -40,6 +40,9 @@ func TestClassify(t *testing.T) {
 	// rewound is execution e2, rewound from e1.
 	rewound := running(true)
 	rewound.inst.ExecutionID, rewound.started.ExecutionID, rewound.started.RewoundFrom = "e2", "e2", []string{"e1"}
+	// halfRewound is the document of e2, rewound from e1, whose first episode its worker
+	// did not commit.
+	halfRewound := newState(history.Instance{InstanceID: "i", ExecutionID: "e2", Status: history.StatusPending, RewoundFrom: "e1"}, nil)
 	completedLate := history.Event{Kind: history.TaskCompleted, TaskID: 2}
 	failedLate := history.Event{Kind: history.TaskFailed, TaskID: 2}
 	refusedDoc := newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusFailed,
@@ -88,6 +91,9 @@ func TestClassify(t *testing.T) {
 		{"rewind of a running instance", running(true), "r", false, "e1", rewindReq(""), false, norewind},
 		{"rewind of an unknown instance", nil, "r", false, "e1", rewindReq(""), false, norewind},
 		{"rewind of a child not begun yet", pending, "r", false, "", rewindReq("p"), false, later},
+		{"rewind whose worker died before its first commit", halfRewound, "r", true, "e1", rewindReq(""), false, rewind},
+		{"child rewind whose worker died before its first commit", halfRewound, "r", true, "", rewindReq("p"), false, rewind},
+		{"event for an execution rewound, not yet committed", halfRewound, "m", false, "", raised, false, later},
 		{"rewind of a failed child by its parent", child(history.StatusFailed, history.ExecutionFailed), "r", false, "", rewindReq("p"), false, rewind},
 		{"rewind of a failed child by another parent", child(history.StatusFailed, history.ExecutionFailed), "r", false, "", rewindReq("q"), false, norewind},
 		{"rewind of a completed child by its parent", child(history.StatusCompleted, history.ExecutionCompleted), "r", false, "", rewindReq("p"), false, norewind},

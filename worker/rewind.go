@@ -24,6 +24,21 @@ func (w *Worker) planRewind(ctx context.Context, p *episodePlan, old *instanceSt
 	if req.Timestamp.IsZero() {
 		req.Timestamp = now
 	}
+	recorded := false
+	if old.started.Kind == "" {
+		// The document names this rewound execution already: its worker died before
+		// committing the first episode. Rewind the failed execution the document names.
+		eps, err := w.store.LoadHistory(ctx, p.id, old.inst.RewoundFrom)
+		if err != nil {
+			w.metrics.storeError("load_history")
+			p.trouble = true
+			p.retry = append([]*queues.Delivery{m.d}, p.retry...)
+			return
+		}
+		failed := old.inst
+		failed.ExecutionID, failed.Executions, failed.Status, failed.RewoundFrom = old.inst.RewoundFrom, old.inst.Executions-1, history.StatusFailed, ""
+		old, recorded = newState(failed, eps), true
+	}
 	res, err := w.exec.Rewind(p.id, old.past, req, now)
 	if err != nil {
 		p.dead.add(m.d, deadRewind, err.Error())
@@ -31,17 +46,20 @@ func (w *Worker) planRewind(ctx context.Context, p *episodePlan, old *instanceSt
 	}
 	start := res.NewEvents[slices.IndexFunc(res.NewEvents, func(ev history.Event) bool { return ev.Kind == history.ExecutionStarted })]
 	next := freshState(p.id, old, start, now)
-	if err := w.writeExecutionDoc(ctx, next, false); err != nil {
-		w.cache.drop(p.id)
-		if !errors.Is(err, history.ErrStaleInstance) {
-			w.metrics.storeError("write_instance")
-			w.log.Warn("recording the rewound execution failed", logging.Instance(p.id, next.spanContext(), "err", err)...)
-			p.trouble = true
+	next.inst.RewoundFrom = old.inst.ExecutionID
+	if !recorded {
+		if err := w.writeExecutionDoc(ctx, next, false); err != nil {
+			w.cache.drop(p.id)
+			if !errors.Is(err, history.ErrStaleInstance) {
+				w.metrics.storeError("write_instance")
+				w.log.Warn("recording the rewound execution failed", logging.Instance(p.id, next.spanContext(), "err", err)...)
+				p.trouble = true
+			}
+			p.retry = append([]*queues.Delivery{m.d}, p.retry...)
+			return
 		}
-		p.retry = append([]*queues.Delivery{m.d}, p.retry...)
-		return
+		w.docs.forget(&next.inst)
 	}
-	w.docs.forget(&next.inst)
 	consumed := make([]string, 0, len(old.consumed)+1)
 	for id := range old.consumed {
 		consumed = append(consumed, id)

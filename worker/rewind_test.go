@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
@@ -172,5 +174,40 @@ func TestRewindOfAParentWhoseChildIsGone(t *testing.T) {
 	if inst.Status != history.StatusFailed || inst.Executions != 2 || inst.Failure == nil ||
 		!strings.Contains(inst.Failure.Error(), durable.RewindRefused+`: child "parent:2" cannot be rewound with its parent: it does not exist`) {
 		t.Fatalf("%s in execution %d (%v), want the rewound execution Failed with RewindRefused", inst.Status, inst.Executions, inst.Failure)
+	}
+}
+
+// A worker that dies between writing the rewound execution's document and committing its
+// first episode leaves the document naming an execution without history; the next worker
+// still rewinds the instance from the failed execution, which the document keeps naming.
+func TestRewindAfterACrashBeforeItsCommit(t *testing.T) {
+	ran := map[string]int{}
+	f := newFleet(t, rewindRegistry(t, ran), nil, nil)
+	ctx := context.Background()
+	crash := false
+	conn1 := f.broker.Connect("w1")
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w1", Now: f.clock, Logger: slog.New(slog.DiscardHandler)},
+		f.store, memConn{conn1}, f.reg)
+	must(t, err)
+	w1 := w.Steps(func(point string) bool { return crash && point == "planned" })
+	must(t, w1.Subscribe(ctx))
+	w1.Heartbeat(ctx)
+	f.start("pipe", "Pipeline", "null")
+	f.run(w1)
+	if inst := f.settle(w1, "pipe"); inst.Status != history.StatusFailed {
+		t.Fatalf("%s, want Failed", inst.Status)
+	}
+	crash = true
+	f.rewind("pipe")
+	f.run(w1)
+	if inst, _ := f.store.GetInstance(ctx, "pipe"); inst.Executions != 2 || inst.Status != history.StatusPending {
+		t.Fatalf("after the crash the document is %+v; want the rewound execution's, Pending", inst)
+	}
+	_ = conn1.Close()
+	f.now = f.now.Add(10 * time.Second)
+	w2, _ := f.worker("w2")
+	inst := f.settle(w2, "pipe")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"a|attempt 2|c"` || ran["Step a"] != 1 {
+		t.Fatalf("%s %s (%v) after runs %v; want Completed with a|attempt 2|c, Step a run once", inst.Status, inst.Output, inst.Failure, ran)
 	}
 }
