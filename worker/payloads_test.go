@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -59,5 +60,49 @@ func TestLargeInputsAndResultsTravelAsPayloads(t *testing.T) {
 	must(t, f.store.Purge(ctx, "e"))
 	if _, err := f.store.GetPayloads(ctx, []history.PayloadRef{ref}); err == nil {
 		t.Fatal("a payload of the purged instance is left")
+	}
+}
+
+// payloadCalls counts the store's payload calls.
+type payloadCalls struct {
+	history.Store
+	puts, gets int
+}
+
+func (s *payloadCalls) PutPayloads(ctx context.Context, ps []history.Payload) error {
+	s.puts++
+	return s.Store.PutPayloads(ctx, ps)
+}
+
+func (s *payloadCalls) GetPayloads(ctx context.Context, refs []history.PayloadRef) (map[history.PayloadRef][]byte, error) {
+	s.gets++
+	return s.Store.GetPayloads(ctx, refs)
+}
+
+// Small inputs and outputs take no payload step: a run of activities under the inline
+// limit makes no payload call to the store.
+func TestSmallValuesMakeNoPayloadCalls(t *testing.T) {
+	ctx := context.Background()
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Echo", func(ctx *durable.OrchestrationContext, in string) (string, error) {
+		var out string
+		err := ctx.CallActivity("Double", in).Await(&out)
+		return out, err
+	}))
+	must(t, durable.AddActivity(r, "Double", func(_ context.Context, in string) (string, error) { return in + in, nil }))
+	f := newFleet(t, r, nil, nil)
+	calls := &payloadCalls{Store: f.store}
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", Now: f.clock, Logger: slog.New(slog.DiscardHandler)},
+		calls, memConn{f.broker.Connect("w")}, r)
+	must(t, err)
+	s := w.Steps(nil)
+	must(t, s.Subscribe(ctx))
+	s.Heartbeat(ctx)
+	f.start("e", "Echo", `"small"`)
+	if inst := f.settle(s, "e"); inst.Status != history.StatusCompleted || string(inst.Output) != `"smallsmall"` {
+		t.Fatalf("instance %s output %s", inst.Status, inst.Output)
+	}
+	if calls.puts != 0 || calls.gets != 0 {
+		t.Fatalf("%d PutPayloads and %d GetPayloads calls for small values, want none", calls.puts, calls.gets)
 	}
 }
