@@ -229,3 +229,65 @@ func deleteHolding(t *testing.T, c *Conn) {
 		}
 	}
 }
+
+// A changed timer tick changes every ladder level's message TTL: the upgrade moves the
+// timers waiting in the ladder through holding queues and back through their levels'
+// exchanges with their routing keys, and each timer still reaches its queue, not before it
+// is due.
+func TestUpgradeMovesTheTimerLadder(t *testing.T) {
+	old := newHub(t, func(c *Config) { c.TimerTick = 20 * time.Millisecond })
+	hub := old.Config().Hub
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t.Cleanup(func() { deleteHolding(t, old) })
+	due := time.Now().Add(3 * time.Second)
+	ids := map[string]bool{}
+	for i := range 5 {
+		id := fmt.Sprintf("timer-%d", i)
+		ids[id] = true
+		if err := old.Schedule(ctx, ControlQueue(hub, 0), due.Add(time.Duration(i)*time.Second), Message{ID: id, Kind: "Test", InstanceID: "i", Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Dial(ctx, Config{URL: testenv.AMQPURL(), Hub: hub, Partitions: 2, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	status, err := c.UpgradeStatus(ctx)
+	if err != nil || len(status) != DefaultTimerLevels {
+		t.Fatalf("UpgradeStatus: %d queues (%v), want every ladder level", len(status), err)
+	}
+	done, err := c.UpgradeTopology(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for _, u := range done {
+		moved += u.Moved
+	}
+	if err := c.DeclareTopology(ctx); err != nil {
+		t.Fatalf("DeclareTopology after the upgrade: %v", err)
+	}
+	got := make(chan *Delivery, 10)
+	sub, err := c.Consume(ctx, ControlQueue(hub, 0), 10, func(d *Delivery) { _ = d.Ack(); got <- d })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Cancel() }()
+	for len(ids) > 0 {
+		select {
+		case d := <-got:
+			if !ids[d.ID] {
+				t.Fatalf("unexpected or repeated message %s", d.ID)
+			}
+			if time.Now().Before(d.Due) {
+				t.Fatalf("timer %s arrived %s before it was due", d.ID, d.Due.Sub(time.Now()))
+			}
+			delete(ids, d.ID)
+		case <-ctx.Done():
+			t.Fatalf("timers %v never arrived", ids)
+		}
+	}
+	t.Logf("FIGURE: hub upgrade of the timer ladder: %d levels migrated, %d moves, 5 timers delivered after the upgrade, none early", len(done), moved)
+}
