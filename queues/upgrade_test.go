@@ -282,7 +282,7 @@ func TestUpgradeMovesTheTimerLadder(t *testing.T) {
 				t.Fatalf("unexpected or repeated message %s", d.ID)
 			}
 			if time.Now().Before(d.Due) {
-				t.Fatalf("timer %s arrived %s before it was due", d.ID, d.Due.Sub(time.Now()))
+				t.Fatalf("timer %s arrived %s before it was due", d.ID, time.Until(d.Due))
 			}
 			delete(ids, d.ID)
 		case <-ctx.Done():
