@@ -12,7 +12,7 @@ import (
 )
 
 // heartbeatLoop writes this worker's heartbeat and rebalances partitions every interval,
-// until ctx ends. Ownership follows rendezvous hashing over the live workers (DESIGN.md
+// until ctx ends. Ownership follows rendezvous hashing over the live workers (docs/design.md
 // section 5); single-active-consumer queues make a brief disagreement harmless.
 func (w *Worker) heartbeatLoop(ctx context.Context, info history.WorkerInfo) {
 	t := time.NewTicker(w.cfg.HeartbeatInterval)

@@ -1,7 +1,7 @@
 // Package rendezvous assigns partitions to workers by rendezvous (highest random weight)
 // hashing: partition p belongs to the worker with the highest hash(p, workerID). Every
 // process that sees the same set of worker ids computes the same owners, a joining worker
-// takes about P/N partitions, and a leaving one gives away only its own (DESIGN.md
+// takes about P/N partitions, and a leaving one gives away only its own (docs/design.md
 // section 5). The dispatcher and the worker must agree, so the hash never changes.
 //
 //	owner := rendezvous.Owner(3, []string{"w1", "w2", "w3"})
