@@ -177,17 +177,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 
-	activities, err := w.broker.Consume(work, queues.WorkItemQueue(w.cfg.Hub), w.cfg.ActivityConcurrency, func(d *queues.Delivery) {
-		w.active.Add(1)
-		w.inFlight.Add(1)
-		go func() {
-			defer w.active.Done()
-			defer w.inFlight.Add(-1)
-			w.runActivity(work, d)
-		}()
-	})
+	activities, err := w.consumeWorkItems(work)
 	if err != nil {
-		return fmt.Errorf("consuming work items: %w", err)
+		return err
 	}
 
 	processed := make(chan struct{})
@@ -215,7 +207,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Drain.
 	w.draining.Store(true)
 	w.log.Info("worker draining")
-	activities.Cancel()
+	for _, a := range activities {
+		_ = a.Cancel()
+	}
 	w.releaseAll()
 	close(w.stopping)
 	drained := make(chan struct{})
