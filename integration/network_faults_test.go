@@ -28,8 +28,9 @@ type networkFault struct {
 	// orchestration of the run has ended, unless fixed is set.
 	hold  time.Duration
 	fixed bool
-	// scale multiplies the run's orchestrations, for a fault that needs a longer run to act.
-	scale int
+	// minRun is the fewest orchestrations to run under it, for a fault that needs a longer
+	// run to act.
+	minRun int
 	// brokerOnly puts the toxics on the link to the broker alone.
 	brokerOnly bool
 }
@@ -87,7 +88,7 @@ func TestNetworkFaultsBetweenWorkersAndServices(t *testing.T) {
 		// Between the workers and the broker only: FerretDB's SQLite backend stalls for minutes
 		// (direct reads by the dispatcher time out too) after connections closed in the middle
 		// of its operations. The store link gets the variant below, where nothing passes.
-		{name: "broker connections reset every 3s", hold: hold, scale: 6, brokerOnly: true, toxics: map[string]toxic{
+		{name: "broker connections reset every 3s", hold: hold, minRun: 200, brokerOnly: true, toxics: map[string]toxic{
 			"close": {"close_after", map[string]any{"timeout": 3000}},
 		}},
 		{name: "nothing passes, connections reset after 3s", hold: hold, toxics: map[string]toxic{
@@ -104,7 +105,7 @@ func TestNetworkFaultsBetweenWorkersAndServices(t *testing.T) {
 	var baseline time.Duration
 	for _, fault := range faults {
 		ok := t.Run(fault.name, func(t *testing.T) {
-			n := n * max(1, fault.scale)
+			n := max(n, fault.minRun)
 			cost := runUnderFault(t, f, links, runs, fault, n)
 			rerun := cost.runs - 5*n
 			if fault.toxics == nil {
