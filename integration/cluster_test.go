@@ -454,7 +454,7 @@ func checkHellos(ctx context.Context, t *testing.T, c *client.Client, ids []stri
 	var mu sync.Mutex
 	twice := 0
 	eachOf(ids, func(id string) {
-		h, err := c.History(ctx, id)
+		h, err := historyOf(ctx, c, id)
 		if err != nil {
 			t.Errorf("%s: history: %v", id, err)
 			return
@@ -488,7 +488,7 @@ func checkSeed(ctx context.Context, t *testing.T, c *client.Client, seed string,
 	}
 	for i := range devices {
 		id := fmt.Sprintf("%s:device-%04d", seed, i+1)
-		h, err := c.History(ctx, id)
+		h, err := historyOf(ctx, c, id)
 		if err != nil || h.Status.Status != history.StatusCompleted {
 			t.Fatalf("device %s: %v, %+v", id, err, h)
 		}

@@ -2,12 +2,15 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/warrenhq/warren/api"
+	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/fleettest"
 )
@@ -116,4 +119,17 @@ func eachOf(ids []string, fn func(id string)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// historyOf reads an instance's status and history through the dispatcher, asking again
+// while it answers 503 (the store did not answer in time), as a client would.
+func historyOf(ctx context.Context, c *client.Client, id string) (*api.StatusWithHistory, error) {
+	var h *api.StatusWithHistory
+	var err error
+	fleettest.AskAgain(ctx, func() bool {
+		h, err = c.History(ctx, id)
+		var apiErr *client.APIError
+		return errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable
+	})
+	return h, err
 }

@@ -312,13 +312,7 @@ func histories(t *testing.T, c *client.Client, ids []string) map[string][]histor
 	eachOf(ids, func(id string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		var h *api.StatusWithHistory
-		var err error
-		fleettest.AskAgain(ctx, func() bool {
-			h, err = c.History(ctx, id)
-			var apiErr *client.APIError
-			return errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable
-		})
+		h, err := historyOf(ctx, c, id)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {

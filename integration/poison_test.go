@@ -561,7 +561,7 @@ func checkHellosUntouched(t *testing.T, c *client.Client, ids []string) {
 	eachOf(ids, func(id string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		h, err := c.History(ctx, id)
+		h, err := historyOf(ctx, c, id)
 		if err != nil {
 			problems <- fmt.Sprintf("history of %s: %v", id, err)
 			return

@@ -176,7 +176,7 @@ func wedgeCheckHellos(t *testing.T, c *client.Client, ids []string, timeout time
 			}
 			time.Sleep(200 * time.Millisecond) // a wait cut short is asked again
 		}
-		h, err := c.History(ctx, id)
+		h, err := historyOf(ctx, c, id)
 		if err != nil {
 			t.Errorf("history of %s: %v", id, err)
 			return
