@@ -146,6 +146,16 @@ func (s *memStore) UpdateInstances(ctx context.Context, docs []*history.Instance
 	return errs
 }
 
+func (s *memStore) GetInstances(ctx context.Context, ids []string) (map[string]*history.Instance, error) {
+	out := map[string]*history.Instance{}
+	for _, id := range ids {
+		if inst, err := s.GetInstance(ctx, id); err == nil {
+			out[id] = inst
+		}
+	}
+	return out, nil
+}
+
 func (s *memStore) LoadHistories(ctx context.Context, refs []history.ExecutionRef) (map[history.ExecutionRef][]history.Episode, error) {
 	out := map[history.ExecutionRef][]history.Episode{}
 	for _, r := range refs {

@@ -68,6 +68,10 @@ type Store interface {
 	// dispatcher creates the documents of starts that arrive together with it.
 	CreateInstances(ctx context.Context, insts []*Instance) (errs []error)
 	GetInstance(ctx context.Context, instanceID string) (*Instance, error)
+	// GetInstances returns the documents of many instances, by id, with one query for the
+	// lot (a worker loads with it the states its cache lacks, as after a fault); an id with
+	// no document is absent from the map.
+	GetInstances(ctx context.Context, instanceIDs []string) (map[string]*Instance, error)
 	ListInstances(ctx context.Context, f ListFilter) (page []Instance, next string, err error)
 	// UpdateInstance replaces the document unless the stored one is newer
 	// ([Instance.Newer]; then ErrStaleInstance). Writes are monotonic even where the store's

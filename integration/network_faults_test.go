@@ -189,6 +189,7 @@ func runUnderFault(t *testing.T, f *fleettest.Fleet, links []*toxiLink, runs *ac
 		l.clear()
 	}
 	lifted := time.Now()
+	t.Logf("fault %q on %s, lifted %s", fault.name, faultOn.UTC().Format("15:04:05.000"), lifted.UTC().Format("15:04:05.000"))
 
 	fleettest.WaitUntil(t, 3*time.Minute, fmt.Sprintf("all %d orchestrations ended after the fault lifted", n), func() bool {
 		done, failed := ended()

@@ -84,7 +84,10 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 	t0 := time.Now()
 	groups, order, deferred := w.group(batch)
 	plans := make([]*episodePlan, len(order))
-	w.each(len(order), func(i int) { plans[i] = w.plan(ctx, order[i], groups[order[i]]) })
+	pctx, cancelPlans := planBudget(ctx)
+	w.prefetch(pctx, order, groups)
+	w.each(len(order), func(i int) { plans[i] = w.plan(pctx, order[i], groups[order[i]]) })
+	cancelPlans()
 	for _, p := range plans {
 		deferred = append(deferred, p.deferred...)
 	}
@@ -186,6 +189,20 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 	w.log.Debug("batch", "messages", len(batch), "instances", len(order), "episodes", len(eps),
 		"plan", t1.Sub(t0), "commit", t2.Sub(t1), "publish", t3.Sub(t2), "update", t4.Sub(t3), "ack", time.Since(t4))
 	return trouble
+}
+
+// planBudget gives planning — loading the states the cache lacks — half of what is left of
+// the batch's time, so that a store slowed down (every instance of a batch missing the cache
+// after a fault, each look-up a scan) cannot spend it all: the instances loaded in time
+// commit their episodes with the other half, the rest go back to the inbox, and their loaded
+// states stay cached for the next batch. Without it a batch that could not load everything in
+// time committed nothing, and the next one began again from nothing.
+func planBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(dl)/2)
 }
 
 // group decodes the batch and splits it by instance, keeping arrival order. What a newer

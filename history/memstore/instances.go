@@ -32,6 +32,24 @@ func (s *Store) GetInstance(ctx context.Context, instanceID string) (*history.In
 	})
 }
 
+// GetInstances returns copies of the instances that exist among ids, by id.
+func (s *Store) GetInstances(ctx context.Context, ids []string) (map[string]*history.Instance, error) {
+	for _, id := range ids {
+		if err := checkID("instance id", id); err != nil {
+			return nil, fmt.Errorf("memstore: get instances: %w", err)
+		}
+	}
+	return run(ctx, s, Op{Kind: OpGetInstances}, func() (map[string]*history.Instance, error) {
+		out := make(map[string]*history.Instance, len(ids))
+		for _, id := range ids {
+			if inst, err := s.instance(id); err == nil {
+				out[id] = inst
+			}
+		}
+		return out, nil
+	})
+}
+
 // instance decodes a stored instance; the caller holds the lock.
 func (s *Store) instance(instanceID string) (*history.Instance, error) {
 	doc, ok := s.instances[instanceID]

@@ -59,6 +59,7 @@ const (
 	OpEnsureHub       = "EnsureHub"
 	OpCreateInstance  = "CreateInstance"
 	OpGetInstance     = "GetInstance"
+	OpGetInstances    = "GetInstances"
 	OpListInstances   = "ListInstances"
 	OpUpdateInstance  = "UpdateInstance"
 	OpUpdateInstances = "UpdateInstances"

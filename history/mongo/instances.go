@@ -80,3 +80,28 @@ func (s *Store) GetInstance(ctx context.Context, instanceID string) (*history.In
 	}
 	return &inst, nil
 }
+
+// GetInstances reads the documents of ids with one $in query per maxRefsPerQuery of them.
+func (s *Store) GetInstances(ctx context.Context, ids []string) (map[string]*history.Instance, error) {
+	for _, id := range ids {
+		if err := checkID("instance id", id); err != nil {
+			return nil, fmt.Errorf("get instances: %w", err)
+		}
+	}
+	out := make(map[string]*history.Instance, len(ids))
+	for start := 0; start < len(ids); start += maxRefsPerQuery {
+		chunk := ids[start:min(start+maxRefsPerQuery, len(ids))]
+		cur, err := s.instances.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: chunk}}}})
+		if err != nil {
+			return nil, fmt.Errorf("get %d instances: %w", len(chunk), err)
+		}
+		var page []history.Instance
+		if err := cur.All(ctx, &page); err != nil {
+			return nil, fmt.Errorf("get %d instances: %w", len(chunk), err)
+		}
+		for i := range page {
+			out[page[i].InstanceID] = &page[i]
+		}
+	}
+	return out, nil
+}

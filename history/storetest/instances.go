@@ -158,3 +158,49 @@ func testRecordsAreCopied(t *testing.T, s history.Store) {
 		t.Errorf("live workers = %+v, %v; want w with orchestrator A", ws, err)
 	}
 }
+
+// GetInstances returns each existing instance of the ids asked for, as GetInstance would,
+// leaves out the ids without a document and the instances not asked for, and refuses a bad
+// id before reading anything.
+func testGetInstances(t *testing.T, s history.Store) {
+	ctx := testContext(t)
+	created := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := range 5 {
+		id := fmt.Sprintf("many-%d", i)
+		if err := s.CreateInstance(ctx, instance(id, history.StatusRunning, created)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	got, err := s.GetInstances(ctx, []string{"many-1", "many-3", "absent", "many-4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["absent"] != nil {
+		t.Fatalf("got %d instances (%v), want many-1, many-3 and many-4", len(got), keys(got))
+	}
+	for _, id := range []string{"many-1", "many-3", "many-4"} {
+		one, err := s.GetInstance(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[id], one) {
+			t.Errorf("%s: GetInstances gave %+v, GetInstance %+v", id, got[id], one)
+		}
+	}
+	if none, err := s.GetInstances(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("no ids: %d instances, %v; want none and no error", len(none), err)
+	}
+	if _, err := s.GetInstances(ctx, []string{"many-0", ""}); !errors.Is(err, history.ErrInvalidArgument) {
+		t.Errorf("an empty id among them = %v, want ErrInvalidArgument", err)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

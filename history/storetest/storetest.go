@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) history.Store) {
 	}{
 		{"InstanceLifecycle", testInstanceLifecycle},
 		{"InstanceTimesKeepMilliseconds", testInstanceTimesKeepMilliseconds},
+		{"GetInstancesReadsMany", testGetInstances},
 		{"CreateInstanceRaceHasOneWinner", testCreateInstanceRace},
 		{"CreateInstancesEachSucceedsOrFailsAlone", testCreateInstancesEachAlone},
 		{"RecordsAreCopied", testRecordsAreCopied},

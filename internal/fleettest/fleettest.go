@@ -29,6 +29,14 @@ func Start(t testing.TB, o Options) *Fleet {
 		o.Partitions = 8
 	}
 	o.Bin, o.Hub, o.LogDir = Binaries(t), testenv.UniqueName("it"), t.TempDir()
+	// WARREN_TEST_LOG_DIR keeps every process's whole log (<hub>/<name>.log) past the test,
+	// for reading what the failure message's tail leaves out.
+	if dir := os.Getenv("WARREN_TEST_LOG_DIR"); dir != "" {
+		o.LogDir = filepath.Join(dir, o.Hub)
+		if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	o.AMQPURL, o.MongoURI = testenv.AMQPURL(), testenv.MongoURI()
 	f, err := newFleet(&o)
 	if err != nil {
