@@ -49,16 +49,11 @@ func TestSlowLoadDoesNotHoldBackTheRestOfTheBatch(t *testing.T) {
 	ctx := context.Background()
 	must(t, s.Subscribe(ctx))
 	s.Heartbeat(ctx)
-	deliver := func() {
-		for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
-			f.broker.Deliver(rs[0])
-		}
-	}
 	f.start("fast", "One", "null")
 	f.start("slow", "One", "null")
-	deliver()
+	f.deliverAll()
 	s.Batch(ctx) // both schedule their activity
-	deliver()
+	f.deliverAll()
 	for s.Activities() > 0 {
 		s.RunActivity(ctx, 0) // fast's result first, then slow's
 	}
@@ -66,7 +61,7 @@ func TestSlowLoadDoesNotHoldBackTheRestOfTheBatch(t *testing.T) {
 	w.cache.drop("fast")
 	w.cache.drop("slow")
 	store.armed.Store(true)
-	deliver()
+	f.deliverAll()
 	if s.Inbox() != 2 {
 		t.Fatalf("%d results waiting, want 2", s.Inbox())
 	}
@@ -139,21 +134,16 @@ func TestUncachedInstancesOfABatchLoadTogether(t *testing.T) {
 		f.start(id, "One", "null")
 	}
 	ctx := context.Background()
-	deliver := func() {
-		for rs := f.broker.Ready(); len(rs) > 0; rs = f.broker.Ready() {
-			f.broker.Deliver(rs[0])
-		}
-	}
-	deliver()
+	f.deliverAll()
 	s.Batch(ctx)
-	deliver()
+	f.deliverAll()
 	for s.Activities() > 0 {
 		s.RunActivity(ctx, 0)
 	}
 	for _, id := range ids {
 		s.w.cache.drop(id)
 	}
-	deliver()
+	f.deliverAll()
 	counting.Store(true)
 	if trouble := s.Batch(ctx); trouble {
 		t.Fatal("the batch reports trouble")
