@@ -19,6 +19,7 @@ type memStore struct {
 	episodes  map[string][]history.Episode
 	workers   []history.WorkerInfo
 	writes    int
+	reads     int   // GetInstance calls
 	failWith  error // every call fails with it when set
 }
 
@@ -49,6 +50,7 @@ func (s *memStore) CreateInstance(ctx context.Context, inst *history.Instance) e
 func (s *memStore) GetInstance(ctx context.Context, id string) (*history.Instance, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	if s.failWith != nil {
 		return nil, s.failWith
 	}

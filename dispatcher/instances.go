@@ -184,9 +184,15 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	// Registered before the first read, so that an end announced in between is not missed.
 	ended, forget := d.waiters.add(r.PathValue("id"))
 	defer forget()
-	inst, err := d.getInstance(r)
-	if err != nil {
-		return err
+	// An instance this dispatcher started moments ago needs no read: its document as
+	// written at the start stands in, and the announcement of its end (or the safety read
+	// after firstPoll) moves it on.
+	inst, ok := d.waiters.startDoc(r.PathValue("id"))
+	if !ok {
+		var err error
+		if inst, err = d.getInstance(r); err != nil {
+			return err
+		}
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -204,6 +210,16 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 		case <-r.Context().Done():
 			return nil // the caller left, or the server is shutting down
 		case <-deadline.C:
+			// What the answer reports is read now: the document the wait began with may be
+			// the one written at the start.
+			ctx, cancel := context.WithTimeout(r.Context(), d.cfg.OpTimeout)
+			if next, err := d.store.GetInstance(ctx, inst.InstanceID); err == nil && !inst.Newer(next) {
+				inst = next
+			}
+			cancel()
+			if inst.Status.Terminal() {
+				continue
+			}
 			st := api.StatusOf(inst)
 			return &apiError{status: http.StatusRequestTimeout, body: api.ErrorBody{
 				Error:  fmt.Sprintf("instance %q is still %s after %s", inst.InstanceID, inst.Status, timeout),

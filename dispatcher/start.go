@@ -136,6 +136,7 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 		d.log.Info("start confirmed by the worker's progress", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "err", err)...)
 	}
 	d.metrics.started()
+	d.waiters.startedHere(inst)
 	w.Header().Set("Location", "/v1/instances/"+url.PathEscape(inst.InstanceID))
 	writeJSON(w, http.StatusAccepted, api.StatusOf(inst))
 	return nil

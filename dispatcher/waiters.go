@@ -18,13 +18,17 @@ import (
 type waiters struct {
 	mu sync.Mutex
 	m  map[string]map[chan *history.Instance]bool
-	// recent keeps the ended documents announced in the last recentFor, oldest first out
-	// (at most maxRecent): a wait that registers just after the announcement (its instance
-	// ended while the request was on its way, and the document is not written yet) is
-	// answered from it instead of by the next safety read seconds later.
-	recent map[string]recentEnd
-	order  []string
-	now    func() time.Time
+	// ended keeps the ended documents announced in the last recentFor: a wait that
+	// registers just after the announcement (its instance ended while the request was on its
+	// way, and the document is not written yet) is answered from it instead of by the next
+	// safety read seconds later.
+	ended recentDocs
+	// started keeps the documents of the instances this dispatcher started in the last
+	// recentFor: a wait for one of them (the common start-then-wait) needs no first read of
+	// the store, since the document it would read is the one written at the start or, if a
+	// worker has written since, older than the announcement that answers the wait.
+	started recentDocs
+	now     func() time.Time
 	// listening is set once the dispatcher hears announcements; until then (or in tests
 	// without a broker) waiters poll the store more often.
 	listening bool
@@ -32,10 +36,47 @@ type waiters struct {
 	heard atomic.Int64
 }
 
-// recentEnd is an announced ended document and when it was announced.
-type recentEnd struct {
+// recentDocs keeps instance documents by id for recentFor, oldest first out, at most
+// maxRecent of them.
+type recentDocs struct {
+	m     map[string]recentDoc
+	order []string
+}
+
+// recentDoc is a kept document and when it was kept.
+type recentDoc struct {
 	doc *history.Instance
 	at  time.Time
+}
+
+// get returns the document kept for id less than recentFor before now.
+func (r *recentDocs) get(id string, now time.Time) (*history.Instance, bool) {
+	d, ok := r.m[id]
+	if !ok || now.Sub(d.at) >= recentFor {
+		return nil, false
+	}
+	return d.doc, true
+}
+
+// keep keeps doc for id, dropping what has been kept for recentFor and, past maxRecent,
+// the oldest.
+func (r *recentDocs) keep(id string, doc *history.Instance, now time.Time) {
+	if r.m == nil {
+		r.m = map[string]recentDoc{}
+	}
+	for len(r.order) > 0 {
+		oldest := r.order[0]
+		d, ok := r.m[oldest]
+		if ok && len(r.order) < maxRecent && now.Sub(d.at) < recentFor {
+			break
+		}
+		r.order = r.order[1:]
+		delete(r.m, oldest)
+	}
+	if _, ok := r.m[id]; !ok {
+		r.order = append(r.order, id)
+	}
+	r.m[id] = recentDoc{doc: doc, at: now}
 }
 
 const (
@@ -44,7 +85,7 @@ const (
 )
 
 func newWaiters() *waiters {
-	return &waiters{m: map[string]map[chan *history.Instance]bool{}, recent: map[string]recentEnd{}, now: time.Now}
+	return &waiters{m: map[string]map[chan *history.Instance]bool{}, now: time.Now}
 }
 
 // add registers a waiter for id; the returned channel receives, once, what announced the
@@ -54,9 +95,9 @@ func newWaiters() *waiters {
 func (w *waiters) add(id string) (<-chan *history.Instance, func()) {
 	ch := make(chan *history.Instance, 1)
 	w.mu.Lock()
-	if r, ok := w.recent[id]; ok && w.now().Sub(r.at) < recentFor {
+	if doc, ok := w.ended.get(id, w.now()); ok {
 		w.mu.Unlock()
-		ch <- r.doc
+		ch <- doc
 		return ch, func() {}
 	}
 	if w.m[id] == nil {
@@ -82,7 +123,7 @@ func (w *waiters) wake(id string, ended *history.Instance) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if ended != nil {
-		w.remember(id, ended)
+		w.ended.keep(id, ended, w.now())
 	}
 	for ch := range w.m[id] {
 		ch <- ended // each channel has room for one, and is woken once
@@ -90,22 +131,24 @@ func (w *waiters) wake(id string, ended *history.Instance) {
 	delete(w.m, id)
 }
 
-// remember keeps an announced ended document for recentFor; the caller holds the lock.
-func (w *waiters) remember(id string, doc *history.Instance) {
-	now := w.now()
-	for len(w.order) > 0 {
-		oldest := w.order[0]
-		r, ok := w.recent[oldest]
-		if ok && len(w.order) < maxRecent && now.Sub(r.at) < recentFor {
-			break
-		}
-		w.order = w.order[1:]
-		delete(w.recent, oldest)
+// startedHere records the document of an instance this dispatcher has just started.
+func (w *waiters) startedHere(inst *history.Instance) {
+	doc := *inst
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.started.keep(doc.InstanceID, &doc, w.now())
+}
+
+// startDoc is the document of id as this dispatcher started it in the last recentFor.
+func (w *waiters) startDoc(id string) (*history.Instance, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	doc, ok := w.started.get(id, w.now())
+	if !ok {
+		return nil, false
 	}
-	if _, ok := w.recent[id]; !ok {
-		w.order = append(w.order, id)
-	}
-	w.recent[id] = recentEnd{doc: doc, at: now}
+	cp := *doc
+	return &cp, true
 }
 
 // count is how many wait requests wait now.

@@ -237,10 +237,58 @@ func TestRecentEndsAreBounded(t *testing.T) {
 		id := fmt.Sprintf("i-%d", i)
 		w.wake(id, &history.Instance{InstanceID: id, Status: history.StatusCompleted})
 	}
-	if len(w.recent) > maxRecent || len(w.order) > maxRecent {
-		t.Fatalf("%d kept (%d in order), want at most %d", len(w.recent), len(w.order), maxRecent)
+	if len(w.ended.m) > maxRecent || len(w.ended.order) > maxRecent {
+		t.Fatalf("%d kept (%d in order), want at most %d", len(w.ended.m), len(w.ended.order), maxRecent)
 	}
-	if _, ok := w.recent["i-0"]; ok {
+	if _, ok := w.ended.m["i-0"]; ok {
 		t.Fatal("the oldest announcement is still kept")
+	}
+}
+
+// A wait for an instance this dispatcher has just started reads nothing from the store: the
+// announcement of its end answers it. One whose timeout passes first reads the status it
+// reports then, not the document written at the start.
+func TestWaitForAnInstanceStartedHereReadsNothing(t *testing.T) {
+	r := newRig(t, Config{})
+	if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"here"}`); a.code != http.StatusAccepted {
+		t.Fatalf("start: %d %s", a.code, a.body)
+	}
+	r.store.mu.Lock()
+	r.store.reads = 0
+	r.store.mu.Unlock()
+	out := make(chan answer, 1)
+	go func() { out <- r.do("GET", "/v1/instances/here/wait?timeout=30s", "") }()
+	waitUntilWaiting(t, r.d.waiters, "here")
+	r.store.mu.Lock()
+	doc := r.store.instances["here"]
+	r.store.mu.Unlock()
+	doc.Status, doc.Output, doc.LastEpisode = history.StatusCompleted, json.RawMessage(`"hi"`), 2
+	r.d.waiters.wake("here", &doc)
+	select {
+	case a := <-out:
+		if a.code != 200 || a.status(t).Status != history.StatusCompleted {
+			t.Fatalf("wait: %d %s", a.code, a.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not answer")
+	}
+	r.store.mu.Lock()
+	reads := r.store.reads
+	r.store.mu.Unlock()
+	if reads != 0 {
+		t.Fatalf("the wait read the store %d times, want none", reads)
+	}
+
+	if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"busy"}`); a.code != http.StatusAccepted {
+		t.Fatalf("start: %d %s", a.code, a.body)
+	}
+	r.store.mu.Lock()
+	busy := r.store.instances["busy"]
+	busy.Status, busy.LastEpisode = history.StatusRunning, 1 // a worker has begun it
+	r.store.instances["busy"] = busy
+	r.store.mu.Unlock()
+	a := r.do("GET", "/v1/instances/busy/wait?timeout=200ms", "")
+	if a.code != http.StatusRequestTimeout || a.errorBody(t).Status.Status != history.StatusRunning {
+		t.Fatalf("timed-out wait: %d %s, want 408 reporting Running", a.code, a.body)
 	}
 }
