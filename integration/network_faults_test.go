@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -209,7 +208,9 @@ func runUnderFault(t *testing.T, f *fleettest.Fleet, links []*toxiLink, runs *ac
 
 	cost := faultCost{}
 	var last time.Time
-	for id, h := range histories(t, c, ids) {
+	hctx, hcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer hcancel()
+	for id, h := range storedHistories(hctx, t, f.Hub, ids) {
 		end, problem := checkHelloHistory(id, h)
 		if problem != "" {
 			t.Error(problem)
@@ -303,29 +304,6 @@ func startAskingAgain(c *client.Client, id string) error {
 		return false
 	})
 	return err
-}
-
-// histories reads the history of each instance, 8 at a time.
-func histories(t *testing.T, c *client.Client, ids []string) map[string][]history.Event {
-	t.Helper()
-	var mu sync.Mutex
-	out := make(map[string][]history.Event, len(ids))
-	eachOf(ids, func(id string) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		h, err := historyOf(ctx, c, id)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			t.Errorf("history of %s: %v", id, err)
-			return
-		}
-		out[id] = h.History
-	})
-	if t.Failed() {
-		t.FailNow()
-	}
-	return out
 }
 
 // checkHelloHistory checks a HelloSequence's history: five activities scheduled, each
