@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/memstore"
 )
@@ -33,13 +32,7 @@ func (s *hangingLoads) GetInstance(ctx context.Context, id string) (*history.Ins
 // the fleet slower, never stuck (issue 10: after connections were reset, every batch spent
 // its whole time loading and committed nothing, again and again).
 func TestSlowLoadDoesNotHoldBackTheRestOfTheBatch(t *testing.T) {
-	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "One", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
-		var s string
-		err := ctx.CallActivity("Act", nil).Await(&s)
-		return s, err
-	}))
-	must(t, durable.AddActivity(r, "Act", func(context.Context, any) (string, error) { return "done", nil }))
+	r := onceRegistry(t, func(context.Context, any) (string, error) { return "done", nil })
 	f := newFleet(t, r, nil, nil)
 	store := &hangingLoads{Store: f.store, id: "slow"}
 	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", Now: f.clock, Logger: slog.New(slog.DiscardHandler)},
@@ -49,8 +42,8 @@ func TestSlowLoadDoesNotHoldBackTheRestOfTheBatch(t *testing.T) {
 	ctx := context.Background()
 	must(t, s.Subscribe(ctx))
 	s.Heartbeat(ctx)
-	f.start("fast", "One", "null")
-	f.start("slow", "One", "null")
+	f.start("fast", "Once", "null")
+	f.start("slow", "Once", "null")
 	f.deliverAll()
 	s.Batch(ctx) // both schedule their activity
 	f.deliverAll()
@@ -113,13 +106,7 @@ func endedStatus(t *testing.T, f *fleet, id string) history.Status {
 // loads them with one query for their documents and one for their histories, not two per
 // instance, and their episodes commit as they would have.
 func TestUncachedInstancesOfABatchLoadTogether(t *testing.T) {
-	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "One", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
-		var s string
-		err := ctx.CallActivity("Act", nil).Await(&s)
-		return s, err
-	}))
-	must(t, durable.AddActivity(r, "Act", func(context.Context, any) (string, error) { return "done", nil }))
+	r := onceRegistry(t, func(context.Context, any) (string, error) { return "done", nil })
 	ops := map[string]int{}
 	var counting atomic.Bool
 	f := newFleet(t, r, func(op memstore.Op) memstore.Fault {
@@ -131,7 +118,7 @@ func TestUncachedInstancesOfABatchLoadTogether(t *testing.T) {
 	s, _ := f.worker("w")
 	ids := []string{"i0", "i1", "i2", "i3", "i4", "i5"}
 	for _, id := range ids {
-		f.start(id, "One", "null")
+		f.start(id, "Once", "null")
 	}
 	ctx := context.Background()
 	f.deliverAll()

@@ -90,6 +90,20 @@ func (f *fleet) run(s *Steps) {
 	}
 }
 
+// onceRegistry registers "Once", an orchestrator that returns what its one call of the
+// activity "Slow" returns, and act as "Slow".
+func onceRegistry(t *testing.T, act func(context.Context, any) (string, error)) *durable.Registry {
+	t.Helper()
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		var s string
+		err := ctx.CallActivity("Slow", nil).Await(&s)
+		return s, err
+	}))
+	must(t, durable.AddActivity(r, "Slow", act))
+	return r
+}
+
 // A durable timer the broker lost, for an instance no worker has in its cache (its worker
 // died), is sent again by the worker that takes the partition (issue 8, defect 10e).
 func TestLostTimerOfUncachedInstanceIsSentAgain(t *testing.T) {
@@ -169,14 +183,8 @@ func TestNextExecutionBeginsAfterALostDocumentWrite(t *testing.T) {
 // once it has used up its delivery budget, so the orchestration learns of it instead of
 // waiting for a result the dead-letter queue swallowed (issue 8, defect 8; issue 10).
 func TestWorkItemAtItsDeliveryBudgetFailsItsTask(t *testing.T) {
-	r := durable.NewRegistry()
 	ran := 0
-	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
-		var s string
-		err := ctx.CallActivity("Slow", nil).Await(&s)
-		return s, err
-	}))
-	must(t, durable.AddActivity(r, "Slow", func(context.Context, any) (string, error) { ran++; return "ran", nil }))
+	r := onceRegistry(t, func(context.Context, any) (string, error) { ran++; return "ran", nil })
 	f := newFleet(t, r, nil, nil)
 	ctx := context.Background()
 	w, conn := f.worker("w0")
@@ -225,13 +233,7 @@ func TestWorkItemAtItsDeliveryBudgetFailsItsTask(t *testing.T) {
 
 // A renewed work item runs like any other: its result reaches the orchestration.
 func TestRenewedWorkItemRuns(t *testing.T) {
-	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
-		var s string
-		err := ctx.CallActivity("Slow", nil).Await(&s)
-		return s, err
-	}))
-	must(t, durable.AddActivity(r, "Slow", func(context.Context, any) (string, error) { return "ran", nil }))
+	r := onceRegistry(t, func(context.Context, any) (string, error) { return "ran", nil })
 	f := newFleet(t, r, nil, nil)
 	ctx := context.Background()
 	w, conn := f.worker("w0")

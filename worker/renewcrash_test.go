@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/queues"
 )
@@ -32,14 +31,8 @@ func (c diesAfterRenewal) Schedule(ctx context.Context, queue string, due time.T
 // activity may run twice (at-least-once), but its result is applied once and the
 // orchestration completes; at most the old delivery is dead-lettered.
 func TestCrashBetweenRenewalAndAckAppliesTheResultOnce(t *testing.T) {
-	r := durable.NewRegistry()
 	ran := 0
-	must(t, durable.AddOrchestrator(r, "Once", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
-		var s string
-		err := ctx.CallActivity("Slow", nil).Await(&s)
-		return s, err
-	}))
-	must(t, durable.AddActivity(r, "Slow", func(context.Context, any) (string, error) { ran++; return "ran", nil }))
+	r := onceRegistry(t, func(context.Context, any) (string, error) { ran++; return "ran", nil })
 	f := newFleet(t, r, nil, nil)
 	ctx := context.Background()
 	w, conn := f.worker("w0")
