@@ -64,10 +64,13 @@ test:
 # The long versions of the fault tests on the real services (a node of a three-node cluster
 # killed twice, FerretDB killed on SQLite and PostgreSQL, toxiproxy faults between the
 # workers and the services, 1,000 poison messages, a broker that stops answering); each
-# prints its figures. `make test` runs the short version of each.
+# prints its figures. `make test` runs the short version of each. They run on FerretDB's
+# PostgreSQL backend, as the benchmarks do: on SQLite every keyed read scans its collection,
+# and the thousands of instances a long run leaves make each scan take seconds
+# (TestStoreDiesMidRun starts its own FerretDB on each backend).
 CHAOS_TESTS := TestClusterNodeKilledMidRun|TestStoreDiesMidRun|TestNetworkFaultsBetweenWorkersAndServices|TestPoisonMessagesAreDeadLetteredWhileTheRunGoesOn|TestWedgedBroker
 chaos:
-	@WARREN_CHAOS_LONG=1 $(SERVICES) run $(GO) test -p 1 ./integration -run '^($(CHAOS_TESTS))$$' -count=1 -v -timeout 90m
+	@WARREN_CHAOS_LONG=1 WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run $(GO) test -p 1 ./integration -run '^($(CHAOS_TESTS))$$' -count=1 -v -timeout 90m
 
 # The deterministic simulation of a whole fleet (internal/sim), no services needed:
 # SIM_SEEDS seeds from 1 (default 300), or only SIM_SEED=n to replay one run exactly.
