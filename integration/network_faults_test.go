@@ -84,10 +84,11 @@ func TestNetworkFaultsBetweenWorkersAndServices(t *testing.T) {
 		{name: "latency 200ms±50ms", hold: hold, toxics: map[string]toxic{
 			"latency": {"latency", map[string]any{"latency": 200, "jitter": 50}},
 		}},
-		// Between the workers and the broker only: FerretDB's SQLite backend stalls for minutes
-		// (direct reads by the dispatcher time out too) after connections closed in the middle
-		// of its operations. The store link gets the variant below, where nothing passes.
-		{name: "broker connections reset every 3s", hold: hold, minRun: 200, brokerOnly: true, toxics: map[string]toxic{
+		// Between the workers and the broker only: the store link gets the variant below, where
+		// nothing passes. 800 orchestrations keep the run going for several of the 3 s
+		// lifetimes after the fault lands (300 had all ended before the first connection
+		// dropped).
+		{name: "broker connections reset every 3s", hold: hold, minRun: 800, brokerOnly: true, toxics: map[string]toxic{
 			"close": {"close_after", map[string]any{"timeout": 3000}},
 		}},
 		{name: "nothing passes, connections reset after 3s", hold: hold, toxics: map[string]toxic{
