@@ -44,7 +44,7 @@ func TestCrashBetweenRenewalAndAckAppliesTheResultOnce(t *testing.T) {
 	for i := 1; i < queues.DefaultDeliveryLimit-1; i++ {
 		_ = conn.Close()
 		f.now = f.now.Add(10 * time.Second)
-		w, conn = f.worker(fmt.Sprintf("w%d", i))
+		_, conn = f.worker(fmt.Sprintf("w%d", i))
 		f.deliverAll()
 	}
 	_ = conn.Close()

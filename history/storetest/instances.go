@@ -165,13 +165,10 @@ func testRecordsAreCopied(t *testing.T, s history.Store) {
 func testGetInstances(t *testing.T, s history.Store) {
 	ctx := testContext(t)
 	created := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	var ids []string
 	for i := range 5 {
-		id := fmt.Sprintf("many-%d", i)
-		if err := s.CreateInstance(ctx, instance(id, history.StatusRunning, created)); err != nil {
+		if err := s.CreateInstance(ctx, instance(fmt.Sprintf("many-%d", i), history.StatusRunning, created)); err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, id)
 	}
 	got, err := s.GetInstances(ctx, []string{"many-1", "many-3", "absent", "many-4"})
 	if err != nil {
