@@ -139,12 +139,18 @@ func (w *waiters) startedHere(inst *history.Instance) {
 	w.started.keep(doc.InstanceID, &doc, w.now())
 }
 
-// startDoc is the document of id as this dispatcher started it in the last recentFor.
+// startDoc is the document of id as this dispatcher started it in the last recentFor, unless
+// an end of id has been announced since: then the instance may have been restarted (here or
+// by another dispatcher), and only a read tells the ended execution from the current one.
 func (w *waiters) startDoc(id string) (*history.Instance, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	doc, ok := w.started.get(id, w.now())
+	now := w.now()
+	doc, ok := w.started.get(id, now)
 	if !ok {
+		return nil, false
+	}
+	if _, ended := w.ended.get(id, now); ended {
 		return nil, false
 	}
 	cp := *doc

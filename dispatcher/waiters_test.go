@@ -292,3 +292,26 @@ func TestWaitForAnInstanceStartedHereReadsNothing(t *testing.T) {
 		t.Fatalf("timed-out wait: %d %s, want 408 reporting Running", a.code, a.body)
 	}
 }
+
+// A wait for an instance started here whose end has been announced since reads the store:
+// the instance may have been restarted, and the announced end is of the execution before.
+func TestWaitAfterAnAnnouncedEndOfAnInstanceStartedHereReads(t *testing.T) {
+	r := newRig(t, Config{})
+	if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"again"}`); a.code != http.StatusAccepted {
+		t.Fatalf("start: %d %s", a.code, a.body)
+	}
+	r.store.mu.Lock()
+	first := r.store.instances["again"]
+	r.store.mu.Unlock()
+	first.Status, first.LastEpisode = history.StatusCompleted, 2
+	r.d.waiters.wake("again", &first) // the first execution ends
+	r.store.mu.Lock()
+	second := r.store.instances["again"]
+	second.Executions, second.ExecutionID, second.Status, second.LastEpisode = 2, "e2", history.StatusRunning, 0
+	r.store.instances["again"] = second // and is restarted
+	r.store.mu.Unlock()
+	a := r.do("GET", "/v1/instances/again/wait?timeout=200ms", "")
+	if a.code != http.StatusRequestTimeout || a.errorBody(t).Status.Status != history.StatusRunning {
+		t.Fatalf("wait after a restart: %d %s, want 408 reporting the second execution Running", a.code, a.body)
+	}
+}
