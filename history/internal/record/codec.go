@@ -26,6 +26,8 @@ func newRegistry() *bsoncodec.Registry {
 	r := bson.NewRegistry()
 	r.RegisterTypeEncoder(timeType, bsoncodec.ValueEncoderFunc(encodeExactTime))
 	r.RegisterTypeDecoder(timeType, bsoncodec.ValueDecoderFunc(decodeExactTime))
+	r.RegisterTypeEncoder(episodeType, bsoncodec.ValueEncoderFunc(encodeEpisode))
+	r.RegisterTypeDecoder(episodeType, bsoncodec.ValueDecoderFunc(decodeEpisode))
 	return r
 }
 
