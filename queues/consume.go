@@ -72,7 +72,10 @@ type amqpSettler struct {
 }
 
 func (s *amqpSettler) Ack() error {
-	return s.sub.settle(func() error { return s.raw.Ack(false) })
+	return s.sub.settle(func() error {
+		s.sub.acks.ack(s.raw.DeliveryTag)
+		return nil
+	})
 }
 
 func (s *amqpSettler) Stale() bool {
@@ -81,7 +84,10 @@ func (s *amqpSettler) Stale() bool {
 }
 
 func (s *amqpSettler) Nack(requeue bool) error {
-	return s.sub.settle(func() error { return s.raw.Nack(false, requeue) })
+	return s.sub.settle(func() error {
+		s.sub.acks.settled(s.raw.DeliveryTag)
+		return s.raw.Nack(false, requeue)
+	})
 }
 
 func (s *amqpSettler) DeadLetter(reason string) error {
@@ -173,6 +179,8 @@ type subscription struct {
 	// settled from other goroutines (a worker's episode loop) while a consumer is cancelled.
 	settling sync.RWMutex
 	closing  bool
+	// acks gathers the channel's acks into multiple acks (acks.go).
+	acks *ackCoalescer
 }
 
 // settle sends an ack or nack unless the channel is closing.
@@ -200,6 +208,9 @@ func (s *subscription) close() {
 	}
 	_ = s.conn.do(context.Background(), "channel.close", func() error {
 		s.settling.Lock()
+		if !s.closing {
+			_ = s.acks.sendPending() // what was acked goes before the channel does
+		}
 		s.closing = true
 		s.settling.Unlock()
 		return s.ch.Close()
@@ -236,7 +247,9 @@ func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int, prepar
 		conn.closeChannel(ch)
 		return nil, fmt.Errorf("queues: consume %q: %w", queue, err)
 	}
-	return &subscription{conn: conn, ch: ch, deliveries: deliveries}, nil
+	sub := &subscription{conn: conn, ch: ch, deliveries: deliveries, acks: newAckCoalescer(ch.Ack)}
+	sub.acks.flush = func() { _ = sub.settle(sub.acks.sendPending) }
+	return sub, nil
 }
 
 // consume runs a consumer: it hands deliveries to handle and subscribes again when the
@@ -293,6 +306,7 @@ func (c *Conn) dispatch(ctx context.Context, sub *subscription, queue string, fr
 		DeliveryCount: int(headerInt(raw.Headers, "x-delivery-count")) + 1,
 	}
 	d.settler = &amqpSettler{d: d, raw: raw, conn: c, sub: sub}
+	sub.acks.delivered(raw.DeliveryTag)
 	if ms := headerInt(raw.Headers, headerDue); ms != 0 {
 		d.Due = time.UnixMilli(ms)
 		if time.Now().Before(d.Due) && !fromDLQ { // a dead letter is not a timer any more
