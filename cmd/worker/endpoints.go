@@ -19,13 +19,14 @@ type endpoints struct {
 	srv     *http.Server
 	handler atomic.Pointer[http.Handler]
 	served  chan struct{}
+	// profiling adds /debug/pprof/ to every handler (WARREN_PPROF).
+	profiling bool
 }
 
 // serveEndpoints serves on l until stop; reason says why the worker is not open yet.
-func serveEndpoints(l net.Listener, reason func() string, log *slog.Logger) *endpoints {
-	e := &endpoints{served: make(chan struct{})}
-	starting := startingHandler(reason)
-	e.handler.Store(&starting)
+func serveEndpoints(l net.Listener, reason func() string, log *slog.Logger, profiling bool) *endpoints {
+	e := &endpoints{served: make(chan struct{}), profiling: profiling}
+	e.use(startingHandler(reason))
 	e.srv = &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*e.handler.Load()).ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -37,7 +38,12 @@ func serveEndpoints(l net.Listener, reason func() string, log *slog.Logger) *end
 }
 
 // use makes h the handler of every request from now on.
-func (e *endpoints) use(h http.Handler) { e.handler.Store(&h) }
+func (e *endpoints) use(h http.Handler) {
+	if e.profiling {
+		h = startup.WithProfiling(h)
+	}
+	e.handler.Store(&h)
+}
 
 // stop closes the listener and waits up to two seconds for requests under way.
 func (e *endpoints) stop() {

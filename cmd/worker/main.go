@@ -46,6 +46,7 @@ func main() {
 func run(ctx context.Context) error {
 	var cfg worker.Config
 	var logLevel, logFormat, metricsAddr string
+	var profiling bool
 	var startupTimeout time.Duration
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Usage = config.Usage(fs, "worker [flags]", "Joins the fleet of a Warren hub and runs orchestrations and activities until SIGTERM, then drains and leaves.\nFlags fall back to the WARREN_* environment variables named below; tracing follows OTEL_*.")
@@ -67,6 +68,7 @@ func run(ctx context.Context) error {
 	config.Duration(fs, &cfg.OpTimeout, "op-timeout", "WARREN_OP_TIMEOUT", 30*time.Second, "bound of each round of store and broker calls (a batch of episodes, a heartbeat, a timer sweep, an activity result)")
 	config.Duration(fs, &startupTimeout, "startup-timeout", "WARREN_STARTUP_TIMEOUT", 0, "how long to wait at start for the store and the broker to answer before exiting with an error (0: until they answer; meanwhile the log says why every 10 s)")
 	config.String(fs, &metricsAddr, "metrics-addr", "WARREN_METRICS_ADDR", "", "address to serve /healthz, /readyz and /metrics on, such as :9090 (empty: not served)")
+	config.Bool(fs, &profiling, "pprof", "WARREN_PPROF", false, "also serve Go's CPU and memory profiles on the metrics address, under /debug/pprof/")
 	config.String(fs, &logLevel, "log-level", "WARREN_LOG_LEVEL", "info", "debug, info, warn or error")
 	config.String(fs, &logFormat, "log-format", "WARREN_LOG_FORMAT", logging.FormatText, "text or json (lines about an instance carry instance_id, trace_id and span_id)")
 	if err := config.Parse(fs, os.Args[1:]); err != nil {
@@ -112,7 +114,7 @@ func run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s (--metrics-addr, WARREN_METRICS_ADDR): %w", metricsAddr, err)
 		}
-		ep = serveEndpoints(l, status.Reason, cfg.Logger)
+		ep = serveEndpoints(l, status.Reason, cfg.Logger, profiling)
 		defer ep.stop()
 	}
 	w, err := startup.Wait(ctx, startup.Options{AMQPURL: cfg.AMQPURL, Timeout: startupTimeout, Logger: cfg.Logger, Status: &status},
