@@ -28,7 +28,6 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/bson"
 	mongodrv "go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 	"go.mongodb.org/mongo-driver/mongo/writeconcern"
@@ -188,38 +187,3 @@ func (s *Store) DropHub(ctx context.Context) error {
 	return nil
 }
 
-// createIndexes declares every index the store's queries and races rely on. Declaring an
-// index that exists with the same keys and name is a no-op on MongoDB and FerretDB.
-func (s *Store) createIndexes(ctx context.Context) error {
-	specs := []struct {
-		coll    *mongodrv.Collection
-		indexes []mongodrv.IndexModel
-	}{
-		{s.history, []mongodrv.IndexModel{{
-			// The commit point of an episode (DESIGN section 4).
-			Keys:    bson.D{{Key: "instanceId", Value: 1}, {Key: "executionId", Value: 1}, {Key: "number", Value: 1}},
-			Options: options.Index().SetName("episode_unique").SetUnique(true),
-		}}},
-		{s.instances, []mongodrv.IndexModel{
-			{Keys: bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("created")},
-			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "createdAt", Value: 1}}, Options: options.Index().SetName("status_created")},
-			{Keys: bson.D{{Key: "name", Value: 1}, {Key: "createdAt", Value: 1}}, Options: options.Index().SetName("name_created")},
-			{Keys: bson.D{{Key: "parentInstanceId", Value: 1}, {Key: "createdAt", Value: 1}}, Options: options.Index().SetName("parent_created")},
-		}},
-		{s.workers, []mongodrv.IndexModel{
-			{Keys: bson.D{{Key: "heartbeatAt", Value: 1}}, Options: options.Index().SetName("heartbeat")},
-		}},
-		{s.payloads, []mongodrv.IndexModel{payloadIndex}},
-	}
-	// One createIndexes command per index: FerretDB v1.24.2 panics (and drops the
-	// connection) on a createIndexes naming two or more indexes that already exist.
-	for _, spec := range specs {
-		for _, idx := range spec.indexes {
-			if _, err := spec.coll.Indexes().CreateOne(ctx, idx); err != nil {
-				return fmt.Errorf("mongo store: create index %s on %s.%s: %w",
-					*idx.Options.Name, s.db.Name(), spec.coll.Name(), err)
-			}
-		}
-	}
-	return nil
-}
