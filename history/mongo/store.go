@@ -186,4 +186,3 @@ func (s *Store) DropHub(ctx context.Context) error {
 	}
 	return nil
 }
-
