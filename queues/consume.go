@@ -73,6 +73,9 @@ type amqpSettler struct {
 
 func (s *amqpSettler) Ack() error {
 	return s.sub.settle(func() error {
+		if s.sub.acks == nil {
+			return s.raw.Ack(false)
+		}
 		s.sub.acks.ack(s.raw.DeliveryTag)
 		return nil
 	})
@@ -85,7 +88,9 @@ func (s *amqpSettler) Stale() bool {
 
 func (s *amqpSettler) Nack(requeue bool) error {
 	return s.sub.settle(func() error {
-		s.sub.acks.settled(s.raw.DeliveryTag)
+		if s.sub.acks != nil {
+			s.sub.acks.settled(s.raw.DeliveryTag)
+		}
 		return s.raw.Nack(false, requeue)
 	})
 }
@@ -179,7 +184,8 @@ type subscription struct {
 	// settled from other goroutines (a worker's episode loop) while a consumer is cancelled.
 	settling sync.RWMutex
 	closing  bool
-	// acks gathers the channel's acks into multiple acks (acks.go).
+	// acks gathers the channel's acks into multiple acks (acks.go); nil with a prefetch
+	// of one, where each ack lets the next delivery come and has none to go with.
 	acks *ackCoalescer
 }
 
@@ -208,7 +214,7 @@ func (s *subscription) close() {
 	}
 	_ = s.conn.do(context.Background(), "channel.close", func() error {
 		s.settling.Lock()
-		if !s.closing {
+		if !s.closing && s.acks != nil {
 			_ = s.acks.sendPending() // what was acked goes before the channel does
 		}
 		s.closing = true
@@ -247,8 +253,11 @@ func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int, prepar
 		conn.closeChannel(ch)
 		return nil, fmt.Errorf("queues: consume %q: %w", queue, err)
 	}
-	sub := &subscription{conn: conn, ch: ch, deliveries: deliveries, acks: newAckCoalescer(ch.Ack)}
-	sub.acks.flush = func() { _ = sub.settle(sub.acks.sendPending) }
+	sub := &subscription{conn: conn, ch: ch, deliveries: deliveries}
+	if prefetch > 1 {
+		sub.acks = newAckCoalescer(ch.Ack)
+		sub.acks.flush = func() { _ = sub.settle(sub.acks.sendPending) }
+	}
 	return sub, nil
 }
 
@@ -306,7 +315,9 @@ func (c *Conn) dispatch(ctx context.Context, sub *subscription, queue string, fr
 		DeliveryCount: int(headerInt(raw.Headers, "x-delivery-count")) + 1,
 	}
 	d.settler = &amqpSettler{d: d, raw: raw, conn: c, sub: sub}
-	sub.acks.delivered(raw.DeliveryTag)
+	if sub.acks != nil {
+		sub.acks.delivered(raw.DeliveryTag)
+	}
 	if ms := headerInt(raw.Headers, headerDue); ms != 0 {
 		d.Due = time.UnixMilli(ms)
 		if time.Now().Before(d.Due) && !fromDLQ { // a dead letter is not a timer any more
