@@ -37,6 +37,12 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	lists := listIndexes
 	if ferret {
 		lists = nil
+		// The collection is made now all the same, as declaring its indexes would: what
+		// adds indexes on FerretDB's backend beside ours (scripts/ferretdb-pg-indexes.sh,
+		// run once a hub is open) finds its table.
+		if err := s.ensureCollection(ctx, s.instances); err != nil {
+			return err
+		}
 		if err := s.dropListIndexes(ctx); err != nil {
 			return err
 		}
@@ -65,6 +71,19 @@ func (s *Store) createIndexes(ctx context.Context) error {
 					*idx.Options.Name, s.db.Name(), spec.coll.Name(), err)
 			}
 		}
+	}
+	return nil
+}
+
+// namespaceExistsCode is the server's code for creating a collection that exists.
+const namespaceExistsCode = 48
+
+// ensureCollection creates coll unless it exists.
+func (s *Store) ensureCollection(ctx context.Context, coll *mongodrv.Collection) error {
+	err := s.db.CreateCollection(ctx, coll.Name())
+	var ce mongodrv.CommandError
+	if err != nil && !(errors.As(err, &ce) && ce.Code == namespaceExistsCode) {
+		return fmt.Errorf("mongo store: create collection %s.%s: %w", s.db.Name(), coll.Name(), err)
 	}
 	return nil
 }

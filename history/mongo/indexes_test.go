@@ -47,6 +47,11 @@ func TestListIndexesOnlyWhereTheServerUsesThem(t *testing.T) {
 	if !ferret {
 		return
 	}
+	// The collection is there from the open on, for indexes added on FerretDB's backend.
+	colls, err := s.db.ListCollectionNames(ctx, bson.D{{Key: "name", Value: "instances"}})
+	if err != nil || len(colls) != 1 {
+		t.Fatalf("after the open, collections named instances: %v (%v)", colls, err)
+	}
 	// A hub made by an earlier version has them.
 	if _, err := s.instances.Indexes().CreateOne(ctx, listIndexes[1]); err != nil {
 		t.Fatal(err)
