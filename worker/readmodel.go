@@ -23,8 +23,13 @@ import (
 // output) is announced without it, once it is written.
 const maxAnnouncedDoc = 64 << 10
 
-// maxDocsPerWrite bounds one UpdateInstances call.
-const maxDocsPerWrite = 500
+// maxDocsPerWrite bounds one UpdateInstances call, which has an OpTimeout of its own: a
+// backlog is written a part at a time, each part done or given back on its own. When the
+// whole backlog shared one OpTimeout, a backlog of a few thousand documents (10,000
+// instances submitted at once on FerretDB, where each keyed update costs milliseconds)
+// could never be written in time: every flush timed out, gave everything back, and the
+// next began again from the start.
+const maxDocsPerWrite = 100
 
 // owedDoc is a document version the store has not taken yet.
 type owedDoc struct {
@@ -104,8 +109,9 @@ func (dw *docWriter) giveBack(o *owedDoc) {
 }
 
 // flushDocs writes the documents due (owed for lag, or ended) and announces the ended
-// ones that were not announced with their document. It reports whether the store failed;
-// what failed stays owed.
+// ones that were not announced with their document, maxDocsPerWrite at a time, each part
+// within OpTimeout (and ctx). It reports whether the store failed; what failed stays owed,
+// and so do the parts after a failed one, not tried.
 func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool) {
 	// Documents of partitions that changed hands since are written too: the write is
 	// conditional on the version, and leaving them to the new owner's repair would keep them
@@ -114,11 +120,22 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 	var ended []history.Instance
 	for start := 0; start < len(batch); start += maxDocsPerWrite {
 		part := batch[start:min(start+maxDocsPerWrite, len(batch))]
+		if trouble || ctx.Err() != nil {
+			for _, o := range part {
+				w.docs.giveBack(o)
+			}
+			trouble = true
+			continue
+		}
 		docs := make([]*history.Instance, len(part))
 		for i, o := range part {
 			docs[i] = &o.doc
 		}
-		for i, err := range w.store.UpdateInstances(ctx, docs) {
+		pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		errs := w.store.UpdateInstances(pctx, docs)
+		cancel()
+		failed, firstErr := 0, error(nil)
+		for i, err := range errs {
 			o := part[i]
 			switch {
 			case err == nil:
@@ -134,14 +151,22 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 			case errors.Is(err, history.ErrInstanceNotFound), permanent(err):
 				w.log.Warn("instance document not written", logging.InstanceTrace(o.doc.InstanceID, o.doc.TraceID, "err", err)...)
 			default:
-				w.metrics.storeError("update_instances")
-				w.log.Warn("writing instance documents failed; will try again", logging.InstanceTrace(o.doc.InstanceID, o.doc.TraceID, "err", err)...)
+				if failed++; failed == 1 {
+					firstErr = err
+				}
 				w.docs.giveBack(o)
 				trouble = true
 			}
 		}
+		if failed > 0 {
+			// One line for the part: a store that times out fails all of it alike.
+			w.metrics.storeError("update_instances")
+			w.log.Warn("writing instance documents failed; will try again", "failed", failed, "of", len(part), "err", firstErr)
+		}
 	}
-	w.announce(ctx, ended, false)
+	actx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+	w.announce(actx, ended, false)
+	cancel()
 	return trouble
 }
 
@@ -183,9 +208,7 @@ func (w *Worker) docLoop(ctx context.Context) {
 				return
 			}
 		}
-		fctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
-		trouble := w.flushDocs(fctx, w.cfg.DocLag)
-		cancel()
+		trouble := w.flushDocs(ctx, w.cfg.DocLag)
 		if trouble {
 			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
 		} else {
