@@ -80,6 +80,9 @@ measure() {
 }
 
 for scenario in $SCENARIOS; do
+	# Each scenario's fleet logs apart, so a slow run can be looked into afterwards.
+	LOGS=$OUT/logs/$scenario
+	mkdir -p "$LOGS"
 	case $scenario in
 	hello)
 		fresh_fleet
