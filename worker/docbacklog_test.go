@@ -78,3 +78,64 @@ func TestABacklogOfDocumentsIsWrittenAPartAtATime(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// refusesOne is a store that keeps failing the write of one instance's document, as a store
+// can for a while (a version it reads back older than what was written, again and again).
+type refusesOne struct {
+	history.Store
+	id string
+}
+
+func (s *refusesOne) UpdateInstances(ctx context.Context, docs []*history.Instance) []error {
+	var rest []*history.Instance
+	var at []int
+	errs := make([]error, len(docs))
+	for i, d := range docs {
+		if d.InstanceID == s.id {
+			errs[i] = fmt.Errorf("update instance %q: refused for now", d.InstanceID)
+			continue
+		}
+		rest, at = append(rest, d), append(at, i)
+	}
+	for j, err := range s.Store.UpdateInstances(ctx, rest) {
+		errs[at[j]] = err
+	}
+	return errs
+}
+
+// A document the store keeps failing does not hold back those after it: only a part that
+// fails whole (the store is down) stops a flush.
+func TestADocumentThatKeepsFailingHoldsBackNoOther(t *testing.T) {
+	f := newFleet(t, helloTwice(t, new(int)), nil, nil)
+	ctx := context.Background()
+	var docs []*history.Instance
+	for i := range 250 {
+		docs = append(docs, &history.Instance{InstanceID: fmt.Sprintf("i%03d", i), Name: "Two", ExecutionID: "e1",
+			Status: history.StatusPending, CreatedAt: f.now, LastUpdatedAt: f.now, Executions: 1})
+	}
+	for _, err := range f.store.CreateInstances(ctx, docs) {
+		must(t, err)
+	}
+	store := &refusesOne{Store: f.store, id: "i000"} // first in the order documents are written
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", Now: f.clock, Logger: slog.New(slog.DiscardHandler)},
+		store, memConn{f.broker.Connect("w")}, f.reg)
+	must(t, err)
+	for _, d := range docs {
+		done := *d
+		done.Status, done.LastEpisode = history.StatusCompleted, 3
+		w.docs.owe(done, f.now, false)
+	}
+	if trouble := w.flushDocs(ctx, 0); !trouble {
+		t.Error("a flush with a document refused reports no trouble")
+	}
+	for _, d := range docs[1:] {
+		inst, err := f.store.GetInstance(ctx, d.InstanceID)
+		must(t, err)
+		if inst.Status != history.StatusCompleted {
+			t.Fatalf("%s is %s after the flush, want Completed: the refused i000 held it back", d.InstanceID, inst.Status)
+		}
+	}
+	if w.docs.len() != 1 {
+		t.Fatalf("%d documents owed after the flush, want i000's alone", w.docs.len())
+	}
+}

@@ -111,16 +111,17 @@ func (dw *docWriter) giveBack(o *owedDoc) {
 // flushDocs writes the documents due (owed for lag, or ended) and announces the ended
 // ones that were not announced with their document, maxDocsPerWrite at a time, each part
 // within OpTimeout (and ctx). It reports whether the store failed; what failed stays owed,
-// and so do the parts after a failed one, not tried.
+// and so do the parts after one that failed whole, not tried.
 func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool) {
 	// Documents of partitions that changed hands since are written too: the write is
 	// conditional on the version, and leaving them to the new owner's repair would keep them
 	// behind until its next idle sweep.
 	batch := w.docs.due(w.now(), lag)
 	var ended []history.Instance
+	down := false
 	for start := 0; start < len(batch); start += maxDocsPerWrite {
 		part := batch[start:min(start+maxDocsPerWrite, len(batch))]
-		if trouble || ctx.Err() != nil {
+		if down || ctx.Err() != nil {
 			for _, o := range part {
 				w.docs.giveBack(o)
 			}
@@ -163,6 +164,10 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 			w.metrics.storeError("update_instances")
 			w.log.Warn("writing instance documents failed; will try again", "failed", failed, "of", len(part), "err", firstErr)
 		}
+		// A part that failed whole says the store is failing: the rest wait for the next
+		// flush. One that failed in part goes on, so that a document the store keeps
+		// refusing for a while cannot hold back the documents after it.
+		down = failed == len(part)
 	}
 	actx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 	w.announce(actx, ended, false)
