@@ -75,7 +75,7 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 			}
 		}
 		if p.repair != nil {
-			w.docs.owe(*p.repair, now, p.repair.Status.Terminal())
+			w.docs.oweRepair(*p.repair, now)
 		}
 		if p.episode == nil || p.result == nil {
 			continue

@@ -37,6 +37,9 @@ type owedDoc struct {
 	since time.Time // when the first version still owed was queued
 	// announce: the execution has ended and its waiters have not been told with its document.
 	announce bool
+	// check: read the document back after writing it and compare it with its history
+	// (checkDocs), because another worker may be writing it at the same time.
+	check bool
 }
 
 // docWriter holds the newest document version owed for each instance.
@@ -49,16 +52,27 @@ func newDocWriter() *docWriter { return &docWriter{owed: map[string]*owedDoc{}} 
 
 // owe queues doc, unless a newer version is owed already.
 func (dw *docWriter) owe(doc history.Instance, now time.Time, announce bool) {
+	dw.put(doc, now, announce, false)
+}
+
+// oweRepair queues doc, rebuilt from a history read, to be checked once written: the
+// partition's previous owner may still be writing the document, and a repair is older
+// than what it writes.
+func (dw *docWriter) oweRepair(doc history.Instance, now time.Time) {
+	dw.put(doc, now, doc.Status.Terminal(), true)
+}
+
+func (dw *docWriter) put(doc history.Instance, now time.Time, announce, check bool) {
 	dw.mu.Lock()
 	defer dw.mu.Unlock()
 	if o, ok := dw.owed[doc.InstanceID]; ok {
 		if o.doc.Newer(&doc) {
 			return
 		}
-		o.doc, o.announce = doc, o.announce || announce
+		o.doc, o.announce, o.check = doc, o.announce || announce, o.check || check
 		return
 	}
-	dw.owed[doc.InstanceID] = &owedDoc{doc: doc, since: now, announce: announce}
+	dw.owed[doc.InstanceID] = &owedDoc{doc: doc, since: now, announce: announce, check: check}
 }
 
 // forget drops what is owed for id when written is at least as new (the execution's
@@ -101,6 +115,7 @@ func (dw *docWriter) giveBack(o *owedDoc) {
 	if cur, ok := dw.owed[o.doc.InstanceID]; ok {
 		if !o.doc.Newer(&cur.doc) {
 			cur.announce = cur.announce || o.announce
+			cur.check = cur.check || o.check
 			cur.since = o.since
 			return
 		}
@@ -115,7 +130,7 @@ func (dw *docWriter) giveBack(o *owedDoc) {
 func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool) {
 	// Documents of partitions that changed hands since are written too: the write is
 	// conditional on the version, and leaving them to the new owner's repair would keep them
-	// behind until its next idle sweep.
+	// behind until its next idle sweep. Those, and repairs, are checked once written.
 	batch := w.docs.due(w.now(), lag)
 	var ended []history.Instance
 	down := false
@@ -129,12 +144,18 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 			continue
 		}
 		docs := make([]*history.Instance, len(part))
+		epochs := make([]int64, len(part))
 		for i, o := range part {
 			docs[i] = &o.doc
+			epochs[i] = w.epochOf(o.doc.InstanceID)
+			o.check = o.check || !w.ownsInstance(o.doc.InstanceID)
 		}
+		began := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 		errs := w.store.UpdateInstances(pctx, docs)
 		cancel()
+		took := time.Since(began)
+		var written []*owedDoc
 		failed, firstErr := 0, error(nil)
 		for i, err := range errs {
 			o := part[i]
@@ -142,6 +163,9 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 			case err == nil:
 				if o.announce {
 					ended = append(ended, o.doc)
+				}
+				if o.check || w.epochOf(o.doc.InstanceID) != epochs[i] {
+					written = append(written, o) // the partition changed hands during the write
 				}
 			case errors.Is(err, history.ErrStaleInstance):
 				// Another writer has moved the document on; unless this worker has too, its
@@ -168,6 +192,9 @@ func (w *Worker) flushDocs(ctx context.Context, lag time.Duration) (trouble bool
 		// flush. One that failed in part goes on, so that a document the store keeps
 		// refusing for a while cannot hold back the documents after it.
 		down = failed == len(part)
+		if len(written) > 0 && w.checkDocs(ctx, written, took) {
+			trouble = true
+		}
 	}
 	actx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 	w.announce(actx, ended, false)

@@ -144,7 +144,7 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 		st := newState(byRef[r], hist[r])
 		w.cache.put(r.InstanceID, st, epoch)
 		if doc := st.docRepair(); doc != nil {
-			w.docs.owe(*doc, now, doc.Status.Terminal())
+			w.docs.oweRepair(*doc, now)
 		}
 	}
 	return len(refs), nil
