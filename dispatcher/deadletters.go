@@ -31,6 +31,18 @@ type consumeFunc func(ctx context.Context, queue string, prefetch int, handle fu
 // returned cancel is called.
 func (d *Dispatcher) collectDeadLetters(ctx context.Context, consume consumeFunc, store history.DeadLetterStore) (cancel func() error, err error) {
 	return consume(ctx, queues.DeadLetterQueue(d.cfg.Hub), 16, func(dl *queues.Delivery) {
+		if d.renewsWorkItem(dl.Message) {
+			if err := d.renewWorkItem(ctx, dl.Message); err != nil {
+				d.log.Warn("renewing a work item the broker dead-lettered failed; it stays in the dead-letter queue", "id", dl.Message.ID, "err", err)
+				pause(ctx, time.Second)
+				_ = dl.Nack(true)
+				return
+			}
+			d.log.Info("work item renewed after the broker's delivery limit", "id", dl.Message.ID, "instance", dl.Message.InstanceID,
+				"deliveries", dl.Message.PriorDeliveries+queues.DefaultDeliveryLimit)
+			_ = dl.Ack()
+			return
+		}
 		rec := deadLetterOf(dl.Message, time.Now())
 		octx, cancel := context.WithTimeout(ctx, d.cfg.OpTimeout)
 		err := store.PutDeadLetter(octx, rec)
@@ -41,16 +53,23 @@ func (d *Dispatcher) collectDeadLetters(ctx context.Context, consume consumeFunc
 		cancel()
 		if err != nil {
 			d.log.Warn("keeping a dead letter failed; it stays in the dead-letter queue", "id", rec.ID, "err", err)
-			select { // do not spin on a store that is away
-			case <-time.After(time.Second):
-			case <-ctx.Done():
-			}
+			pause(ctx, time.Second) // do not spin on a store that is away
 			_ = dl.Nack(true)
 			return
 		}
 		d.log.Info("dead letter kept", "id", rec.ID, "kind", rec.Kind, "instance", rec.InstanceID, "queue", rec.SourceQueue, "reason", rec.Reason)
 		_ = dl.Ack()
 	})
+}
+
+// pause waits for d or until ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // truncatedBody is how much of a body too large for one record is kept.

@@ -74,3 +74,56 @@ func (r *servicesRig) depth(t *testing.T, queue string) int {
 	}
 	return q.Messages
 }
+
+// On RabbitMQ: a work item returned until the broker dead-letters it for its delivery limit
+// comes back to the work-item queue as a fresh copy that carries the deliveries it spent,
+// and no dead letter is kept.
+func TestServicesWorkItemsPastTheDeliveryLimitAreRenewed(t *testing.T) {
+	r := newServicesRig(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	work := queues.WorkItemQueue(r.hub)
+	err := r.ch.PublishWithContext(ctx, "", work, false, false, amqp.Publishing{
+		MessageId: "wi-limit", Type: "ActivityRequest", Body: []byte(`{"a":1}`), DeliveryMode: amqp.Persistent,
+		Headers: amqp.Table{"x-instance-id": "i-limit"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := r.ch.Consume(work, "test-return", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got amqp.Delivery
+	returned := 0
+	for got.MessageId == "" {
+		select {
+		case d := <-ds:
+			if _, renewed := d.Headers["x-warren-prior-deliveries"]; renewed {
+				got = d
+				if err := d.Ack(false); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+			returned++
+			if err := d.Nack(false, true); err != nil {
+				t.Fatal(err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no renewed copy after %d returns", returned)
+		}
+	}
+	_ = r.ch.Cancel("test-return", false)
+	if got.MessageId != "wi-limit" || string(got.Body) != `{"a":1}` || got.Headers["x-instance-id"] != "i-limit" ||
+		got.Headers["x-warren-prior-deliveries"] != int64(queues.DefaultDeliveryLimit) {
+		t.Errorf("renewed as %s %q %v", got.MessageId, got.Body, got.Headers)
+	}
+	if returned <= queues.DefaultDeliveryLimit {
+		t.Errorf("renewed after %d returns; the broker's limit is %d", returned, queues.DefaultDeliveryLimit)
+	}
+	resp, err := r.c.DeadLetters(ctx, 0, "")
+	if err != nil || len(resp.DeadLetters) != 0 {
+		t.Errorf("dead letters kept: %+v, %v", resp, err)
+	}
+}

@@ -103,3 +103,81 @@ func TestCollectorKeepsPoisonAndOversizedDeadLetters(t *testing.T) {
 }
 
 var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
+// A work item the broker dead-letters for its delivery limit (returned again and again, as
+// connections that reset before the worker sees it return it) goes back to the work-item
+// queue, carrying the deliveries it spent, instead of into the dead-letter store: the
+// workers' delivery budget decides when its task fails. A work item dead-lettered for
+// another reason, or one that has circulated past any budget, is kept.
+func TestCollectorRenewsWorkItemsThatReachedTheDeliveryLimit(t *testing.T) {
+	store := memstore.New(memstore.Options{})
+	broker := membroker.New(membroker.Options{Hub: "dl", Partitions: 2})
+	conn := broker.Connect("dispatcher")
+	d, err := New(Config{Hub: "dl", Partitions: 2}, store, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	consume := func(ctx context.Context, q string, prefetch int, h func(*queues.Delivery)) (func() error, error) {
+		k, err := conn.Consume(ctx, q, prefetch, h)
+		if err != nil {
+			return nil, err
+		}
+		return k.Cancel, nil
+	}
+	if _, err := d.collectDeadLetters(ctx, consume, store); err != nil {
+		t.Fatal(err)
+	}
+	work := queues.WorkItemQueue("dl")
+	var renewed []queues.Message
+	worker := broker.Connect("worker")
+	if _, err := worker.Consume(ctx, work, 1, func(dv *queues.Delivery) {
+		if dv.Message.PriorDeliveries == 0 {
+			_ = dv.Nack(true) // a connection that drops with it, again and again
+			return
+		}
+		renewed = append(renewed, dv.Message)
+		_ = dv.Ack()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Publish(ctx, work, queues.Message{ID: "wi-1", Kind: "ActivityRequest", InstanceID: "i1", Body: []byte(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	dlq := queues.DeadLetterQueue("dl")
+	past := queues.Message{ID: "wi-2", Kind: "ActivityRequest", InstanceID: "i2", Body: []byte(`{}`), SourceQueue: work,
+		Reason: queues.BrokerReason(work, "delivery_limit"), PriorDeliveries: maxRenewedDeliveries}
+	other := queues.Message{ID: "wi-3", Kind: "ActivityRequest", InstanceID: "i3", Body: []byte(`{`), SourceQueue: work,
+		Reason: "undecodable activity request"}
+	if err := conn.Publish(ctx, dlq, past, other); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		rs := broker.Ready()
+		if len(rs) == 0 {
+			break
+		}
+		for _, r := range rs {
+			broker.Deliver(r)
+		}
+	}
+	if len(renewed) != 1 || renewed[0].ID != "wi-1" || renewed[0].InstanceID != "i1" || string(renewed[0].Body) != `{"a":1}` ||
+		renewed[0].PriorDeliveries != queues.DefaultDeliveryLimit || renewed[0].Reason != "" {
+		t.Fatalf("renewed work items: %+v; want wi-1 once, carrying %d deliveries", renewed, queues.DefaultDeliveryLimit)
+	}
+	page, _, err := store.ListDeadLetters(ctx, 10, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := map[string]bool{}
+	for _, p := range page {
+		kept[p.MessageID] = true
+	}
+	if len(page) != 2 || !kept["wi-2"] || !kept["wi-3"] {
+		t.Fatalf("kept %+v; want wi-2 (past any budget) and wi-3 (not a delivery limit)", page)
+	}
+	if n := len(broker.Pending(dlq)) + len(broker.Pending(work)); n != 0 || broker.Unacked() != 0 {
+		t.Fatalf("%d messages left in the queues, %d unacked", n, broker.Unacked())
+	}
+}

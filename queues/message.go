@@ -122,6 +122,12 @@ func deathQueue(h amqp.Table) string {
 	return ""
 }
 
+// BrokerReason is the Reason of a message the broker dead-lettered from queue for why (an
+// x-death reason such as "delivery_limit").
+func BrokerReason(queue, why string) string {
+	return fmt.Sprintf("dead-lettered by the broker from %s: %s", queue, why)
+}
+
 // deathReason describes the broker's dead-lettering of a message (x-death), skipping the
 // "expired" entries every timer collects on its way down the ladder.
 func deathReason(h amqp.Table) string {
@@ -136,7 +142,7 @@ func deathReason(h amqp.Table) string {
 			continue
 		}
 		queue, _ := t["queue"].(string)
-		return fmt.Sprintf("dead-lettered by the broker from %s: %s", queue, reason)
+		return BrokerReason(queue, reason)
 	}
 	return ""
 }

@@ -1,7 +1,6 @@
 package membroker
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -96,7 +95,7 @@ func (b *Broker) giveBack(q *queue, es []entry) {
 		e.returns++
 		e.redelivered = true
 		if q.limit > 0 && e.returns > q.limit {
-			b.deadLetter(q, e.msg, brokerReason(q.name, "delivery_limit"), true)
+			b.deadLetter(q, e.msg, queues.BrokerReason(q.name, "delivery_limit"), true)
 			continue
 		}
 		back = append(back, e)
@@ -110,10 +109,14 @@ func (b *Broker) giveBack(q *queue, es []entry) {
 // (a rejection, the delivery limit) a message that has a Reason keeps it, as RabbitMQ keeps
 // its x-warren-reason header, and one on the dead-letter queue itself is discarded: that
 // queue has no dead-letter exchange. Otherwise (Delivery.DeadLetter publishes it) reason
-// replaces the message's own.
+// replaces the message's own. Either way the message names the queue it died in, as queues
+// reads it back.
 func (b *Broker) deadLetter(q *queue, m queues.Message, reason string, byBroker bool) {
 	if !byBroker || m.Reason == "" {
 		m.Reason = reason
+	}
+	if !byBroker || m.SourceQueue == "" {
+		m.SourceQueue = q.name // x-warren-source-queue, or the x-death queue
 	}
 	if byBroker && q == b.deadLetterQ {
 		q.stats.Discarded++
@@ -123,10 +126,4 @@ func (b *Broker) deadLetter(q *queue, m queues.Message, reason string, byBroker 
 	q.stats.DeadLettered++
 	b.deadLetterQ.push(entry{msg: m})
 	b.deadLetters = append(b.deadLetters, m)
-}
-
-// brokerReason is the Reason that queues gives a message the broker dead-lettered (from its
-// x-death header).
-func brokerReason(queue, why string) string {
-	return fmt.Sprintf("dead-lettered by the broker from %s: %s", queue, why)
 }

@@ -32,7 +32,7 @@ func (d *delivery) Nack(requeue bool) error {
 			b.giveBack(q, []entry{d.e})
 			return
 		}
-		b.deadLetter(q, d.e.msg, brokerReason(q.name, "rejected"), true)
+		b.deadLetter(q, d.e.msg, queues.BrokerReason(q.name, "rejected"), true)
 	})
 }
 
