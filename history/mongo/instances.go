@@ -81,12 +81,16 @@ func (s *Store) GetInstance(ctx context.Context, instanceID string) (*history.In
 	return &inst, nil
 }
 
-// GetInstances reads the documents of ids with one $in query per maxRefsPerQuery of them.
+// GetInstances reads the documents of ids with one $in query per maxRefsPerQuery of them,
+// or one keyed query each where that is cheaper (keyed.go).
 func (s *Store) GetInstances(ctx context.Context, ids []string) (map[string]*history.Instance, error) {
 	for _, id := range ids {
 		if err := checkID("instance id", id); err != nil {
 			return nil, fmt.Errorf("get instances: %w", err)
 		}
+	}
+	if s.keyedReads && len(ids) > 1 {
+		return s.getInstancesKeyed(ctx, ids)
 	}
 	out := make(map[string]*history.Instance, len(ids))
 	for start := 0; start < len(ids); start += maxRefsPerQuery {

@@ -74,15 +74,7 @@ func (s *Store) readBack(ctx context.Context, docs []*history.Instance, sent []i
 	for j, i := range sent {
 		ids[j] = docs[i].InstanceID
 	}
-	stored := map[string]*history.Instance{}
-	cur, err := s.instances.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err == nil {
-		var found []history.Instance
-		err = cur.All(ctx, &found)
-		for k := range found {
-			stored[found[k].InstanceID] = &found[k]
-		}
-	}
+	stored, err := s.GetInstances(ctx, ids)
 	for _, i := range sent {
 		inst := docs[i]
 		op := fmt.Sprintf("update instance %q", inst.InstanceID)
@@ -133,7 +125,7 @@ func readModelUpdate(inst *history.Instance, writer string) (bson.D, error) {
 const maxRefsPerQuery = 500
 
 // LoadHistories returns the committed episodes of many executions, one query per
-// maxRefsPerQuery of them.
+// maxRefsPerQuery of them, or one keyed query each where that is cheaper (keyed.go).
 func (s *Store) LoadHistories(ctx context.Context, refs []history.ExecutionRef) (map[history.ExecutionRef][]history.Episode, error) {
 	for _, r := range refs {
 		if err := checkID("instance id", r.InstanceID); err != nil {
@@ -142,6 +134,9 @@ func (s *Store) LoadHistories(ctx context.Context, refs []history.ExecutionRef) 
 		if err := checkID("execution id", r.ExecutionID); err != nil {
 			return nil, fmt.Errorf("load histories of %q: %w", r.InstanceID, err)
 		}
+	}
+	if s.keyedReads && len(refs) > 1 {
+		return s.loadHistoriesKeyed(ctx, refs)
 	}
 	out := map[history.ExecutionRef][]history.Episode{}
 	if len(refs) == 1 {

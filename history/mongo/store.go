@@ -95,6 +95,9 @@ type Store struct {
 	// inlineMax is the largest event input or output an episode keeps inline.
 	inlineMax int
 
+	// keyedReads: read many instances or histories one keyed query each (keyed.go).
+	keyedReads bool
+
 	// writerID marks the instance documents this Store writes, so that UpdateInstance can
 	// tell a document another process wrote (see versions.go).
 	writerID string
@@ -163,7 +166,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		writerID:  newWriterID(),
 		ops:       ops,
 	}
-	if err := s.createIndexes(ctx); err != nil {
+	ferret, err := onFerretDB(ctx, client)
+	if err == nil {
+		err = s.createIndexes(ctx, ferret)
+	}
+	if err == nil && ferret {
+		s.keyedReads, err = s.filtersInDatabase(ctx)
+	}
+	if err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}

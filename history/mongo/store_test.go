@@ -158,3 +158,34 @@ func TestCountInstances(t *testing.T) {
 func TestDeadLetters(t *testing.T) {
 	storetest.RunDeadLetters(t, func(t *testing.T) history.Store { return openTestStore(t) })
 }
+
+// TestStoreWithKeyedReads runs the store suite with many instances and histories read one
+// keyed query each, as on FerretDB with the PostgreSQL backend (keyed.go), whatever the
+// server of the tests is.
+func TestStoreWithKeyedReads(t *testing.T) {
+	testenv.RequireMongo(t)
+	storetest.Run(t, func(t *testing.T) history.Store {
+		s := openTestStore(t)
+		s.keyedReads = true
+		return s
+	})
+}
+
+// The store reads many keyed where the server filters plain equalities in its database:
+// FerretDB says so in explain (filterPushdown) on PostgreSQL, not on SQLite; MongoDB does
+// not say, and serves $in and $or from its indexes.
+func TestKeyedReadsWhereTheServerFiltersInItsDatabase(t *testing.T) {
+	s := openTestStore(t)
+	pushdown, err := s.filtersInDatabase(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ferret, err := onFerretDB(testContext(t), s.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.keyedReads != (ferret && pushdown) {
+		t.Fatalf("keyed reads %v on a server that is FerretDB %v and filters in its database %v", s.keyedReads, ferret, pushdown)
+	}
+	t.Logf("FerretDB %v, filters in its database %v: keyed reads %v", ferret, pushdown, s.keyedReads)
+}
