@@ -39,9 +39,9 @@ func TestDeadLetterIDsAreStableAndStringsKeepable(t *testing.T) {
 	}
 }
 
-// The collector keeps what it cannot store whole: strings a store refuses are cleaned, a
-// body over a record's limit is cut (and such a dead letter is refused a redrive).
-func TestCollectorKeepsPoisonAndOversizedDeadLetters(t *testing.T) {
+// collecting is a dispatcher of hub "dl" on the in-memory store and broker, collecting its
+// dead letters until the test ends.
+func collecting(t *testing.T) (*memstore.Store, *membroker.Broker, *membroker.Conn, *Dispatcher) {
 	store := memstore.New(memstore.Options{})
 	broker := membroker.New(membroker.Options{Hub: "dl", Partitions: 2})
 	conn := broker.Connect("dispatcher")
@@ -50,7 +50,7 @@ func TestCollectorKeepsPoisonAndOversizedDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	consume := func(ctx context.Context, q string, prefetch int, h func(*queues.Delivery)) (func() error, error) {
 		k, err := conn.Consume(ctx, q, prefetch, h)
 		if err != nil {
@@ -61,6 +61,14 @@ func TestCollectorKeepsPoisonAndOversizedDeadLetters(t *testing.T) {
 	if _, err := d.collectDeadLetters(ctx, consume, store); err != nil {
 		t.Fatal(err)
 	}
+	return store, broker, conn, d
+}
+
+// The collector keeps what it cannot store whole: strings a store refuses are cleaned, a
+// body over a record's limit is cut (and such a dead letter is refused a redrive).
+func TestCollectorKeepsPoisonAndOversizedDeadLetters(t *testing.T) {
+	store, broker, conn, d := collecting(t)
+	ctx := context.Background()
 	huge := make([]byte, 17<<20)
 	dlq := queues.DeadLetterQueue("dl")
 	if err := conn.Publish(ctx, dlq,
@@ -110,25 +118,8 @@ var testNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 // workers' delivery budget decides when its task fails. A work item dead-lettered for
 // another reason, or one that has circulated past any budget, is kept.
 func TestCollectorRenewsWorkItemsThatReachedTheDeliveryLimit(t *testing.T) {
-	store := memstore.New(memstore.Options{})
-	broker := membroker.New(membroker.Options{Hub: "dl", Partitions: 2})
-	conn := broker.Connect("dispatcher")
-	d, err := New(Config{Hub: "dl", Partitions: 2}, store, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	consume := func(ctx context.Context, q string, prefetch int, h func(*queues.Delivery)) (func() error, error) {
-		k, err := conn.Consume(ctx, q, prefetch, h)
-		if err != nil {
-			return nil, err
-		}
-		return k.Cancel, nil
-	}
-	if _, err := d.collectDeadLetters(ctx, consume, store); err != nil {
-		t.Fatal(err)
-	}
+	store, broker, conn, _ := collecting(t)
+	ctx := context.Background()
 	work := queues.WorkItemQueue("dl")
 	var renewed []queues.Message
 	worker := broker.Connect("worker")
