@@ -29,9 +29,12 @@ const (
 // a repair when the stored one shows a status, output or failure its history has moved
 // past. It reports whether the store failed; the documents then stay owed, to be checked.
 func (w *Worker) checkDocs(ctx context.Context, docs []*owedDoc, took time.Duration) (trouble bool) {
+	for _, o := range docs {
+		// Announced when it was written; whatever of it is owed again is checked again.
+		o.announce, o.check = false, true
+	}
 	giveBack := func() bool {
 		for _, o := range docs {
-			o.announce = false // announced when it was written
 			w.docs.giveBack(o)
 		}
 		return true
@@ -70,7 +73,6 @@ func (w *Worker) checkDocs(ctx context.Context, docs []*owedDoc, took time.Durat
 		if o.doc.Newer(s) {
 			w.log.Info("an older instance document landed after this worker's; writing it again",
 				"instance", s.InstanceID, "episode", o.doc.LastEpisode, "stored_episode", s.LastEpisode)
-			o.announce = false
 			w.docs.giveBack(o)
 			continue
 		}

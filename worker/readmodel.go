@@ -62,6 +62,7 @@ func (dw *docWriter) oweRepair(doc history.Instance, now time.Time) {
 	dw.put(doc, now, doc.Status.Terminal(), true)
 }
 
+// put queues doc, unless a newer version is owed already, merging what is to be done.
 func (dw *docWriter) put(doc history.Instance, now time.Time, announce, check bool) {
 	dw.mu.Lock()
 	defer dw.mu.Unlock()
