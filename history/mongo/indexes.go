@@ -27,8 +27,8 @@ var listIndexes = []mongodrv.IndexModel{
 // indexNotFoundCode is the server's code for dropping an index that is not there.
 const indexNotFoundCode = 27
 
-// createIndexes declares every index the store's queries and races rely on (on FerretDB,
-// ferret, not those it would never use). Declaring an
+// createIndexes declares every index the store's queries and races rely on, but for the
+// list indexes when ferret (the server is FerretDB, which would never use them). Declaring an
 // index that exists with the same keys and name is a no-op on MongoDB and FerretDB.
 func (s *Store) createIndexes(ctx context.Context, ferret bool) error {
 	lists := listIndexes
