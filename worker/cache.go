@@ -56,6 +56,11 @@ func (c *stateCache) peek(id string) *instanceState {
 func (c *stateCache) put(id string, s *instanceState, epoch int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(id, s, epoch)
+}
+
+// putLocked is put for a caller that holds c.mu.
+func (c *stateCache) putLocked(id string, s *instanceState, epoch int64) {
 	if e, ok := c.items[id]; ok {
 		e.Value.(*cacheEntry).state = s
 		e.Value.(*cacheEntry).epoch = epoch
@@ -68,6 +73,18 @@ func (c *stateCache) put(id string, s *instanceState, epoch int64) {
 		c.order.Remove(last)
 		delete(c.items, last.Value.(*cacheEntry).id)
 	}
+}
+
+// putIfAbsent caches s unless a state of id is cached in epoch already; it reports whether
+// it did.
+func (c *stateCache) putIfAbsent(id string, s *instanceState, epoch int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[id]; ok && e.Value.(*cacheEntry).epoch == epoch {
+		return false
+	}
+	c.putLocked(id, s, epoch)
+	return true
 }
 
 func (c *stateCache) drop(id string) {

@@ -78,8 +78,14 @@ func (s *Steps) RunActivity(ctx context.Context, i int) string {
 	return d.ID
 }
 
-// SweepTimers runs the timer watch, as Run does every TimerGrace/3.
-func (s *Steps) SweepTimers(ctx context.Context) { s.w.sweepTimers(ctx) }
+// SweepTimers warms the cache for the partitions taken since the last call, as Run's warm
+// loop does, and runs the timer watch, as Run does every TimerGrace/3.
+func (s *Steps) SweepTimers(ctx context.Context) {
+	if !s.w.troubled.Load() {
+		s.w.warmPartitions(ctx)
+	}
+	s.w.sweepTimers(ctx)
+}
 
 // Owned lists the partitions the worker consumes.
 func (s *Steps) Owned() []int { return s.w.OwnedPartitions() }

@@ -23,7 +23,6 @@ func (w *Worker) sweepTimers(ctx context.Context) {
 	if w.troubled.Load() || w.inbox.len() > 0 {
 		return
 	}
-	w.warmPartitions(ctx)
 	var out []history.OutboxMessage
 	now := w.now()
 	for _, st := range w.cache.snapshot() {
@@ -73,10 +72,35 @@ func overdueTimers(past []history.Event, now time.Time, grace time.Duration, res
 	return out
 }
 
+// warmEvery is how often the warm loop looks for partitions taken since it last did.
+const warmEvery = time.Second
+
+// warmLoop warms the cache for the partitions taken, until ctx ends. It runs beside the
+// episode loop, not on it: a warm-up lists every live instance of the hub and loads the
+// histories of the taken partitions' ones, which with thousands of instances in flight
+// takes seconds on FerretDB (it reads every Pending document to sort a page of them), and
+// on the episode loop, where it first ran, every batch waited for it.
+func (w *Worker) warmLoop(ctx context.Context) {
+	t := time.NewTicker(warmEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !w.troubled.Load() {
+			w.warmPartitions(ctx)
+		}
+	}
+}
+
 // warmPartitions reads into the cache the live instances of the partitions taken since
-// the last sweep, with one history query per page of them: a timer the broker lost is then
+// it last ran, with one history read per page of them: a timer the broker lost is then
 // sent again even for an instance that no message has brought into this worker's cache, and
-// a document left behind its history (its last owner died owing it) is repaired.
+// a document left behind its history (its last owner died owing it) is repaired. Each page
+// has OpTimeout of its own. A state it reads never replaces one the episode loop has cached
+// meanwhile (putIfAbsent).
 func (w *Worker) warmPartitions(ctx context.Context) {
 	ps := w.warm.takeAll()
 	if len(ps) == 0 {
@@ -92,12 +116,14 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 	for _, status := range []history.Status{history.StatusRunning, history.StatusSuspended, history.StatusPending} {
 		f := history.ListFilter{Statuses: []history.Status{status}, PageSize: 500}
 		for loaded < w.cfg.CacheSize {
-			page, next, err := w.store.ListInstances(ctx, f)
+			pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+			page, next, err := w.store.ListInstances(pctx, f)
 			if err == nil {
 				var n int
-				n, err = w.warmPage(ctx, page, want)
+				n, err = w.warmPage(pctx, page, want)
 				loaded += n
 			}
+			cancel()
 			if err != nil {
 				w.metrics.storeError("warm_cache")
 				w.log.Warn("warming the cache for taken partitions failed", "err", err)
@@ -142,7 +168,9 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 		}
 		epoch := w.epochOf(r.InstanceID)
 		st := newState(byRef[r], hist[r])
-		w.cache.put(r.InstanceID, st, epoch)
+		if !w.cache.putIfAbsent(r.InstanceID, st, epoch) {
+			continue // the episode loop has read or moved it on meanwhile
+		}
 		if doc := st.docRepair(); doc != nil {
 			w.docs.oweRepair(*doc, now)
 		}

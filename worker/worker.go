@@ -192,6 +192,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer close(docsDone)
 		w.docLoop(work)
 	}()
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		w.warmLoop(work)
+	}()
 	retained := make(chan struct{})
 	go func() {
 		defer close(retained)
@@ -225,6 +230,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	stopWork()
 	<-docsDone
+	<-warmed
 	<-retained
 	// The documents owed are written before the worker leaves, within DrainTimeout: a store
 	// that lags (keyed writes scan on FerretDB) may owe many.
