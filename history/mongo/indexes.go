@@ -85,9 +85,21 @@ func (s *Store) ensureCollection(ctx context.Context, coll *mongodrv.Collection)
 	return nil
 }
 
-// dropListIndexes drops the list indexes a hub made by an earlier version has.
+// dropListIndexes drops the list indexes a hub made by an earlier version has: it lists the
+// collection's indexes first, so that a hub without them costs one round trip at open.
 func (s *Store) dropListIndexes(ctx context.Context) error {
+	specs, err := s.instances.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return fmt.Errorf("mongo store: list indexes of %s.%s: %w", s.db.Name(), s.instances.Name(), err)
+	}
+	present := map[string]bool{}
+	for _, spec := range specs {
+		present[spec.Name] = true
+	}
 	for _, idx := range listIndexes {
+		if !present[*idx.Options.Name] {
+			continue
+		}
 		_, err := s.instances.Indexes().DropOne(ctx, *idx.Options.Name)
 		var ce mongodrv.CommandError
 		if err != nil && !(errors.As(err, &ce) && (ce.Code == indexNotFoundCode || ce.Name == "NamespaceNotFound")) {
