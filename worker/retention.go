@@ -24,7 +24,16 @@ const (
 // owner of partition 0 (ownership moves with the fleet, and so does this chore), on a
 // goroutine of its own, never on the episode loop.
 func (w *Worker) retentionLoop(ctx context.Context) {
-	t := time.NewTicker(w.cfg.RetentionInterval)
+	tick(ctx, w.cfg.RetentionInterval, func() {
+		if w.ownsPartition(0) && !w.troubled.Load() {
+			w.purgeExpired(ctx)
+		}
+	})
+}
+
+// tick calls fn every d until ctx ends.
+func tick(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -32,10 +41,7 @@ func (w *Worker) retentionLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !w.ownsPartition(0) || w.troubled.Load() {
-			continue
-		}
-		w.purgeExpired(ctx)
+		fn()
 	}
 }
 

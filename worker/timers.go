@@ -81,18 +81,11 @@ const warmEvery = time.Second
 // takes seconds on FerretDB (it reads every Pending document to sort a page of them), and
 // on the episode loop, where it first ran, every batch waited for it.
 func (w *Worker) warmLoop(ctx context.Context) {
-	t := time.NewTicker(warmEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick(ctx, warmEvery, func() {
 		if !w.troubled.Load() {
 			w.warmPartitions(ctx)
 		}
-	}
+	})
 }
 
 // warmPartitions reads into the cache the live instances of the partitions taken since
