@@ -75,12 +75,12 @@ func (c *stateCache) putLocked(id string, s *instanceState, epoch int64) {
 	}
 }
 
-// putIfAbsent caches s unless a state of id is cached in epoch already; it reports whether
-// it did.
+// putIfAbsent caches s unless a state of id is cached in epoch or a later one (epochs only
+// grow); it reports whether it did.
 func (c *stateCache) putIfAbsent(id string, s *instanceState, epoch int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.items[id]; ok && e.Value.(*cacheEntry).epoch == epoch {
+	if e, ok := c.items[id]; ok && e.Value.(*cacheEntry).epoch >= epoch {
 		return false
 	}
 	c.putLocked(id, s, epoch)

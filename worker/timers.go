@@ -138,14 +138,18 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map[int]bool) (int, error) {
 	var refs []history.ExecutionRef
 	byRef := map[history.ExecutionRef]history.Instance{}
+	// The epoch is read before the histories: if the partition changes hands while they
+	// load, what they say is cached under an epoch that is never served.
+	epochs := map[history.ExecutionRef]int64{}
 	for _, inst := range page {
 		id := inst.InstanceID
-		if !want[queues.PartitionOf(id, w.cfg.Partitions)] || !w.ownsInstance(id) || w.cache.get(id, w.epochOf(id)) != nil {
+		epoch := w.epochOf(id)
+		if !want[queues.PartitionOf(id, w.cfg.Partitions)] || !w.ownsInstance(id) || w.cache.get(id, epoch) != nil {
 			continue
 		}
 		r := history.ExecutionRef{InstanceID: id, ExecutionID: inst.ExecutionID}
 		refs = append(refs, r)
-		byRef[r] = inst
+		byRef[r], epochs[r] = inst, epoch
 	}
 	if len(refs) == 0 {
 		return 0, nil
@@ -159,9 +163,8 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 		if len(hist[r]) == 0 || history.CheckEpisodes(hist[r]) != nil {
 			continue // not begun, or written by a newer version (left to a newer worker)
 		}
-		epoch := w.epochOf(r.InstanceID)
 		st := newState(byRef[r], hist[r])
-		if !w.cache.putIfAbsent(r.InstanceID, st, epoch) {
+		if !w.cache.putIfAbsent(r.InstanceID, st, epochs[r]) {
 			continue // the episode loop has read or moved it on meanwhile
 		}
 		if doc := st.docRepair(); doc != nil {
