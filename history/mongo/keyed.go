@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"go.mongodb.org/mongo-driver/bson"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -45,42 +45,14 @@ func (s *Store) filtersInDatabase(ctx context.Context) (bool, error) {
 }
 
 // eachKeyed calls read for 0..n-1, keyedReadsInFlight at a time, and returns the first
-// error; after one, the reads not begun are skipped.
+// error; after one, the reads still to come see their context cancelled.
 func eachKeyed(ctx context.Context, n int, read func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	slots := make(chan struct{}, keyedReadsInFlight)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(keyedReadsInFlight)
 	for i := range n {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			if err := read(ctx, i); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-				cancel()
-			}
-		}()
+		g.Go(func() error { return read(gctx, i) })
 	}
-	wg.Wait()
-	if first == nil {
-		first = ctx.Err()
-	}
-	return first
+	return g.Wait()
 }
 
 // getInstancesKeyed is GetInstances with one keyed query per id.
