@@ -14,6 +14,7 @@ import (
 
 	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/pause"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -34,7 +35,7 @@ func (d *Dispatcher) collectDeadLetters(ctx context.Context, consume consumeFunc
 		if d.renewsWorkItem(dl.Message) {
 			if err := d.renewWorkItem(ctx, dl.Message); err != nil {
 				d.log.Warn("renewing a work item the broker dead-lettered failed; it stays in the dead-letter queue", "id", dl.Message.ID, "err", err)
-				pause(ctx, time.Second)
+				_ = pause.For(ctx, time.Second)
 				_ = dl.Nack(true)
 				return
 			}
@@ -53,23 +54,13 @@ func (d *Dispatcher) collectDeadLetters(ctx context.Context, consume consumeFunc
 		cancel()
 		if err != nil {
 			d.log.Warn("keeping a dead letter failed; it stays in the dead-letter queue", "id", rec.ID, "err", err)
-			pause(ctx, time.Second) // do not spin on a store that is away
+			_ = pause.For(ctx, time.Second) // do not spin on a store that is away
 			_ = dl.Nack(true)
 			return
 		}
 		d.log.Info("dead letter kept", "id", rec.ID, "kind", rec.Kind, "instance", rec.InstanceID, "queue", rec.SourceQueue, "reason", rec.Reason)
 		_ = dl.Ack()
 	})
-}
-
-// pause waits for d or until ctx ends.
-func pause(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 // truncatedBody is how much of a body too large for one record is kept.

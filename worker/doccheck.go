@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/pause"
 )
 
 // A document write is conditional on the stored version, which MongoDB applies atomically
@@ -39,7 +40,7 @@ func (w *Worker) checkDocs(ctx context.Context, docs []*owedDoc, took time.Durat
 		}
 		return true
 	}
-	if !sleepCtx(ctx, min(max(2*took, minCheckSettle), maxCheckSettle)) {
+	if pause.For(ctx, min(max(2*took, minCheckSettle), maxCheckSettle)) != nil {
 		return giveBack()
 	}
 	ids := make([]string, len(docs))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/logging"
+	"github.com/warrenhq/warren/internal/pause"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -229,35 +230,23 @@ func (w *Worker) docLoop(ctx context.Context) {
 	every := max(w.cfg.DocLag/10, time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
-	pause := time.Duration(0)
+	wait := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if pause > 0 {
-			if !sleepCtx(ctx, pause) {
+		if wait > 0 {
+			if pause.For(ctx, wait) != nil {
 				return
 			}
 		}
 		trouble := w.flushDocs(ctx, w.cfg.DocLag)
 		if trouble {
-			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
+			wait = min(max(2*wait, 100*time.Millisecond), 5*time.Second)
 		} else {
-			pause = 0
+			wait = 0
 		}
-	}
-}
-
-// sleepCtx waits for d; false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/pause"
 )
 
 // retentionBatch is how many instances one purge call deletes. Between calls the sweep
@@ -52,7 +53,7 @@ func (w *Worker) purgeExpired(ctx context.Context) int {
 	total := 0
 	for {
 		for w.inbox.len() > 0 {
-			if !sleepCtx(ctx, retentionPause) {
+			if pause.For(ctx, retentionPause) != nil {
 				return total
 			}
 		}
@@ -71,7 +72,7 @@ func (w *Worker) purgeExpired(ctx context.Context) int {
 			}
 			return total
 		}
-		if n < retentionBatch || !sleepCtx(ctx, max(retentionPause, retentionRest*took)) {
+		if n < retentionBatch || pause.For(ctx, max(retentionPause, retentionRest*took)) != nil {
 			if total > 0 {
 				w.log.Info("purged expired instances", "count", total, "retention", w.cfg.Retention)
 			}

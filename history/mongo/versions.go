@@ -12,6 +12,7 @@ import (
 	mongodrv "go.mongodb.org/mongo-driver/mongo"
 
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/pause"
 )
 
 // maxUpdateRounds bounds the writes of one UpdateInstance that keeps finding an older
@@ -68,7 +69,7 @@ func (s *Store) UpdateInstance(ctx context.Context, inst *history.Instance) erro
 		}
 		if written && replaced != s.writerID {
 			settle := min(max(2*time.Since(began), minSettle), maxSettle)
-			if err := sleep(ctx, settle); err != nil {
+			if err := pause.For(ctx, settle); err != nil {
 				return fmt.Errorf("%s: %w", op, err)
 			}
 		}
@@ -160,16 +161,4 @@ func newWriterID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
