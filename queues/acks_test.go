@@ -151,6 +151,9 @@ func TestGatheredAcksAreAllTakenByTheBroker(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("%d of %d delivered", i, len(msgs))
 		}
+		if d.Redelivered {
+			t.Fatalf("message %s came again: the channel was lost during the test", d.ID)
+		}
 		if i%50 == 0 {
 			kept++
 			continue
@@ -168,11 +171,13 @@ func TestGatheredAcksAreAllTakenByTheBroker(t *testing.T) {
 	// The channel's close returned the unacked to the queue: the ones kept, and the ten
 	// delivered after the last handled one (in the prefetch or in got).
 	want := kept + 10
+	last := ""
 	waitFor(t, 10*time.Second, fmt.Sprintf("%d messages back in the queue", want), func() bool {
 		n, err := c.QueueDepth(ctx, q)
+		if seen := fmt.Sprintf("%d in the queue (%v)", n, err); seen != last {
+			t.Log(seen) // what the broker showed, should the wait fail
+			last = seen
+		}
 		return err == nil && n == want
 	})
-	if n, err := c.QueueDepth(ctx, q); err != nil || n != want {
-		t.Fatalf("%d in the queue (%v), want %d", n, err, want)
-	}
 }

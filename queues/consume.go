@@ -175,6 +175,7 @@ var errChannelClosing = fmt.Errorf("queues: the delivery's channel is closing; t
 type subscription struct {
 	conn       *link
 	ch         *amqp.Channel
+	tag        string // the consumer's tag on ch
 	deliveries <-chan amqp.Delivery
 
 	// settling is held (shared) while an ack or nack is being sent, and taken to mark the
@@ -208,6 +209,15 @@ func (s *subscription) isClosing() bool {
 // close closes the channel once no ack or nack is on its way, and lets none start after.
 // Waiting for those is bounded like the close itself: a connection that does not take
 // them within the operation timeout is dropped, which ends them.
+//
+// Between the last acks and the close it cancels the consumer and waits for the answer.
+// RabbitMQ takes an ack on a quorum queue as a command through the queue's log, and a
+// channel with 32 such commands not yet applied keeps further acks back until some are;
+// acks still kept back when the channel closes are dropped, and their messages come
+// again (seen under load: 9 to 31 of 284 acks sent one by one just before the close).
+// A consumer's cancel is a synchronous command through the same log: once it is
+// answered, the commands before it are applied and the acks kept back are on their way,
+// ahead of the close.
 func (s *subscription) close() {
 	if s == nil || s.ch.IsClosed() {
 		return
@@ -219,6 +229,7 @@ func (s *subscription) close() {
 		}
 		s.closing = true
 		s.settling.Unlock()
+		_ = s.ch.Cancel(s.tag, false)
 		return s.ch.Close()
 	})
 }
@@ -245,15 +256,16 @@ func (c *Conn) subscribe(ctx context.Context, queue string, prefetch int, prepar
 		return nil, fmt.Errorf("queues: consume %q: prefetch %d: %w", queue, prefetch, err)
 	}
 	var deliveries <-chan amqp.Delivery
+	tag := "warren-" + newID()
 	err = conn.do(ctx, "basic.consume", func() (err error) {
-		deliveries, err = ch.Consume(queue, "", false, false, false, false, nil)
+		deliveries, err = ch.Consume(queue, tag, false, false, false, false, nil)
 		return err
 	})
 	if err != nil {
 		conn.closeChannel(ch)
 		return nil, fmt.Errorf("queues: consume %q: %w", queue, err)
 	}
-	sub := &subscription{conn: conn, ch: ch, deliveries: deliveries}
+	sub := &subscription{conn: conn, ch: ch, tag: tag, deliveries: deliveries}
 	if prefetch > 1 {
 		sub.acks = newAckCoalescer(ch.Ack)
 		sub.acks.flush = func() { _ = sub.settle(sub.acks.sendPending) }
