@@ -186,8 +186,11 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	defer forget()
 	// An instance this dispatcher started moments ago needs no read: its document as
 	// written at the start stands in, and the announcement of its end (or the safety read
-	// after firstPoll) moves it on.
+	// after firstPoll) moves it on. Nor does one whose end was announced a moment ago.
 	inst, ok := d.waiters.startDoc(r.PathValue("id"))
+	if !ok {
+		inst, ok = d.waiters.freshEnd(r.PathValue("id"))
+	}
 	if !ok {
 		var err error
 		if inst, err = d.getInstance(r); err != nil {
@@ -261,6 +264,7 @@ func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	}
 	var purged int
 	var err error
+	defer d.waiters.changedHere(id) // a wait after the purge reads the store, and finds nothing
 	if recursive {
 		purged, err = d.purgeTree(r.Context(), id)
 	} else {

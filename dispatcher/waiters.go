@@ -79,6 +79,11 @@ func (r *recentDocs) keep(id string, doc *history.Instance, now time.Time) {
 	r.m[id] = recentDoc{doc: doc, at: now}
 }
 
+// forget drops what is kept for id.
+func (r *recentDocs) forget(id string) {
+	delete(r.m, id) // its place in order goes when it comes first
+}
+
 const (
 	recentFor = 30 * time.Second
 	maxRecent = 10000
@@ -131,13 +136,44 @@ func (w *waiters) wake(id string, ended *history.Instance) {
 	delete(w.m, id)
 }
 
-// startedHere records the document of an instance this dispatcher has just started.
+// startedHere records the document of an instance this dispatcher has just started; an end
+// announced before it is of an earlier instance under the same id, and is forgotten.
 func (w *waiters) startedHere(inst *history.Instance) {
 	doc := *inst
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.ended.forget(doc.InstanceID)
 	w.started.keep(doc.InstanceID, &doc, w.now())
 }
+
+// changedHere forgets what is kept of id once this dispatcher has sent it a new execution
+// (a restart, a rewind) or purged it: the documents kept are of what came before.
+func (w *waiters) changedHere(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ended.forget(id)
+	w.started.forget(id)
+}
+
+// freshEnd is the ended document of id announced less than endTrusted ago. A wait that
+// begins from it reads nothing: within that time a read could tell no more, since a
+// restart's new execution reaches the store's document only when a worker has begun it
+// and written the read model (about a second behind), and the start of a new instance
+// under the id after a purge is a start here (startedHere) or elsewhere, a race either way.
+func (w *waiters) freshEnd(id string) (*history.Instance, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	d, ok := w.ended.m[id]
+	if !ok || now.Sub(d.at) >= endTrusted {
+		return nil, false
+	}
+	cp := *d.doc
+	return &cp, true
+}
+
+// endTrusted is how long an announced end answers a wait without a read.
+const endTrusted = time.Second
 
 // startDoc is the document of id as this dispatcher started it in the last recentFor, unless
 // an end of id has been announced since: then the instance may have been restarted (here or

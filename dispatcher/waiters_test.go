@@ -293,8 +293,9 @@ func TestWaitForAnInstanceStartedHereReadsNothing(t *testing.T) {
 	}
 }
 
-// A wait for an instance started here whose end has been announced since reads the store:
-// the instance may have been restarted, and the announced end is of the execution before.
+// A wait for an instance started here whose end was announced more than endTrusted before
+// reads the store: the instance may have been restarted, and the announced end is of the
+// execution before.
 func TestWaitAfterAnAnnouncedEndOfAnInstanceStartedHereReads(t *testing.T) {
 	r := newRig(t, Config{})
 	if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"again"}`); a.code != http.StatusAccepted {
@@ -304,7 +305,10 @@ func TestWaitAfterAnAnnouncedEndOfAnInstanceStartedHereReads(t *testing.T) {
 	first := r.store.instances["again"]
 	r.store.mu.Unlock()
 	first.Status, first.LastEpisode = history.StatusCompleted, 2
+	now := time.Now()
+	r.d.waiters.now = func() time.Time { return now }
 	r.d.waiters.wake("again", &first) // the first execution ends
+	now = now.Add(endTrusted)
 	r.store.mu.Lock()
 	second := r.store.instances["again"]
 	second.Executions, second.ExecutionID, second.Status, second.LastEpisode = 2, "e2", history.StatusRunning, 0
@@ -313,5 +317,51 @@ func TestWaitAfterAnAnnouncedEndOfAnInstanceStartedHereReads(t *testing.T) {
 	a := r.do("GET", "/v1/instances/again/wait?timeout=200ms", "")
 	if a.code != http.StatusRequestTimeout || a.errorBody(t).Status.Status != history.StatusRunning {
 		t.Fatalf("wait after a restart: %d %s, want 408 reporting the second execution Running", a.code, a.body)
+	}
+}
+
+// A wait that begins a moment after its instance's end was announced answers from the
+// announced document without reading the store; once this dispatcher has restarted the
+// instance or purged it, the announced end no longer answers.
+func TestWaitJustAfterAnAnnouncedEndReadsNothing(t *testing.T) {
+	r := newRig(t, Config{})
+	seed(r.store, "ended", history.StatusRunning)
+	r.store.mu.Lock()
+	doc := r.store.instances["ended"]
+	r.store.reads = 0
+	r.store.mu.Unlock()
+	doc.Status, doc.Output, doc.LastEpisode = history.StatusCompleted, json.RawMessage(`"hi"`), 4
+	r.d.waiters.wake("ended", &doc)
+	a := r.do("GET", "/v1/instances/ended/wait?timeout=30s", "")
+	if a.code != 200 || a.status(t).Status != history.StatusCompleted || string(a.status(t).Output) != `"hi"` {
+		t.Fatalf("wait: %d %s, want the announced Completed document", a.code, a.body)
+	}
+	r.store.mu.Lock()
+	reads := r.store.reads
+	r.store.mu.Unlock()
+	if reads != 0 {
+		t.Fatalf("the wait read the store %d times, want none", reads)
+	}
+
+	r.d.waiters.changedHere("ended") // as a restart or purge through this dispatcher does
+	a = r.do("GET", "/v1/instances/ended/wait?timeout=200ms", "")
+	if a.code != http.StatusRequestTimeout || a.errorBody(t).Status.Status != history.StatusRunning {
+		t.Fatalf("wait after a restart here: %d %s, want 408 reporting what the store holds (Running)", a.code, a.body)
+	}
+}
+
+// A start here forgets an end announced for an earlier instance under the same id.
+func TestStartHereForgetsAnEarlierEnd(t *testing.T) {
+	w := newWaiters()
+	w.wake("x", &history.Instance{InstanceID: "x", Status: history.StatusCompleted, LastEpisode: 3, Executions: 1})
+	if _, ok := w.freshEnd("x"); !ok {
+		t.Fatal("the end just announced is not kept")
+	}
+	w.startedHere(&history.Instance{InstanceID: "x", Status: history.StatusPending})
+	if got, ok := w.freshEnd("x"); ok {
+		t.Fatalf("after a new start here the earlier end is still kept: %+v", got)
+	}
+	if doc, ok := w.startDoc("x"); !ok || doc.Status != history.StatusPending {
+		t.Fatalf("startDoc after the new start: %+v %v, want the Pending start document", doc, ok)
 	}
 }
