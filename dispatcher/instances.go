@@ -186,10 +186,11 @@ func (d *Dispatcher) wait(w http.ResponseWriter, r *http.Request) error {
 	defer forget()
 	// An instance this dispatcher started moments ago needs no read: its document as
 	// written at the start stands in, and the announcement of its end (or the safety read
-	// after firstPoll) moves it on. Nor does one whose end was announced a moment ago.
+	// after firstPoll) moves it on. Nor does one whose end has been announced (and not
+	// changed since: announceChanged).
 	inst, ok := d.waiters.startDoc(r.PathValue("id"))
 	if !ok {
-		inst, ok = d.waiters.freshEnd(r.PathValue("id"))
+		inst, ok = d.waiters.announcedEnd(r.PathValue("id"))
 	}
 	if !ok {
 		var err error
@@ -264,7 +265,11 @@ func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	}
 	var purged int
 	var err error
-	defer d.waiters.changedHere(id) // a wait after the purge reads the store, and finds nothing
+	if recursive {
+		defer d.announceChanged(r.Context(), "") // its sub-orchestrations went too
+	} else {
+		defer d.announceChanged(r.Context(), id)
+	}
 	if recursive {
 		purged, err = d.purgeTree(r.Context(), id)
 	} else {

@@ -45,7 +45,7 @@ func (d *Dispatcher) restart(w http.ResponseWriter, r *http.Request) error {
 // start, a rewind) and answers 202 with the status inst had; what and doing name the
 // action in errors and the log.
 func (d *Dispatcher) sendNewExecution(w http.ResponseWriter, r *http.Request, inst *history.Instance, cm history.ControlMessage, what, doing string) error {
-	d.waiters.changedHere(inst.InstanceID) // its announced end is of the execution before
+	d.announceChanged(r.Context(), inst.InstanceID) // its announced end is of the execution before
 	ctx := tracing.ExtractHTTP(r.Context(), r.Header)
 	tp, ts := tracing.MessageTrace(ctx)
 	msg, err := controlMessage(cm, tp, ts)

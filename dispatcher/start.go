@@ -199,6 +199,7 @@ func (d *Dispatcher) createInstance(ctx context.Context, r *http.Request, inst *
 			}
 			return d.unavailable(r, "replacing the ended instance", err)
 		}
+		d.announceChanged(ctx, inst.InstanceID)
 		d.log.Info("replacing ended instance", logging.Instance(inst.InstanceID, trace.SpanContextFromContext(ctx), "was", cur.Status)...)
 		// Later than every version of the ended instance, so that a late write about it
 		// (a worker's, the dispatcher's own) cannot overwrite the new one.

@@ -146,34 +146,32 @@ func (w *waiters) startedHere(inst *history.Instance) {
 	w.started.keep(doc.InstanceID, &doc, w.now())
 }
 
-// changedHere forgets what is kept of id once this dispatcher has sent it a new execution
-// (a restart, a rewind) or purged it: the documents kept are of what came before.
-func (w *waiters) changedHere(id string) {
+// changed forgets what is kept of id ("": of every instance) once a dispatcher has made
+// an ended instance something else (history.MessageKindChanged): the documents kept are of
+// what came before.
+func (w *waiters) changed(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if id == "" {
+		w.ended, w.started = recentDocs{}, recentDocs{}
+		return
+	}
 	w.ended.forget(id)
 	w.started.forget(id)
 }
 
-// freshEnd is the ended document of id announced less than endTrusted ago. A wait that
-// begins from it reads nothing: within that time a read could tell no more, since a
-// restart's new execution reaches the store's document only when a worker has begun it
-// and written the read model (about a second behind), and the start of a new instance
-// under the id after a purge is a start here (startedHere) or elsewhere, a race either way.
-func (w *waiters) freshEnd(id string) (*history.Instance, bool) {
+// announcedEnd is the ended document of id announced in the last recentFor, unless a
+// change of id was announced or made here since. A wait that begins from it reads nothing.
+func (w *waiters) announcedEnd(id string) (*history.Instance, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.now()
-	d, ok := w.ended.m[id]
-	if !ok || now.Sub(d.at) >= endTrusted {
+	doc, ok := w.ended.get(id, w.now())
+	if !ok {
 		return nil, false
 	}
-	cp := *d.doc
+	cp := *doc
 	return &cp, true
 }
-
-// endTrusted is how long an announced end answers a wait without a read.
-const endTrusted = time.Second
 
 // startDoc is the document of id as this dispatcher started it in the last recentFor, unless
 // an end of id has been announced since: then the instance may have been restarted (here or
@@ -245,9 +243,12 @@ const safetyPoll = 5 * time.Second
 // listen subscribes to the hub's announcements under name.
 func (w *waiters) listen(ctx context.Context, conn *queues.Conn, name string) (*queues.Consumer, error) {
 	k, err := conn.Listen(ctx, name, func(d *queues.Delivery) {
-		if d.Kind == history.MessageKindEnded {
+		switch d.Kind {
+		case history.MessageKindEnded:
 			w.heard.Add(1)
 			w.wake(d.InstanceID, announced(d.InstanceID, d.Body))
+		case history.MessageKindChanged:
+			w.changed(d.InstanceID)
 		}
 		_ = d.Ack()
 	})

@@ -86,6 +86,28 @@ func TestOpenListensForEndedInstances(t *testing.T) {
 	if a, n := m.Value("warren_dispatcher_announcements_total"), m.Value("warren_dispatcher_waiters"); a != 1 || n != 0 {
 		t.Fatalf("announcements %v and waiters %v, want 1 and 0", a, n)
 	}
+
+	// Another dispatcher restarts or purges it: this one hears of the change and forgets
+	// the end it kept, so that a wait reads the store.
+	if _, ok := d.waiters.announcedEnd("instance-1"); !ok {
+		t.Fatal("the announced end is not kept")
+	}
+	other, err := Open(ctx, Config{AMQPURL: testenv.AMQPURL(), MongoURI: testenv.MongoURI(), Hub: hub, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.announceChanged(ctx, "instance-1")
+	for {
+		if _, ok := d.waiters.announcedEnd("instance-1"); !ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the other dispatcher's change did not reach this one")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // scrapeDispatcher reads the dispatcher's /metrics as Prometheus would.
@@ -293,10 +315,9 @@ func TestWaitForAnInstanceStartedHereReadsNothing(t *testing.T) {
 	}
 }
 
-// A wait for an instance started here whose end was announced more than endTrusted before
-// reads the store: the instance may have been restarted, and the announced end is of the
-// execution before.
-func TestWaitAfterAnAnnouncedEndOfAnInstanceStartedHereReads(t *testing.T) {
+// A wait for an instance whose end was announced, and then a change of it (a restart
+// through another dispatcher), reads the store: the announced end is of the execution before.
+func TestWaitAfterAnAnnouncedChangeReads(t *testing.T) {
 	r := newRig(t, Config{})
 	if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"again"}`); a.code != http.StatusAccepted {
 		t.Fatalf("start: %d %s", a.code, a.body)
@@ -305,10 +326,8 @@ func TestWaitAfterAnAnnouncedEndOfAnInstanceStartedHereReads(t *testing.T) {
 	first := r.store.instances["again"]
 	r.store.mu.Unlock()
 	first.Status, first.LastEpisode = history.StatusCompleted, 2
-	now := time.Now()
-	r.d.waiters.now = func() time.Time { return now }
 	r.d.waiters.wake("again", &first) // the first execution ends
-	now = now.Add(endTrusted)
+	r.d.waiters.changed("again")      // another dispatcher's announcement of its restart
 	r.store.mu.Lock()
 	second := r.store.instances["again"]
 	second.Executions, second.ExecutionID, second.Status, second.LastEpisode = 2, "e2", history.StatusRunning, 0
@@ -320,10 +339,10 @@ func TestWaitAfterAnAnnouncedEndOfAnInstanceStartedHereReads(t *testing.T) {
 	}
 }
 
-// A wait that begins a moment after its instance's end was announced answers from the
-// announced document without reading the store; once this dispatcher has restarted the
-// instance or purged it, the announced end no longer answers.
-func TestWaitJustAfterAnAnnouncedEndReadsNothing(t *testing.T) {
+// A wait that begins after its instance's end was announced answers from the announced
+// document without reading the store; once this dispatcher has restarted the instance or
+// purged it, the announced end no longer answers.
+func TestWaitAfterAnAnnouncedEndReadsNothing(t *testing.T) {
 	r := newRig(t, Config{})
 	seed(r.store, "ended", history.StatusRunning)
 	r.store.mu.Lock()
@@ -343,7 +362,7 @@ func TestWaitJustAfterAnAnnouncedEndReadsNothing(t *testing.T) {
 		t.Fatalf("the wait read the store %d times, want none", reads)
 	}
 
-	r.d.waiters.changedHere("ended") // as a restart or purge through this dispatcher does
+	r.d.announceChanged(context.Background(), "ended") // as a restart or purge through this dispatcher does
 	a = r.do("GET", "/v1/instances/ended/wait?timeout=200ms", "")
 	if a.code != http.StatusRequestTimeout || a.errorBody(t).Status.Status != history.StatusRunning {
 		t.Fatalf("wait after a restart here: %d %s, want 408 reporting what the store holds (Running)", a.code, a.body)
@@ -354,14 +373,33 @@ func TestWaitJustAfterAnAnnouncedEndReadsNothing(t *testing.T) {
 func TestStartHereForgetsAnEarlierEnd(t *testing.T) {
 	w := newWaiters()
 	w.wake("x", &history.Instance{InstanceID: "x", Status: history.StatusCompleted, LastEpisode: 3, Executions: 1})
-	if _, ok := w.freshEnd("x"); !ok {
+	if _, ok := w.announcedEnd("x"); !ok {
 		t.Fatal("the end just announced is not kept")
 	}
 	w.startedHere(&history.Instance{InstanceID: "x", Status: history.StatusPending})
-	if got, ok := w.freshEnd("x"); ok {
+	if got, ok := w.announcedEnd("x"); ok {
 		t.Fatalf("after a new start here the earlier end is still kept: %+v", got)
 	}
 	if doc, ok := w.startDoc("x"); !ok || doc.Status != history.StatusPending {
 		t.Fatalf("startDoc after the new start: %+v %v, want the Pending start document", doc, ok)
+	}
+}
+
+// A change announced without an instance (a bulk or recursive purge) forgets every end and
+// start kept.
+func TestAChangeOfManyForgetsEverything(t *testing.T) {
+	w := newWaiters()
+	for _, id := range []string{"a", "b"} {
+		w.startedHere(&history.Instance{InstanceID: id, Status: history.StatusPending})
+		w.wake(id, &history.Instance{InstanceID: id, Status: history.StatusCompleted, LastEpisode: 3, Executions: 1})
+	}
+	w.changed("")
+	for _, id := range []string{"a", "b"} {
+		if _, ok := w.announcedEnd(id); ok {
+			t.Fatalf("the end of %s is still kept", id)
+		}
+		if _, ok := w.startDoc(id); ok {
+			t.Fatalf("the start of %s is still kept", id)
+		}
 	}
 }

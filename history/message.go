@@ -16,6 +16,13 @@ const MessageKindActivity = "ActivityRequest"
 // output too large to announce) is sent once the document is written.
 const MessageKindEnded = "InstanceEnded"
 
+// MessageKindChanged is the type of the announcement a dispatcher makes when it has made an
+// ended instance something else: sent it a new execution (restart, rewind), purged it, or
+// replaced it with a new start under the same id. Every dispatcher then forgets the ended
+// documents it keeps of that instance, or of every instance when InstanceID is empty (a
+// bulk or recursive purge), and a wait reads the store again.
+const MessageKindChanged = "InstanceChanged"
+
 // ControlMessage delivers one event to an instance through its partition's control queue.
 type ControlMessage struct {
 	InstanceID string `json:"instanceId"`
