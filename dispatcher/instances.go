@@ -266,14 +266,15 @@ func (d *Dispatcher) purge(w http.ResponseWriter, r *http.Request) error {
 	var purged int
 	var err error
 	if recursive {
-		defer d.announceChanged(r.Context(), "") // its sub-orchestrations went too
-	} else {
-		defer d.announceChanged(r.Context(), id)
-	}
-	if recursive {
 		purged, err = d.purgeTree(r.Context(), id)
+		if purged > 0 {
+			d.announceChanged(r.Context(), "") // its sub-orchestrations went too
+		}
 	} else {
 		err = d.purgeEnded(r.Context(), id)
+		if err == nil {
+			d.announceChanged(r.Context(), id)
+		}
 	}
 	switch {
 	case errors.Is(err, history.ErrInstanceNotFound):

@@ -28,7 +28,11 @@ func (d *Dispatcher) purgeMany(w http.ResponseWriter, r *http.Request) error {
 		return ae
 	}
 	purged := 0
-	defer d.announceChanged(r.Context(), "")
+	defer func() {
+		if purged > 0 {
+			d.announceChanged(r.Context(), "")
+		}
+	}()
 	for {
 		ctx, cancel := d.opContext(r)
 		f.Limit = purgeBatch

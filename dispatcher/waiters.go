@@ -174,8 +174,7 @@ func (w *waiters) announcedEnd(id string) (*history.Instance, bool) {
 }
 
 // startDoc is the document of id as this dispatcher started it in the last recentFor, unless
-// an end of id has been announced since: then the instance may have been restarted (here or
-// by another dispatcher), and only a read tells the ended execution from the current one.
+// an end of id has been announced since (a wait then begins from that end: announcedEnd).
 func (w *waiters) startDoc(id string) (*history.Instance, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -403,3 +403,26 @@ func TestAChangeOfManyForgetsEverything(t *testing.T) {
 		}
 	}
 }
+
+// A purge through the API forgets the end kept of the instance; a refused one does not.
+func TestPurgeForgetsTheKeptEnd(t *testing.T) {
+	r := newRig(t, Config{})
+	for _, c := range []struct {
+		id     string
+		status history.Status
+		code   int
+		kept   bool
+	}{
+		{"done", history.StatusCompleted, http.StatusNoContent, false},
+		{"busy", history.StatusRunning, http.StatusConflict, true},
+	} {
+		seed(r.store, c.id, c.status)
+		r.d.waiters.wake(c.id, &history.Instance{InstanceID: c.id, Status: history.StatusCompleted, LastEpisode: 3, Executions: 1})
+		if a := r.do("DELETE", "/v1/instances/"+c.id, ""); a.code != c.code {
+			t.Fatalf("purge %s: %d %s, want %d", c.id, a.code, a.body, c.code)
+		}
+		if _, kept := r.d.waiters.announcedEnd(c.id); kept != c.kept {
+			t.Fatalf("after purging %s (%d) the end is kept: %v, want %v", c.id, c.code, kept, c.kept)
+		}
+	}
+}
