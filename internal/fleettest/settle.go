@@ -1,18 +1,16 @@
 package fleettest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/warrenhq/warren/api"
+	"github.com/warrenhq/warren/internal/scrape"
 )
 
 // WaitSettled waits until the partitions have stopped moving: every worker consumes as
@@ -27,7 +25,7 @@ func (f *Fleet) WaitSettled(ctx context.Context, timeout time.Duration) error {
 	}
 	steady := 0
 	return poll(ctx, timeout, "the partitions to settle", func() bool {
-		if f.settled() {
+		if f.settled(ctx) {
 			steady++
 		} else {
 			steady = 0
@@ -36,23 +34,21 @@ func (f *Fleet) WaitSettled(ctx context.Context, timeout time.Duration) error {
 	})
 }
 
+// settleAsk bounds each request of a settle check: a process that does not answer is
+// asked again at the next poll, not waited for.
+const settleAsk = 2 * time.Second
+
 // settled reports whether the workers' owned counts match the assignment's.
-func (f *Fleet) settled() bool {
-	resp, err := http.Get(f.URL + "/v1/workers")
+func (f *Fleet) settled(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, settleAsk)
+	defer cancel()
+	assigned, err := f.assignedCounts(ctx)
 	if err != nil {
 		return false
 	}
-	defer resp.Body.Close()
-	var ws api.WorkersResponse
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&ws) != nil {
-		return false
-	}
-	var assigned, owned []int
-	for _, w := range ws.Workers {
-		assigned = append(assigned, len(w.Partitions))
-	}
+	var owned []int
 	for _, p := range f.Workers() {
-		n, err := ownedPartitions(p.EndpointsURL)
+		n, err := ownedPartitions(ctx, p.EndpointsURL)
 		if err != nil {
 			return false
 		}
@@ -63,30 +59,40 @@ func (f *Fleet) settled() bool {
 	return len(owned) > 0 && slices.Equal(assigned, owned)
 }
 
-// ownedPartitions reads warren_worker_partitions_owned from a worker's /metrics.
-func ownedPartitions(base string) (int, error) {
-	resp, err := http.Get(base + "/metrics")
+// assignedCounts is how many partitions the dispatcher assigns each live worker.
+func (f *Fleet) assignedCounts(ctx context.Context) ([]int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL+"/v1/workers", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%s/metrics: %s", base, resp.Status)
+		return nil, fmt.Errorf("GET /v1/workers: %s", resp.Status)
 	}
-	return ownedFrom(bufio.NewScanner(resp.Body))
+	var ws api.WorkersResponse
+	if err := json.NewDecoder(resp.Body).Decode(&ws); err != nil {
+		return nil, err
+	}
+	counts := make([]int, 0, len(ws.Workers))
+	for _, w := range ws.Workers {
+		counts = append(counts, len(w.Partitions))
+	}
+	return counts, nil
 }
 
-// ownedFrom finds the partitions-owned gauge in Prometheus text.
-func ownedFrom(sc *bufio.Scanner) (int, error) {
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if ok && name == "warren_worker_partitions_owned" {
-			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-			return int(v), err
-		}
-	}
-	if err := sc.Err(); err != nil {
+// ownedPartitions reads warren_worker_partitions_owned from a worker's /metrics.
+func ownedPartitions(ctx context.Context, base string) (int, error) {
+	s, err := scrape.Fetch(ctx, base+"/metrics", "")
+	if err != nil {
 		return 0, err
 	}
-	return 0, errors.New("no warren_worker_partitions_owned in the metrics")
+	const gauge = "warren_worker_partitions_owned"
+	if !s.Has(gauge) {
+		return 0, fmt.Errorf("%s/metrics has no %s", base, gauge)
+	}
+	return int(s.Value(gauge)), nil
 }

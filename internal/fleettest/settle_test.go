@@ -1,23 +1,29 @@
 package fleettest
 
 import (
-	"bufio"
-	"strings"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
-func TestOwnedFromMetrics(t *testing.T) {
-	text := `# HELP warren_worker_partitions_owned_total not this one
-warren_worker_partitions_owned_total 3
-# TYPE warren_worker_partitions_owned gauge
-warren_worker_partitions_owned 7
-warren_worker_inbox_messages 0
-`
-	n, err := ownedFrom(bufio.NewScanner(strings.NewReader(text)))
+func TestOwnedPartitionsFromMetrics(t *testing.T) {
+	body := "# TYPE warren_worker_partitions_owned_total counter\nwarren_worker_partitions_owned_total 3\n" +
+		"# TYPE warren_worker_partitions_owned gauge\nwarren_worker_partitions_owned 7\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	n, err := ownedPartitions(context.Background(), srv.URL)
 	if err != nil || n != 7 {
-		t.Fatalf("ownedFrom: %d, %v; want 7", n, err)
+		t.Fatalf("ownedPartitions: %d, %v; want 7", n, err)
 	}
-	if _, err := ownedFrom(bufio.NewScanner(strings.NewReader("warren_worker_inbox_messages 0\n"))); err == nil {
+	body = "# TYPE warren_worker_inbox_messages gauge\nwarren_worker_inbox_messages 0\n"
+	if _, err := ownedPartitions(context.Background(), srv.URL); err == nil {
 		t.Fatal("no gauge in the metrics, yet no error")
 	}
 }
