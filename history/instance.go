@@ -87,6 +87,10 @@ type Episode struct {
 	// Consumed lists the ids of the messages this episode consumed.
 	Consumed    []string  `json:"consumed,omitempty" bson:"consumed,omitempty"`
 	CommittedAt time.Time `json:"committedAt" bson:"committedAt"`
+	// Chained marks an episode that consumed the result of an activity its worker ran in
+	// place (worker/eager.go): no broker message stands behind its inputs, so a redelivered
+	// input of an earlier episode of the instance publishes its outbox again too.
+	Chained bool `json:"chained,omitempty" bson:"chained,omitempty"`
 	// Payloads are written by CommitEpisodes before the episode (the large inputs its
 	// outbox's messages refer to); they are not part of the stored episode.
 	Payloads []Payload `json:"-" bson:"-"`

@@ -43,6 +43,10 @@ func NewDelivery(m Message, queue string, redelivered bool, deliveryCount int, s
 	return &Delivery{Message: m, Queue: queue, Redelivered: redelivered, DeliveryCount: deliveryCount, settler: s}
 }
 
+// Settler returns what settles the delivery (the one given to NewDelivery, for a delivery
+// built that way).
+func (d *Delivery) Settler() Settler { return d.settler }
+
 // Ack tells the broker the message is done with.
 func (d *Delivery) Ack() error { return d.settler.Ack() }
 

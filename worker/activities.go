@@ -125,7 +125,9 @@ func (w *Worker) runActivity(ctx context.Context, d *queues.Delivery) {
 			req.Name, len(out), w.cfg.MaxMessageBytes)}
 		om, err = controlMessage(d.ID+"/result", req.InstanceID, req.ExecutionID, ev)
 	}
-	if err == nil {
+	if it := inPlaceItem(d); it != nil && err == nil {
+		w.deliverInPlace(ctx, it, om)
+	} else if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 		err = w.publishOutbox(pctx, []history.OutboxMessage{om})
 		cancel()

@@ -13,6 +13,10 @@ import (
 	"github.com/warrenhq/warren/queues"
 )
 
+// defaultInPlace is InPlaceActivities' default (the package's tests of the work-item queue
+// set it off).
+var defaultInPlace = 16
+
 // Config is everything a worker needs; zero fields take the defaults below.
 type Config struct {
 	AMQPURL    string // default amqp://guest:guest@127.0.0.1:5672/
@@ -23,6 +27,10 @@ type Config struct {
 	WorkerID string
 	// ActivityConcurrency is how many activities run at once (and the work-item prefetch).
 	ActivityConcurrency int // default 16
+	// InPlaceActivities is how many activities the worker may run in place at once: work
+	// items of its own episodes that it runs itself instead of sending them through the
+	// work-item queue (docs/design.md section 12). Default 16; negative: none.
+	InPlaceActivities int
 	// WorkItemDeliveryLimit is the hub's delivery limit of work items (the broker's
 	// x-delivery-limit): a work item delivered that often is renewed (a fresh copy is
 	// published and the delivery acked) instead of run, before the broker would dead-letter it.
@@ -95,6 +103,9 @@ func (c Config) withDefaults() Config {
 	if c.WorkerID == "" {
 		host, _ := os.Hostname()
 		c.WorkerID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+	}
+	if c.InPlaceActivities == 0 {
+		c.InPlaceActivities = defaultInPlace
 	}
 	if c.ActivityConcurrency == 0 {
 		c.ActivityConcurrency = 16

@@ -42,6 +42,9 @@ type episodePlan struct {
 	epoch int64
 	// incoming are the episode's input events, kept in case it must become a failure.
 	incoming []history.Event
+	// inPlace is set when the episode's work items, some of them, run in place (eager.go):
+	// its outbox is not all sent.
+	inPlace bool
 	// resent lists the committed episodes whose outboxes this batch publishes again.
 	resent []int64
 	// deferred wait for a newer worker: the instance's history holds what this build cannot
@@ -116,17 +119,24 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		return false
 	}
 
-	// Publish outboxes (new and replayed) with confirms.
+	// Publish outboxes (new and replayed) with confirms, but for the work items this worker
+	// runs in place (eager.go).
+	runs, held := w.holdInPlace(owners)
 	var out []history.OutboxMessage
 	for _, p := range plans {
 		out = append(out, p.republish...)
 		if p.episode != nil {
-			out = append(out, p.episode.Outbox...)
+			for _, m := range p.episode.Outbox {
+				if !held[m.ID] {
+					out = append(out, m)
+				}
+			}
 		}
 	}
 	published := true
 	if err := w.publishOutbox(ctx, out); err != nil {
 		published = false
+		w.releaseSlots(len(runs))
 		// The episodes are committed: their inputs come back, as redeliveries, and their
 		// outboxes are published again.
 		w.log.Warn("publishing outbox failed; inputs will be redelivered", "err", err)
@@ -138,6 +148,9 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 		}
 	}
 
+	if published {
+		w.startInPlace(runs)
+	}
 	t3 := time.Now()
 	if w.crashed("published") {
 		return false
@@ -212,6 +225,9 @@ func (w *Worker) group(batch []*queues.Delivery) (groups map[string][]inbound, o
 	groups = map[string][]inbound{}
 	now := w.now()
 	for _, d := range batch {
+		if isInPlace(d) && d.Stale() {
+			continue // its chain died: the partition's owner sends its work item again
+		}
 		m, err := decodeControl(d.Body, w.cfg.MaxMessageBytes)
 		switch {
 		case err != nil && w.newerCanRead(err):

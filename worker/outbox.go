@@ -121,6 +121,18 @@ func continueAsNewMessages(ec episodeContext, res *durable.Result, newSpanID fun
 	start.ExecutionID = exec
 	start.MessageID = ""
 	start.Timestamp = time.Time{}
+	// The start carries the events it keeps as well as the messages after it: a worker
+	// takes them with the start, so that nothing of the new execution — a result of an
+	// activity run in place (eager.go) — can come before them. The messages stay for
+	// workers of earlier versions, and are copies for the others.
+	start.Carried = nil
+	for _, ev := range res.Carried {
+		ev.MessageID = ""
+		if ev.Version == 0 {
+			ev.Version = history.VersionOf(ev.Kind)
+		}
+		start.Carried = append(start.Carried, ev)
+	}
 	if start.Trace != nil {
 		// The next execution gets a span of its own under the same caller.
 		tc := *start.Trace
@@ -135,7 +147,7 @@ func continueAsNewMessages(ec episodeContext, res *durable.Result, newSpanID fun
 	out := []history.OutboxMessage{m}
 	for i, ev := range res.Carried {
 		ev.MessageID = ""
-		m, err := controlMessage(fmt.Sprintf("%s/%d", base, i), ec.instanceID, exec, ev)
+		m, err := controlMessage(carriedMessageID(base, i), ec.instanceID, exec, ev)
 		if err != nil {
 			return nil, err
 		}
@@ -169,3 +181,7 @@ func childTrace(parent *history.TraceContext, newSpanID func() string) *history.
 func timerMessageID(instanceID, executionID string, taskID int64) string {
 	return fmt.Sprintf("%s/%s/%d/timer", instanceID, executionID, taskID)
 }
+
+// carriedMessageID is the id of the i-th event a continue-as-new carries to the next
+// execution, whose start message has the id start.
+func carriedMessageID(start string, i int) string { return fmt.Sprintf("%s/%d", start, i) }

@@ -83,8 +83,11 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 	w.mu.Lock()
 	var release []int
 	var cancel []Subscription
+	now := w.now()
 	for p, c := range w.owned {
-		if !want[p] {
+		if want[p] {
+			w.stay(p)
+		} else if !w.keepWhileChained(p, now) {
 			release = append(release, p)
 			cancel = append(cancel, c)
 			delete(w.owned, p)
@@ -141,6 +144,7 @@ func (w *Worker) enqueue(d *queues.Delivery) {
 func (w *Worker) forgetPartition(p int) {
 	w.epochs[p].Add(1)
 	w.inbox.removeQueue(queues.ControlQueue(w.cfg.Hub, p))
+	w.forgetChains(p)
 }
 
 // epochOf is the current ownership epoch of the instance's partition.

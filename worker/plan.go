@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/internal/logging"
@@ -72,19 +73,42 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	var consumed []string
 	var deferred []inbound // waiting for an execution to begin
 	begun := false
+	// taken are the ids of the messages this episode consumes, and of the events a start
+	// carried (continue-as-new): another message of the batch with one of them is a copy.
+	taken := map[string]bool{}
 	// take makes a message an input of this episode.
 	take := func(m inbound) {
 		ev := m.msg.Event
+		carried := ev.Carried
+		ev.Carried = nil
 		if ev.Timestamp.IsZero() {
 			ev.Timestamp = now
 		}
 		ev.MessageID = m.d.ID
 		incoming = append(incoming, ev)
 		consumed = append(consumed, m.d.ID)
+		taken[m.d.ID] = true
 		p.inputs = append(p.inputs, m.d)
+		if ev.Kind != history.ExecutionStarted {
+			return
+		}
+		for i, c := range carried {
+			c.MessageID = carriedMessageID(m.d.ID, i)
+			if c.Timestamp.IsZero() {
+				c.Timestamp = now
+			}
+			incoming = append(incoming, c)
+			consumed = append(consumed, c.MessageID)
+			taken[c.MessageID] = true
+		}
 	}
 	for i := 0; i < len(msgs); i++ {
 		m := msgs[i]
+		if taken[m.d.ID] {
+			// Another copy of a message this episode consumes: it is settled with it.
+			p.inputs = append(p.inputs, m.d)
+			continue
+		}
 		v := classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, cached)
 		if v == reload || ((v == begin || v == rewind) && len(incoming) > 0) {
 			if len(incoming) > 0 {
@@ -111,9 +135,9 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 			p.done = append(p.done, m.d)
 			continue
 		case resend:
-			n := st.consumed[m.d.ID]
-			p.republish = append(p.republish, st.outboxes[n]...)
-			p.resent = append(p.resent, n)
+			out, eps := st.resendFrom(st.consumed[m.d.ID])
+			p.republish = append(p.republish, w.notRunningHere(id, p.epoch, out)...)
+			p.resent = append(p.resent, eps...)
 			p.done = append(p.done, m.d)
 			continue
 		case later:
@@ -173,6 +197,10 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	// Messages that overtook the start of their execution join it when it began in this
 	// batch; the others go back to the broker, behind which their start waits.
 	for _, m := range deferred {
+		if taken[m.d.ID] {
+			p.inputs = append(p.inputs, m.d)
+			continue
+		}
 		if begun && classify(st, arrival{id: m.d.ID, redelivered: m.d.Redelivered, deliveries: m.d.DeliveryCount, msg: m.msg}, false) == apply {
 			take(m)
 			continue
@@ -203,6 +231,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	p.episode = &history.Episode{
 		InstanceID: id, ExecutionID: st.inst.ExecutionID, Number: st.episodes + 1,
 		Events: res.NewEvents, Outbox: outbox, Consumed: consumed, CommittedAt: now, Payloads: payloads,
+		Chained: slices.ContainsFunc(p.inputs, isInPlace),
 	}
 	p.result = &episodeOutcome{res: res, started: ec.started, now: now}
 	p.incoming = incoming

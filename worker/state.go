@@ -21,7 +21,10 @@ type instanceState struct {
 	outboxes map[int64][]history.OutboxMessage
 	// published marks the episodes whose outbox this worker has seen confirmed by the broker.
 	published map[int64]bool
-	status    history.Status
+	// chained marks the episodes that consumed a result of an activity run in place
+	// (history.Episode.Chained).
+	chained map[int64]bool
+	status  history.Status
 	// fresh marks a new execution whose instance document has not been written yet.
 	fresh bool
 	// resends counts the times the timer watch sent each overdue timer again.
@@ -30,7 +33,8 @@ type instanceState struct {
 
 func newState(inst history.Instance, episodes []history.Episode) *instanceState {
 	s := &instanceState{inst: inst, status: inst.Status, consumed: map[string]int64{},
-		outboxes: map[int64][]history.OutboxMessage{}, published: map[int64]bool{}, resends: map[int64]int{}}
+		outboxes: map[int64][]history.OutboxMessage{}, published: map[int64]bool{}, chained: map[int64]bool{},
+		resends: map[int64]int{}}
 	for i := range episodes {
 		s.apply(&episodes[i])
 	}
@@ -46,6 +50,9 @@ func (s *instanceState) apply(ep *history.Episode) {
 	}
 	if len(ep.Outbox) > 0 {
 		s.outboxes[ep.Number] = ep.Outbox
+	}
+	if ep.Chained {
+		s.chained[ep.Number] = true
 	}
 	for _, ev := range ep.Events {
 		if ev.Kind == history.ExecutionStarted {

@@ -66,12 +66,21 @@ func (s *Steps) FlushDocs(ctx context.Context) (trouble bool) {
 	return s.w.flushDocs(ctx, 0)
 }
 
-// Activities is the number of work items waiting to run.
-func (s *Steps) Activities() int { return len(s.items) }
+// Activities is the number of work items waiting to run: those of the queue's handed to
+// this worker, then those it runs in place.
+func (s *Steps) Activities() int { return len(s.items) + len(s.w.stepItems) }
 
 // RunActivity runs the i-th waiting work item (0 <= i < Activities()) and returns its
 // message id.
 func (s *Steps) RunActivity(ctx context.Context, i int) string {
+	if i >= len(s.items) {
+		i -= len(s.items)
+		d := s.w.stepItems[i]
+		s.w.stepItems = append(s.w.stepItems[:i], s.w.stepItems[i+1:]...)
+		s.w.runActivity(ctx, d)
+		<-s.w.eager.slots
+		return d.ID
+	}
 	d := s.items[i]
 	s.items = append(s.items[:i], s.items[i+1:]...)
 	s.w.runActivity(ctx, d)
@@ -97,6 +106,7 @@ func (s *Steps) Leave(ctx context.Context) {
 		_ = s.sub.Cancel() // the work items not run go back to the queue
 	}
 	s.items = nil
+	s.w.stepItems = nil // their chains' anchors go back to the queue with the partitions
 	s.w.releaseAll()
 	s.w.flushDocs(ctx, 0)
 	_ = s.w.store.RemoveWorker(ctx, s.w.cfg.WorkerID)

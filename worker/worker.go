@@ -104,6 +104,10 @@ type Worker struct {
 	blocked       blockedInstances
 	// stepped is set when Steps drives the worker: it starts no goroutine of its own.
 	stepped bool
+	// eager keeps the activities run in place and the inputs kept unacked for them.
+	eager *eager
+	// stepItems are the activities to run in place when Steps drives the worker.
+	stepItems []*queues.Delivery
 }
 
 // Open connects to the broker and the store named in cfg, checks the hub's partition count
@@ -147,6 +151,7 @@ func New(cfg Config, store history.Store, broker Broker, r *durable.Registry) (*
 		owned:     map[int]Subscription{},
 		answering: make(chan struct{}, 1),
 		parallel:  8,
+		eager:     newEager(cfg.InPlaceActivities),
 	}
 	w.metrics = newMetrics(w)
 	return w, nil
@@ -215,6 +220,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	for _, a := range activities {
 		_ = a.Cancel()
 	}
+	// Activities running in place finish their chains first (nothing more runs in place
+	// now), so that the partitions' next owners need not run them again.
+	w.awaitChains(w.cfg.DrainTimeout / 2)
 	w.releaseAll()
 	close(w.stopping)
 	drained := make(chan struct{})

@@ -36,6 +36,7 @@ type episodeBody struct {
 	Events   []history.Event         `bson:"events"`
 	Outbox   []history.OutboxMessage `bson:"outbox,omitempty"`
 	Consumed []string                `bson:"consumed,omitempty"`
+	Chained  bool                    `bson:"chained,omitempty"`
 }
 
 var (
@@ -48,7 +49,7 @@ func encodeEpisode(ec bsoncodec.EncodeContext, vw bsonrw.ValueWriter, val reflec
 		return bsoncodec.ValueEncoderError{Name: "encodeEpisode", Types: []reflect.Type{episodeType}, Received: val}
 	}
 	ep := val.Interface().(history.Episode)
-	body, err := Marshal(ec.Registry, episodeBody{Events: ep.Events, Outbox: ep.Outbox, Consumed: ep.Consumed})
+	body, err := Marshal(ec.Registry, episodeBody{Events: ep.Events, Outbox: ep.Outbox, Consumed: ep.Consumed, Chained: ep.Chained})
 	if err != nil {
 		return fmt.Errorf("episode body: %w", err)
 	}
@@ -84,7 +85,7 @@ func decodeEpisode(dc bsoncodec.DecodeContext, vr bsonrw.ValueReader, val reflec
 		if err := Unmarshal(dc.Registry, se.Body, &b); err != nil {
 			return fmt.Errorf("episode %q/%s#%d: body: %w", se.InstanceID, se.ExecutionID, se.Number, err)
 		}
-		ep.Events, ep.Outbox, ep.Consumed = b.Events, b.Outbox, b.Consumed
+		ep.Events, ep.Outbox, ep.Consumed, ep.Chained = b.Events, b.Outbox, b.Consumed, b.Chained
 	}
 	val.Set(reflect.ValueOf(ep))
 	return nil

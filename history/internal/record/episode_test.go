@@ -28,6 +28,7 @@ func sampleEpisode() history.Episode {
 
 func TestEpisodeIsStoredAsKeysBesideOneBody(t *testing.T) {
 	ep := sampleEpisode()
+	ep.Chained = true
 	raw, err := Marshal(Registry, ep)
 	if err != nil {
 		t.Fatal(err)
