@@ -15,7 +15,7 @@ import (
 
 // defaultInPlace is InPlaceActivities' default (the package's tests of the work-item queue
 // set it off).
-var defaultInPlace = 16
+var defaultInPlace = 256
 
 // Config is everything a worker needs; zero fields take the defaults below.
 type Config struct {
@@ -29,7 +29,8 @@ type Config struct {
 	ActivityConcurrency int // default 16
 	// InPlaceActivities is how many activities the worker may run in place at once: work
 	// items of its own episodes that it runs itself instead of sending them through the
-	// work-item queue (docs/design.md section 12). Default 16; negative: none.
+	// work-item queue (docs/design.md section 12), beside the ActivityConcurrency it takes
+	// from the queue. Default 256; negative: none.
 	InPlaceActivities int
 	// WorkItemDeliveryLimit is the hub's delivery limit of work items (the broker's
 	// x-delivery-limit): a work item delivered that often is renewed (a fresh copy is

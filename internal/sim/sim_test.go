@@ -82,6 +82,11 @@ var regressionSeeds = []struct {
 	{1, "defect 3: after continue-as-new the next start was refused for ever (the document still said Running)"},
 	{15, "defect 3: the same"},
 	{1184, "issue 9: a worker that cached an instance before its start (taking a partition its last owner still worked on) waited for that start for ever"},
+	// Seeds that failed while activities in place were built (worker/eager.go), each with an
+	// instance left running and nothing pending.
+	{29, "in place: a result run in place overtook the events a continue-as-new kept, which the next execution then dropped"},
+	{16, "in place: after a dropped connection the redelivered start was taken for seen, as its episode's outbox counted as confirmed"},
+	{68, "in place: a redelivered copy of the start, in the batch beside its original, was acked while the original anchored the chain"},
 }
 
 func TestRegressionSeeds(t *testing.T) {
