@@ -76,7 +76,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"null", `null`, "no valid version", false},
 		{"no version", `{"kind":"TaskScheduled"}`, "no valid version", false},
 		{"negative version", `{"v":-1,"kind":"TaskScheduled"}`, "no valid version", false},
-		{"newer version", `{"v":4,"kind":"TaskScheduled"}`, "newer version", true},
+		{"newer version", `{"v":5,"kind":"TaskScheduled"}`, "newer version", true},
 		{"unknown kind", `{"v":1,"kind":"TaskExploded"}`, `unknown event kind "TaskExploded"`, true},
 		{"no kind", `{"v":1}`, `unknown event kind ""`, true},
 		{"wrong type", `{"v":"1","kind":"TaskScheduled"}`, "decoding event", false},

@@ -23,7 +23,11 @@ import (
 //
 // Version 2 added ExecutionRewound (and the RewoundFrom of the execution it begins).
 // Version 3 added payload refs (PayloadVersion).
-const SchemaVersion = 3
+// Version 4 added chained episodes (Episode.Chained: activities run in place) and the
+// events a continue-as-new start carries. It writes no event of version 4: a worker of
+// version 3 reads everything, but would not send again the outboxes of chained episodes,
+// so workers run activities in place only while none older is live.
+const SchemaVersion = 4
 
 // Kind names what an event records. The string values are stored and must never change.
 type Kind string

@@ -61,7 +61,7 @@ func TestDecodeActivity(t *testing.T) {
 		{"garbage", "", "\xff\xfe", 1 << 10, "undecodable activity request: invalid character", false},
 		{"another shape", "", `{"schema":2,"instance":"i","activity":"A"}`, 1 << 10, "undecodable activity request: no instance id or activity name", false},
 		{"over the limit", "", `{"instanceId":"i","name":"A","taskId":3}`, 16, "activity request too large: 40 bytes, over the worker's limit of 16", false},
-		{"newer version", history.MessageKindActivity, `{"v":4,"instanceId":"i","name":"A","taskId":3}`, 1 << 10, "activity request of version 4, this build reads up to 3", true},
+		{"newer version", history.MessageKindActivity, `{"v":5,"instanceId":"i","name":"A","taskId":3}`, 1 << 10, "activity request of version 5, this build reads up to 4", true},
 		{"another kind", "ActivityBatch", `{"instanceId":"i","name":"A","taskId":3}`, 1 << 10, `work item of kind "ActivityBatch"`, true},
 	}
 	for _, c := range cases {

@@ -40,6 +40,11 @@ const eagerHold = 2 * time.Minute
 // queue) instead of running again at the next owner.
 const eagerLeaveWait = 2 * time.Second
 
+// chainedSchema is the first event schema whose workers know chained episodes: while a
+// worker of an older one is live, it could take a partition from one that died mid-chain
+// and resend only the first episode's outbox, so nothing runs in place.
+const chainedSchema = 4
+
 // errHandedOff is the cause of an in-place attempt's context ended by its hand-off.
 var errHandedOff = errors.New("the activity ran longer than the in-place hold and was handed to the work-item queue")
 
@@ -188,7 +193,7 @@ type inPlaceRun struct {
 // instance's chain is alive.
 func (w *Worker) holdInPlace(plans []*episodePlan) (runs []inPlaceRun, held map[string]bool) {
 	e := w.eager
-	if e.slots == nil || w.draining.Load() {
+	if e.slots == nil || w.draining.Load() || w.olderLive.Load() {
 		return nil, nil
 	}
 	held = map[string]bool{}

@@ -271,3 +271,18 @@ func (f *fleet) run1(s *Steps) {
 	}
 	s.Batch(context.Background())
 }
+
+// While a worker of an older release is live (its heartbeat says schema 3), nothing runs in
+// place: it would not send again the outboxes of chained episodes if it took over a chain.
+func TestNothingRunsInPlaceWhileAnOlderWorkerIsLive(t *testing.T) {
+	r, _ := threeSteps(t)
+	f := newFleet(t, r, nil, nil)
+	w, _ := f.inPlaceWorker("w")
+	// What the heartbeat read of the live workers (the ownership it decides is not the point).
+	w.w.noteVersions([]history.WorkerInfo{{WorkerID: "w", SchemaVersion: history.SchemaVersion}, {WorkerID: "older", SchemaVersion: chainedSchema - 1}})
+	f.start("three", "Three", "null")
+	f.run1(w)
+	if got := f.broker.Pending(queues.WorkItemQueue("h")); len(got) != 1 || w.Activities() != 0 {
+		t.Fatalf("%d work items queued, %d to run in place; want the first step queued", len(got), w.Activities())
+	}
+}

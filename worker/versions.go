@@ -31,15 +31,19 @@ const deferDelay = 2 * time.Second
 // do not overtake it.
 const blockedFor = 30 * time.Second
 
-// noteVersions remembers whether another live worker reads a newer event schema.
+// noteVersions remembers whether another live worker reads a newer event schema, and
+// whether one reads an older schema than chained episodes need (eager.go).
 func (w *Worker) noteVersions(live []history.WorkerInfo) {
-	newer := false
+	newer, older := false, false
 	for _, l := range live {
-		if l.WorkerID != w.cfg.WorkerID && l.SchemaVersion > w.schemaVersion {
-			newer = true
+		if l.WorkerID == w.cfg.WorkerID {
+			continue
 		}
+		newer = newer || l.SchemaVersion > w.schemaVersion
+		older = older || l.SchemaVersion < chainedSchema
 	}
 	w.newerLive.Store(newer)
+	w.olderLive.Store(older)
 }
 
 // blockedInstances are the instances whose messages wait for a newer worker, each until

@@ -102,6 +102,9 @@ type Worker struct {
 	schemaVersion int
 	newerLive     atomic.Bool
 	blocked       blockedInstances
+	// olderLive is set while another live worker reads a schema older than chained
+	// episodes need: nothing runs in place meanwhile (eager.go).
+	olderLive atomic.Bool
 	// stepped is set when Steps drives the worker: it starts no goroutine of its own.
 	stepped bool
 	// eager keeps the activities run in place and the inputs kept unacked for them.
