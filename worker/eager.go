@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/warrenhq/warren/history"
@@ -66,119 +64,6 @@ func newEager(n int) *eager {
 		e.slots = make(chan struct{}, n)
 	}
 	return e
-}
-
-// chain is one instance's activities run in place and the inputs kept unacked for them.
-type chain struct {
-	id        string
-	partition int
-	epoch     int64
-	anchors   []*queues.Delivery
-	pending   map[string]bool // work item ids whose result is not committed yet
-}
-
-// live returns the instance's chain of the given epoch while it lives: a chain dies with
-// the channel of any of its anchors (a dropped connection), since the broker has then
-// given them to the partition's active consumer, which sends the work items again. A dead
-// chain is dropped, and its anchors still on a live channel (copies of the same messages
-// delivered again) become orphans. The caller holds e.mu and releases it with eagerUnlock.
-func (e *eager) live(id string, epoch int64) *chain {
-	ch, ok := e.chains[id]
-	if !ok {
-		return nil
-	}
-	if ch.epoch != epoch || slices.ContainsFunc(ch.anchors, (*queues.Delivery).Stale) {
-		delete(e.chains, id)
-		for _, d := range ch.anchors {
-			if !d.Stale() {
-				e.orphans = append(e.orphans, d)
-			}
-		}
-		return nil
-	}
-	return ch
-}
-
-// eagerUnlock releases e.mu and sends the orphans found meanwhile back to their queue.
-func (w *Worker) eagerUnlock() {
-	e := w.eager
-	orphans := e.orphans
-	e.orphans = nil
-	e.mu.Unlock()
-	for _, d := range orphans {
-		_ = d.Nack(true)
-	}
-}
-
-// alive reports whether ch is its instance's live chain.
-func (w *Worker) alive(ch *chain) bool {
-	w.eager.mu.Lock()
-	defer w.eagerUnlock()
-	return w.eager.live(ch.id, ch.epoch) == ch
-}
-
-// eagerItem settles the work-item delivery an activity runs in place from.
-type eagerItem struct {
-	w     *Worker
-	ch    *chain
-	msg   history.OutboxMessage
-	state atomic.Int32 // itemRunning, itemDone, itemHandedOff
-}
-
-const (
-	itemRunning int32 = iota
-	itemDone
-	itemHandedOff
-)
-
-func (it *eagerItem) Ack() error { return nil } // its result settles it
-func (it *eagerItem) Nack(bool) error {
-	it.w.handOff(it)
-	return nil
-}
-func (it *eagerItem) DeadLetter(string) error {
-	it.w.handOff(it)
-	return nil
-}
-
-// eagerResult settles an activity's result put in the inbox: acked, its chain learns the
-// result is committed; sent back (nack, dead letter) it goes to the broker as a result sent
-// the ordinary way would have.
-type eagerResult struct {
-	w  *Worker
-	it *eagerItem
-	om history.OutboxMessage
-}
-
-func (r *eagerResult) Ack() error {
-	r.w.eagerSettled(r.it.ch, r.it.msg.ID)
-	return nil
-}
-func (r *eagerResult) Nack(bool) error         { return r.toBroker() }
-func (r *eagerResult) DeadLetter(string) error { return r.toBroker() }
-
-// Stale reports that the result's chain died (its partition changed hands, or an anchor's
-// channel closed): its anchors went back to the broker, and the partition's owner sends
-// the work item again.
-func (r *eagerResult) Stale() bool {
-	return r.w.epochs[r.it.ch.partition].Load() != r.it.ch.epoch || !r.w.alive(r.it.ch)
-}
-
-func (r *eagerResult) toBroker() error {
-	ctx, cancel := context.WithTimeout(context.Background(), r.w.cfg.OpTimeout)
-	defer cancel()
-	if err := r.w.publishOutbox(ctx, []history.OutboxMessage{r.om}); err != nil {
-		r.w.abandon(r.it.ch, "sending a result run in place to the broker failed: "+err.Error())
-		return err
-	}
-	r.w.eagerSettled(r.it.ch, r.it.msg.ID)
-	return nil
-}
-
-// isInPlace reports whether d is an activity's result put in the inbox by this worker.
-func isInPlace(d *queues.Delivery) bool {
-	_, ok := d.Settler().(*eagerResult)
-	return ok
 }
 
 // inPlaceRun is an activity an episode of a batch runs in place.
@@ -276,7 +161,7 @@ func (w *Worker) startInPlace(runs []inPlaceRun) {
 			continue
 		}
 		e.chains[r.p.id] = ch
-		r.p.inPlace = true
+		r.p.unsent = true
 		ch.pending[r.msg.ID] = true
 		items = append(items, &eagerItem{w: w, ch: ch, msg: r.msg})
 	}
@@ -317,7 +202,7 @@ func (w *Worker) publishLate(late []inPlaceRun) {
 	if err := w.publishOutbox(ctx, out); err != nil {
 		w.log.Warn("publishing work items failed; their episodes' inputs will be redelivered", "err", err)
 		for _, r := range late {
-			r.p.trouble, r.p.inPlace = true, true // its outbox is not all sent
+			r.p.trouble, r.p.unsent = true, true
 			r.p.retry = append(r.p.retry, r.p.inputs...)
 			r.p.inputs = nil
 		}
@@ -338,143 +223,6 @@ func (w *Worker) runHeld(d *queues.Delivery, it *eagerItem) {
 	w.runActivity(ctx, d)
 }
 
-// inPlaceItem returns the run d is the work item of, or nil for a work item of the broker's.
-func inPlaceItem(d *queues.Delivery) *eagerItem {
-	it, _ := d.Settler().(*eagerItem)
-	return it
-}
-
-// deliverInPlace puts the result of an activity run in place into the inbox. A result whose
-// run was handed off is dropped (the queued copy answers); one whose chain is gone (its
-// partition changed hands, or it was abandoned) goes to the broker, best effort: the work
-// item is sent again from the anchors anyway.
-func (w *Worker) deliverInPlace(ctx context.Context, it *eagerItem, om history.OutboxMessage) {
-	if !it.state.CompareAndSwap(itemRunning, itemDone) {
-		return
-	}
-	r := &eagerResult{w: w, it: it, om: om}
-
-	if r.Stale() {
-		if err := w.publishOutbox(ctx, []history.OutboxMessage{om}); err != nil {
-			w.log.Debug("a result run in place could not be sent; its work item is sent again by the partition's owner", "id", om.ID, "err", err)
-		}
-		return
-	}
-	w.inbox.put(queues.NewDelivery(toQueueMessage(om), queues.ControlQueue(w.cfg.Hub, it.ch.partition), false, 1, r))
-}
-
-// handOff sends a work item running in place to the work-item queue, where any worker runs
-// it again: it ran too long, or its run could not go on (its input or result could not be
-// read or stored). It reports whether the item was handed off (not finished before).
-func (w *Worker) handOff(it *eagerItem) bool {
-	if !it.state.CompareAndSwap(itemRunning, itemHandedOff) {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.OpTimeout)
-	defer cancel()
-	if err := w.publishOutbox(ctx, []history.OutboxMessage{it.msg}); err != nil {
-		w.abandon(it.ch, "handing a work item to the queue failed: "+err.Error())
-		return true
-	}
-	w.eagerSettled(it.ch, it.msg.ID)
-	return true
-}
-
-// eagerSettled notes that a run of ch no longer needs its anchors (its result is committed,
-// or its work item is in the queue); the anchors are acked when no run needs them.
-func (w *Worker) eagerSettled(ch *chain, workItemID string) {
-	e := w.eager
-	e.mu.Lock()
-	delete(ch.pending, workItemID)
-	var ack []*queues.Delivery
-	if len(ch.pending) == 0 && e.chains[ch.id] == ch {
-		delete(e.chains, ch.id)
-		ack = ch.anchors
-	}
-	e.mu.Unlock()
-	for _, d := range ack {
-
-		_ = d.Ack()
-	}
-}
-
-// abandon gives up a chain after a broker failure: its anchors go back to the queue, come
-// back redelivered, and the instance's outboxes since are sent again from the store's
-// history (the cached state, which knows them sent, is dropped).
-func (w *Worker) abandon(ch *chain, why string) {
-	e := w.eager
-	e.mu.Lock()
-	var back []*queues.Delivery
-	if e.chains[ch.id] == ch {
-		delete(e.chains, ch.id)
-		back = ch.anchors
-	}
-	e.mu.Unlock()
-	w.log.Warn("activities run in place given up; their work items are sent again", "instance", ch.id, "why", why)
-	w.cache.drop(ch.id)
-	for _, d := range back {
-		_ = d.Nack(true)
-	}
-}
-
-// forgetChains drops the chains of a partition given away: their anchors went back to the
-// broker with its consumer.
-func (w *Worker) forgetChains(p int) {
-	e := w.eager
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for id, ch := range e.chains {
-		if ch.partition == p {
-			delete(e.chains, id)
-		}
-	}
-	delete(e.leaving, p)
-}
-
-// keepWhileChained reports whether partition p, which this worker is to give away, stays a
-// little longer: activities run in place for it, and it has been leaving for less than
-// eagerLeaveWait. While it leaves, its episodes run nothing more in place.
-func (w *Worker) keepWhileChained(p int, now time.Time) bool {
-	e := w.eager
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	since, ok := e.leaving[p]
-	if !ok {
-		since = now
-		e.leaving[p] = now
-	}
-	if now.Sub(since) >= eagerLeaveWait {
-		return false
-	}
-	for _, ch := range e.chains {
-		if ch.partition == p {
-			return true
-		}
-	}
-	return false
-}
-
-// stay notes that partition p is kept after all.
-func (w *Worker) stay(p int) {
-	w.eager.mu.Lock()
-	delete(w.eager.leaving, p)
-	w.eager.mu.Unlock()
-}
-
-// chainsIn counts the chains alive (all partitions when p < 0).
-func (w *Worker) chainsIn(p int) int {
-	e := w.eager
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ch := range e.chains {
-		if p < 0 || ch.partition == p {
-			n++
-		}
-	}
-	return n
-}
-
 // activityName is the activity a work item asks for ("" when its body does not say).
 func activityName(m history.OutboxMessage) string {
 	var req struct {
@@ -482,30 +230,4 @@ func activityName(m history.OutboxMessage) string {
 	}
 	_ = json.Unmarshal(m.Body, &req)
 	return req.Name
-}
-
-// awaitChains waits, at most d, until no activity runs in place.
-func (w *Worker) awaitChains(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for w.chainsIn(-1) > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// notRunningHere leaves out of out the work items running in place here for the instance:
-// a resend must not run them a second time while their result is on its way.
-func (w *Worker) notRunningHere(id string, epoch int64, out []history.OutboxMessage) []history.OutboxMessage {
-	w.eager.mu.Lock()
-	defer w.eagerUnlock()
-	ch := w.eager.live(id, epoch)
-	if ch == nil {
-		return out
-	}
-	kept := out[:0:0]
-	for _, m := range out {
-		if !ch.pending[m.ID] {
-			kept = append(kept, m)
-		}
-	}
-	return kept
 }

@@ -42,9 +42,9 @@ type episodePlan struct {
 	epoch int64
 	// incoming are the episode's input events, kept in case it must become a failure.
 	incoming []history.Event
-	// inPlace is set when the episode's work items, some of them, run in place (eager.go):
-	// its outbox is not all sent.
-	inPlace bool
+	// unsent is set when part of the episode's outbox was not published — work items run in
+	// place (eager.go), or left out and not sent since — so it does not count as confirmed.
+	unsent bool
 	// resent lists the committed episodes whose outboxes this batch publishes again.
 	resent []int64
 	// deferred wait for a newer worker: the instance's history holds what this build cannot

@@ -83,7 +83,7 @@ func (w *Worker) updateInstances(ctx context.Context, plans []*episodePlan, publ
 		before := st.inst
 		st.fresh = false
 		st.apply(p.episode)
-		st.published[p.episode.Number] = published && !p.inPlace
+		st.published[p.episode.Number] = published && !p.unsent
 		res := p.result.res
 		st.inst.Status = res.Status
 		st.inst.Output = res.Output
