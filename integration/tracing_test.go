@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -80,13 +81,19 @@ func readTrace(traceID string) ([]jaegerSpan, error) {
 }
 
 // The seed scenario on three worker processes is one trace in Jaeger with the whole tree.
+// The parent and its ten children live in partitions that the three workers share out once
+// the fleet has settled, so the tree crosses processes (the activities run in place, on
+// their orchestration's worker).
 func TestSeedScenarioIsOneTraceInJaeger(t *testing.T) {
 	testenv.RequireJaeger(t)
-	f := fleettest.Start(t, fleettest.Options{Workers: 3, Env: []string{
+	f := fleettest.Start(t, fleettest.Options{Workers: 3, Endpoints: true, Env: []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + testenv.JaegerOTLPEndpoint(),
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_BSP_SCHEDULE_DELAY=200",
 	}})
+	if err := f.WaitSettled(context.Background(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	id := testenv.UniqueName("traced")
 	const devices = 10
 	out := f.MustClient("start", "ProvisionNewDevices", "--input", fmt.Sprintf(`{"devices": %d}`, devices), "--id", id, "--json")
