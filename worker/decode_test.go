@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -81,13 +80,7 @@ func TestDecodeActivity(t *testing.T) {
 
 // workerWith is fleet.worker with a config of the test's.
 func (f *fleet) workerWith(id string, cfg Config) *Steps {
-	cfg.Hub, cfg.Partitions, cfg.WorkerID, cfg.Now = "h", 1, id, f.clock
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	w, err := New(cfg, f.store, memConn{f.broker.Connect(id)}, f.reg)
-	must(f.t, err)
-	s := w.Steps(nil)
-	must(f.t, s.Subscribe(context.Background()))
-	s.Heartbeat(context.Background())
+	s, _ := f.workerConn(id, cfg)
 	return s
 }
 

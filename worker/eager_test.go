@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -49,14 +48,7 @@ func threeSteps(t *testing.T) (*durable.Registry, func(int) int) {
 
 // inPlaceWorker is a stepped worker that runs activities in place.
 func (f *fleet) inPlaceWorker(id string) (*Steps, *membroker.Conn) {
-	conn := f.broker.Connect(id)
-	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: id, Now: f.clock, InPlaceActivities: 4,
-		Logger: slog.New(slog.DiscardHandler)}, f.store, memConn{conn}, f.reg)
-	must(f.t, err)
-	s := w.Steps(nil)
-	must(f.t, s.Subscribe(context.Background()))
-	s.Heartbeat(context.Background())
-	return s, conn
+	return f.workerConn(id, Config{InPlaceActivities: 4})
 }
 
 // An orchestration whose worker registers its activities runs them in place: the broker

@@ -37,9 +37,16 @@ func newFleet(t *testing.T, reg *durable.Registry, storeFaults func(memstore.Op)
 func (f *fleet) clock() time.Time { return f.now }
 
 func (f *fleet) worker(id string) (*Steps, *membroker.Conn) {
+	return f.workerConn(id, Config{TimerGrace: 30 * time.Second})
+}
+
+// workerConn is a stepped worker with cfg on the fleet's hub, subscribed and with its first
+// heartbeat written, and its broker connection.
+func (f *fleet) workerConn(id string, cfg Config) (*Steps, *membroker.Conn) {
 	conn := f.broker.Connect(id)
-	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: id, Now: f.clock, TimerGrace: 30 * time.Second,
-		Logger: slog.New(slog.DiscardHandler)}, f.store, memConn{conn}, f.reg)
+	cfg.Hub, cfg.Partitions, cfg.WorkerID, cfg.Now = "h", 1, id, f.clock
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	w, err := New(cfg, f.store, memConn{conn}, f.reg)
 	must(f.t, err)
 	s := w.Steps(nil)
 	must(f.t, s.Subscribe(context.Background()))
