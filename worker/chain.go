@@ -73,7 +73,6 @@ func (w *Worker) eagerSettled(ch *chain, workItemID string) {
 	}
 	e.mu.Unlock()
 	for _, d := range ack {
-
 		_ = d.Ack()
 	}
 }

@@ -91,9 +91,10 @@ func (w *Worker) deliverInPlace(ctx context.Context, it *eagerItem, om history.O
 		return
 	}
 	r := &eagerResult{w: w, it: it, om: om}
-
 	if r.Stale() {
-		if err := w.publishOutbox(ctx, []history.OutboxMessage{om}); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
+		defer cancel()
+		if err := w.publishOutbox(pctx, []history.OutboxMessage{om}); err != nil {
 			w.log.Debug("a result run in place could not be sent; its work item is sent again by the partition's owner", "id", om.ID, "err", err)
 		}
 		return
