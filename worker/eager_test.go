@@ -114,7 +114,7 @@ func TestWorkerDyingMidChainRunsOnlyThePendingActivityAgain(t *testing.T) {
 	}
 	_ = conn1.Close() // w1 dies before committing step 2's result
 
-	f.now = f.now.Add(10 * time.Second) // its heartbeat lapses
+	f.now = f.now.Add(10 * time.Second)                        // its heartbeat lapses
 	w2, _ := f.workerConn("w2", Config{InPlaceActivities: -1}) // every work item through the queue
 	inst := f.settle(w2, "three")
 	if inst.Status != history.StatusCompleted || string(inst.Output) != `"s1,s2,s3"` {
