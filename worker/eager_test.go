@@ -114,8 +114,9 @@ func TestWorkerDyingMidChainRunsOnlyThePendingActivityAgain(t *testing.T) {
 	}
 	_ = conn1.Close() // w1 dies before committing step 2's result
 
-	f.now = f.now.Add(10 * time.Second)                        // its heartbeat lapses
-	w2, _ := f.workerConn("w2", Config{InPlaceActivities: -1}) // every work item through the queue
+	// Its heartbeat lapses, and w2, which sends every work item through the queue, takes over.
+	f.now = f.now.Add(10 * time.Second)
+	w2, _ := f.workerConn("w2", Config{InPlaceActivities: -1})
 	inst := f.settle(w2, "three")
 	if inst.Status != history.StatusCompleted || string(inst.Output) != `"s1,s2,s3"` {
 		t.Fatalf("instance %s %s, want Completed with \"s1,s2,s3\"", inst.Status, inst.Output)
