@@ -140,24 +140,17 @@ func (w *Worker) stay(p int) {
 	w.eager.mu.Unlock()
 }
 
-// chainsIn counts the chains alive (all partitions when p < 0).
-func (w *Worker) chainsIn(p int) int {
-	e := w.eager
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ch := range e.chains {
-		if p < 0 || ch.partition == p {
-			n++
-		}
-	}
-	return n
+// chainCount is the number of chains kept.
+func (w *Worker) chainCount() int {
+	w.eager.mu.Lock()
+	defer w.eager.mu.Unlock()
+	return len(w.eager.chains)
 }
 
 // awaitChains waits, at most d, until no activity runs in place.
 func (w *Worker) awaitChains(d time.Duration) {
 	deadline := time.Now().Add(d)
-	for w.chainsIn(-1) > 0 && time.Now().Before(deadline) {
+	for w.chainCount() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

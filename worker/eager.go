@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -86,8 +85,9 @@ func (w *Worker) holdInPlace(plans []*episodePlan) (runs []inPlaceRun, held map[
 		if p.episode == nil || p.result == nil || !w.mayChain(p) {
 			continue
 		}
+		names := scheduledActivities(p.episode)
 		for _, m := range p.episode.Outbox {
-			if m.Kind != history.MessageKindActivity || !w.registry.HasActivity(activityName(m)) {
+			if m.Kind != history.MessageKindActivity || !w.registry.HasActivity(names[m.ID]) {
 				continue
 			}
 			select {
@@ -212,7 +212,11 @@ func (w *Worker) publishLate(late []inPlaceRun) {
 // runHeld runs an activity in place, handing it to the work-item queue if it outlasts
 // eagerHold.
 func (w *Worker) runHeld(d *queues.Delivery, it *eagerItem) {
-	ctx, cancel := context.WithCancelCause(context.Background())
+	base := w.work
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
 	t := time.AfterFunc(eagerHold, func() {
 		if w.handOff(it) {
@@ -223,11 +227,14 @@ func (w *Worker) runHeld(d *queues.Delivery, it *eagerItem) {
 	w.runActivity(ctx, d)
 }
 
-// activityName is the activity a work item asks for ("" when its body does not say).
-func activityName(m history.OutboxMessage) string {
-	var req struct {
-		Name string `json:"name"`
+// scheduledActivities maps the ids of the work items an episode sends to the activities
+// they ask for, from its TaskScheduled events (no work item's body is decoded for it).
+func scheduledActivities(ep *history.Episode) map[string]string {
+	names := map[string]string{}
+	for _, ev := range ep.Events {
+		if ev.Kind == history.TaskScheduled {
+			names[workItemID(ep.InstanceID, ep.ExecutionID, ev.TaskID)] = ev.Name
+		}
 	}
-	_ = json.Unmarshal(m.Body, &req)
-	return req.Name
+	return names
 }

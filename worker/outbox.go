@@ -49,7 +49,7 @@ func buildOutbox(ec episodeContext, res *durable.Result, newSpanID func() string
 }
 
 func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string) (history.OutboxMessage, error) {
-	base := fmt.Sprintf("%s/%s/%d", ec.instanceID, ec.executionID, a.TaskID)
+	base := taskBase(ec.instanceID, ec.executionID, a.TaskID)
 	switch a.Kind {
 	case durable.ScheduleActivity:
 		req := history.ActivityRequest{
@@ -58,7 +58,7 @@ func actionMessage(ec episodeContext, a durable.Action, newSpanID func() string)
 			HeartbeatTimeout: a.HeartbeatTimeout, LastHeartbeat: a.LastHeartbeat,
 		}
 		body, err := json.Marshal(req)
-		return history.OutboxMessage{ID: base + "/activity", Kind: history.MessageKindActivity,
+		return history.OutboxMessage{ID: workItemID(ec.instanceID, ec.executionID, a.TaskID), Kind: history.MessageKindActivity,
 			InstanceID: ec.instanceID, Body: body, Trace: ec.orchTrace}, err
 	case durable.StartChild:
 		exec := newExecutionID()
@@ -185,3 +185,13 @@ func timerMessageID(instanceID, executionID string, taskID int64) string {
 // carriedMessageID is the id of the i-th event a continue-as-new carries to the next
 // execution, whose start message has the id start.
 func carriedMessageID(start string, i int) string { return fmt.Sprintf("%s/%d", start, i) }
+
+// taskBase is the prefix of the ids of the messages a task sends.
+func taskBase(instanceID, executionID string, taskID int64) string {
+	return fmt.Sprintf("%s/%s/%d", instanceID, executionID, taskID)
+}
+
+// workItemID is the id of the work item that runs an activity task.
+func workItemID(instanceID, executionID string, taskID int64) string {
+	return taskBase(instanceID, executionID, taskID) + "/activity"
+}

@@ -109,6 +109,9 @@ type Worker struct {
 	stepped bool
 	// eager keeps the activities run in place and the inputs kept unacked for them.
 	eager *eager
+	// work is Run's context of the work it takes, which its activities run under (nil
+	// when Steps drives the worker).
+	work context.Context
 	// stepItems are the activities to run in place when Steps drives the worker.
 	stepItems []*queues.Delivery
 }
@@ -184,6 +187,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Background work uses its own context so that it can finish after ctx ends.
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
+	w.work = work
 
 	activities, err := w.consumeWorkItems(work)
 	if err != nil {
