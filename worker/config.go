@@ -17,6 +17,9 @@ import (
 // set it off).
 var defaultInPlace = 256
 
+// defaultInPlaceWait is InPlaceWait's default.
+const defaultInPlaceWait = 10 * time.Millisecond
+
 // Config is everything a worker needs; zero fields take the defaults below.
 type Config struct {
 	AMQPURL    string // default amqp://guest:guest@127.0.0.1:5672/
@@ -32,6 +35,11 @@ type Config struct {
 	// work-item queue (docs/design.md section 12), beside the ActivityConcurrency it takes
 	// from the queue. Default 256; negative: none.
 	InPlaceActivities int
+	// InPlaceWait is how long a batch waits for the activities its episodes run in place
+	// before committing them: the results that come within it are folded into the same
+	// episode (fold.go), one commit where there were several. Default 10ms; negative: none
+	// is waited for (every activity run in place reports in an episode of its own).
+	InPlaceWait time.Duration
 	// WorkItemDeliveryLimit is the hub's delivery limit of work items (the broker's
 	// x-delivery-limit): a work item delivered that often is renewed (a fresh copy is
 	// published and the delivery acked) instead of run, before the broker would dead-letter it.
@@ -107,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InPlaceActivities == 0 {
 		c.InPlaceActivities = defaultInPlace
+	}
+	if c.InPlaceWait == 0 {
+		c.InPlaceWait = defaultInPlaceWait
 	}
 	if c.ActivityConcurrency == 0 {
 		c.ActivityConcurrency = 16

@@ -55,10 +55,12 @@ type eager struct {
 	// orphans are the anchors of chains found dead that still hold a delivery of a live
 	// channel: they go back to the queue (eagerUnlock) to be sent again from there.
 	orphans []*queues.Delivery
+	// slow holds the activities not folded into their episode until when (fold.go).
+	slow map[string]time.Time
 }
 
 func newEager(n int) *eager {
-	e := &eager{chains: map[string]*chain{}, leaving: map[int]time.Time{}}
+	e := &eager{chains: map[string]*chain{}, leaving: map[int]time.Time{}, slow: map[string]time.Time{}}
 	if n > 0 {
 		e.slots = make(chan struct{}, n)
 	}
@@ -69,34 +71,44 @@ func newEager(n int) *eager {
 type inPlaceRun struct {
 	p   *episodePlan
 	msg history.OutboxMessage
+	// fold is set for a run begun while the episode was folded: it holds its slot already.
+	fold *foldRun
 }
 
 // holdInPlace picks, among the work items of the committed episodes, those this worker runs
-// in place, taking a slot for each; the rest are published. An episode may run its work
-// items in place when it has an input of the broker's to keep as an anchor, or its
-// instance's chain is alive.
+// in place: those already running since their episode was folded, and others for which a
+// slot is free; the rest are published. An episode may run its work items in place when it
+// has an input of the broker's to keep as an anchor, or its instance's chain is alive.
 func (w *Worker) holdInPlace(plans []*episodePlan) (runs []inPlaceRun, held map[string]bool) {
 	e := w.eager
 	if e.slots == nil || w.draining.Load() || w.olderLive.Load() {
 		return nil, nil
 	}
 	held = map[string]bool{}
+	full := false
 	for _, p := range plans {
 		if p.episode == nil || p.result == nil || !w.mayChain(p) {
 			continue
 		}
 		names := scheduledActivities(p.episode)
+		running := p.fold.adoptable()
 		for _, m := range p.episode.Outbox {
-			if m.Kind != history.MessageKindActivity || !w.registry.HasActivity(names[m.ID]) {
+			if r := running[m.ID]; r != nil {
+				r.adopted = true
+				runs = append(runs, inPlaceRun{p: p, msg: m, fold: r})
+				held[m.ID] = true
+				continue
+			}
+			if full || m.Kind != history.MessageKindActivity || !w.registry.HasActivity(names[m.ID]) {
 				continue
 			}
 			select {
 			case e.slots <- struct{}{}:
+				runs = append(runs, inPlaceRun{p: p, msg: m})
+				held[m.ID] = true
 			default:
-				return runs, held
+				full = true
 			}
-			runs = append(runs, inPlaceRun{p: p, msg: m})
-			held[m.ID] = true
 		}
 	}
 	return runs, held
@@ -106,11 +118,10 @@ func (w *Worker) holdInPlace(plans []*episodePlan) (runs []inPlaceRun, held map[
 // given away, and something stays unacked for them (an input of the broker's, or the
 // instance's live chain).
 func (w *Worker) mayChain(p *episodePlan) bool {
-	part := queues.PartitionOf(p.id, w.cfg.Partitions)
 	e := w.eager
 	e.mu.Lock()
 	defer w.eagerUnlock()
-	if _, ok := e.leaving[part]; ok || w.epochs[part].Load() != p.epoch {
+	if !w.steadyLocked(p) {
 		return false
 	}
 	if e.live(p.id, p.epoch) != nil {
@@ -124,9 +135,36 @@ func (w *Worker) mayChain(p *episodePlan) bool {
 	return false
 }
 
-// releaseSlots gives back the slots of runs that will not start (their batch's publish failed).
+// partitionSteady reports whether p's partition is neither being given away nor changed
+// hands since p's batch began.
+func (w *Worker) partitionSteady(p *episodePlan) bool {
+	w.eager.mu.Lock()
+	defer w.eager.mu.Unlock()
+	return w.steadyLocked(p)
+}
+
+func (w *Worker) steadyLocked(p *episodePlan) bool {
+	part := queues.PartitionOf(p.id, w.cfg.Partitions)
+	_, leaving := w.eager.leaving[part]
+	return !leaving && w.epochs[part].Load() == p.epoch
+}
+
+// releaseSlots gives back n slots taken for runs that will not start.
 func (w *Worker) releaseSlots(n int) {
 	for range n {
+		<-w.eager.slots
+	}
+}
+
+// unhold lets go of runs picked by holdInPlace that will not go on in place: the slots of
+// those not begun are given back, those begun while folding are cancelled.
+func (w *Worker) unhold(runs []inPlaceRun) {
+	for _, r := range runs {
+		if r.fold != nil {
+			r.fold.adopted = false
+			r.fold.cancel(errNotFolded)
+			continue
+		}
 		<-w.eager.slots
 	}
 }
@@ -140,6 +178,7 @@ func (w *Worker) startInPlace(runs []inPlaceRun) {
 	}
 	e := w.eager
 	var items []*eagerItem
+	var adopted []*foldRun
 	var late []inPlaceRun // their chain died since holdInPlace, leaving nothing to anchor them
 	e.mu.Lock()
 	for _, r := range runs {
@@ -163,10 +202,26 @@ func (w *Worker) startInPlace(runs []inPlaceRun) {
 		e.chains[r.p.id] = ch
 		r.p.unsent = true
 		ch.pending[r.msg.ID] = true
+		if r.fold != nil {
+			r.fold.it.ch = ch
+			adopted = append(adopted, r.fold)
+			continue
+		}
 		items = append(items, &eagerItem{w: w, ch: ch, msg: r.msg})
 	}
 	w.eagerUnlock()
 	w.publishLate(late)
+	for _, r := range adopted {
+		if w.stepped {
+			w.adopt(r)
+			continue
+		}
+		w.active.Add(1)
+		go func() {
+			defer w.active.Done()
+			w.adopt(r)
+		}()
+	}
 	w.metrics.inPlace.Add(float64(len(items)))
 	for _, it := range items {
 		d := queues.NewDelivery(toQueueMessage(it.msg), queues.WorkItemQueue(w.cfg.Hub), false, 1, it)
@@ -192,7 +247,7 @@ func (w *Worker) publishLate(late []inPlaceRun) {
 	if len(late) == 0 {
 		return
 	}
-	w.releaseSlots(len(late))
+	w.unhold(late)
 	out := make([]history.OutboxMessage, len(late))
 	for i, r := range late {
 		out[i] = r.msg
@@ -230,10 +285,16 @@ func (w *Worker) runHeld(d *queues.Delivery, it *eagerItem) {
 // scheduledActivities maps the ids of the work items an episode sends to the activities
 // they ask for, from its TaskScheduled events (no work item's body is decoded for it).
 func scheduledActivities(ep *history.Episode) map[string]string {
+	return scheduledNames(ep.InstanceID, ep.ExecutionID, ep.Events)
+}
+
+// scheduledNames maps the ids of the work items the TaskScheduled events among events ask
+// for to their activities' names.
+func scheduledNames(instanceID, executionID string, events []history.Event) map[string]string {
 	names := map[string]string{}
-	for _, ev := range ep.Events {
+	for _, ev := range events {
 		if ev.Kind == history.TaskScheduled {
-			names[workItemID(ep.InstanceID, ep.ExecutionID, ev.TaskID)] = ev.Name
+			names[workItemID(instanceID, executionID, ev.TaskID)] = ev.Name
 		}
 	}
 	return names

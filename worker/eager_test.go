@@ -46,9 +46,10 @@ func threeSteps(t *testing.T) (*durable.Registry, func(int) int) {
 	}
 }
 
-// inPlaceWorker is a stepped worker that runs activities in place.
+// inPlaceWorker is a stepped worker that runs activities in place, each result in an
+// episode of its own (no folding).
 func (f *fleet) inPlaceWorker(id string) (*Steps, *membroker.Conn) {
-	return f.workerConn(id, Config{InPlaceActivities: 4})
+	return f.workerConn(id, Config{InPlaceActivities: 4, InPlaceWait: -1})
 }
 
 // An orchestration whose worker registers its activities runs them in place: the broker

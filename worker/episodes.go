@@ -50,6 +50,9 @@ type episodePlan struct {
 	// deferred wait for a newer worker: the instance's history holds what this build cannot
 	// read (versions.go).
 	deferred []*queues.Delivery
+	// fold is the episode's folding, while activities it runs in place may report into it
+	// (fold.go).
+	fold *folding
 }
 
 // deadLetters are the messages of a plan that go to the dead-letter queue, in order.
@@ -77,7 +80,13 @@ func (l deadLetters) has(d *queues.Delivery) bool {
 }
 
 // crashed asks the simulation whether the worker dies at this point of the protocol.
-func (w *Worker) crashed(point string) bool { return w.crashAt != nil && w.crashAt(point) }
+func (w *Worker) crashed(point string) bool {
+	if w.crashAt != nil && w.crashAt(point) {
+		w.down.Store(true)
+		return true
+	}
+	return false
+}
 
 // processBatch runs one episode per instance over a batch of control messages, commits them
 // all in one round trip, publishes their outboxes, updates what readers see, and only then
@@ -91,11 +100,13 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 	w.prefetch(pctx, order, groups)
 	w.each(len(order), func(i int) { plans[i] = w.plan(pctx, order[i], groups[order[i]]) })
 	cancelPlans()
+	w.fold(plans)
+	defer dropFolds(plans)
 	for _, p := range plans {
 		deferred = append(deferred, p.deferred...)
 	}
 	t1 := time.Now()
-	if w.crashed("planned") {
+	if w.down.Load() || w.crashed("planned") {
 		return false
 	}
 
@@ -136,7 +147,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 	published := true
 	if err := w.publishOutbox(ctx, out); err != nil {
 		published = false
-		w.releaseSlots(len(runs))
+		w.unhold(runs)
 		// The episodes are committed: their inputs come back, as redeliveries, and their
 		// outboxes are published again.
 		w.log.Warn("publishing outbox failed; inputs will be redelivered", "err", err)

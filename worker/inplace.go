@@ -18,6 +18,9 @@ type eagerItem struct {
 	ch    *chain
 	msg   history.OutboxMessage
 	state atomic.Int32 // itemRunning, itemDone, itemHandedOff
+	// fold is set while the run is part of an episode being folded (fold.go): its outcome
+	// goes there, and its chain (ch) is set only if it outlasts the fold.
+	fold *foldRun
 }
 
 const (
@@ -28,12 +31,21 @@ const (
 
 func (it *eagerItem) Ack() error { return nil } // its result settles it
 func (it *eagerItem) Nack(bool) error {
-	it.w.handOff(it)
+	it.giveBack()
 	return nil
 }
 func (it *eagerItem) DeadLetter(string) error {
-	it.w.handOff(it)
+	it.giveBack()
 	return nil
+}
+
+// giveBack ends a run without a result: its work item goes to the queue.
+func (it *eagerItem) giveBack() {
+	if it.fold != nil {
+		it.fold.report(foldOutcome{})
+		return
+	}
+	it.w.handOff(it)
 }
 
 // eagerResult settles an activity's result put in the inbox: acked, its chain learns the
@@ -87,6 +99,15 @@ func inPlaceItem(d *queues.Delivery) *eagerItem {
 // partition changed hands, or it was abandoned) goes to the broker, best effort: the work
 // item is sent again from the anchors anyway.
 func (w *Worker) deliverInPlace(ctx context.Context, it *eagerItem, om history.OutboxMessage) {
+	if it.fold != nil {
+		it.fold.report(foldOutcome{om: om, ok: true})
+		return
+	}
+	w.putInPlace(ctx, it, om)
+}
+
+// putInPlace is deliverInPlace of a run that has a chain.
+func (w *Worker) putInPlace(ctx context.Context, it *eagerItem, om history.OutboxMessage) {
 	if !it.state.CompareAndSwap(itemRunning, itemDone) {
 		return
 	}

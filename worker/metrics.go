@@ -32,6 +32,7 @@ type metrics struct {
 	purged       prometheus.Counter
 	deferred     *prometheus.CounterVec // queue
 	inPlace      prometheus.Counter
+	folded       prometheus.Counter
 }
 
 // The steps of a batch (docs/design.md section 4.3), the label values of the step histogram.
@@ -115,13 +116,15 @@ func newMetrics(w *Worker) *metrics {
 			"Messages handed on to a newer worker because a newer version of Warren wrote them or their instance's history, by queue kind (control, workitems).", "queue"),
 		inPlace: counter("warren_worker_activities_in_place_total",
 			"Work items this worker ran in place, without sending them through the work-item queue (docs/design.md section 12)."),
+		folded: counter("warren_worker_activities_folded_total",
+			"Activity results this worker applied in the episode that scheduled them, one commit for both (docs/design.md section 12)."),
 	}
 	for i, step := range batchSteps {
 		m.batch[i] = m.steps.WithLabelValues(step)
 	}
 	m.registry.MustRegister(m.episodes, m.steps, m.ended, m.activities, m.activityTime, m.retries,
 		m.deadLetters, m.redeliveries, m.cacheHits, m.cacheMisses, m.storeErrors, m.brokerErrors,
-		m.timersResent, m.purged, m.deferred, m.inPlace,
+		m.timersResent, m.purged, m.deferred, m.inPlace, m.folded,
 		gauge("warren_worker_schema_version", "The newest event schema this worker reads (history.SchemaVersion of its build).",
 			func() float64 { return float64(w.schemaVersion) }),
 		gauge("warren_worker_newer_worker_live", "1 while another live worker reads a newer event schema (a rolling deploy is under way), else 0.",

@@ -223,8 +223,11 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 		w.failEpisode(p, incoming, consumed, &history.Failure{Type: "OrchestrationError", Message: "building the messages it sends: " + err.Error()}, now)
 		return p
 	}
+	names := scheduledNames(id, st.inst.ExecutionID, res.NewEvents)
+	folds := w.foldable(p, outbox, names)
 	outbox, payloads, err := offloadOutbox(id, st.inst.ExecutionID, outbox, w.cfg.PayloadInlineMax)
 	if err != nil {
+		w.releaseSlots(len(folds))
 		w.failEpisode(p, incoming, consumed, &history.Failure{Type: "OrchestrationError", Message: "building the messages it sends: " + err.Error()}, now)
 		return p
 	}
@@ -235,6 +238,7 @@ func (w *Worker) plan(ctx context.Context, id string, msgs []inbound) (p *episod
 	}
 	p.result = &episodeOutcome{res: res, started: ec.started, now: now}
 	p.incoming = incoming
+	w.startFolds(p, st, ec, folds, names)
 	return p
 }
 

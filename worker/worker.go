@@ -93,6 +93,9 @@ type Worker struct {
 	// crashAt, when set (the simulation), is asked at each step of the protocol whether
 	// the worker dies there; a true answer abandons the batch or activity on the spot.
 	crashAt func(point string) bool
+	// down is set once crashAt said the worker dies: a batch whose activity died in place
+	// commits nothing.
+	down atomic.Bool
 	// elsewhere holds the activities the other live workers register, by name, as of the
 	// last heartbeat (see handOn).
 	elsewhere atomic.Pointer[map[string]bool]

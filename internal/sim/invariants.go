@@ -154,28 +154,49 @@ func workerMade(ep history.Episode) bool {
 }
 
 func (w *world) checkReplay(exec *durable.Executor, id string, past []history.Event, ep history.Episode) {
-	var inputs []history.Event
-	var at = ep.CommittedAt
-	for _, ev := range ep.Events {
-		if ev.MessageID != "" {
-			inputs = append(inputs, ev)
+	past = slices.Clip(past)
+	for _, round := range rounds(ep.Events) {
+		var inputs []history.Event
+		var at = ep.CommittedAt
+		for _, ev := range round {
+			if ev.MessageID != "" {
+				inputs = append(inputs, ev)
+			}
+			if ev.Kind == history.OrchestratorStarted {
+				at = ev.Timestamp
+			}
 		}
-		if ev.Kind == history.OrchestratorStarted {
-			at = ev.Timestamp
+		if len(inputs) == 0 {
+			return
 		}
-	}
-	if len(inputs) == 0 {
-		return
-	}
-	res, err := exec.Execute(id, past, inputs, at)
-	if err != nil {
-		w.problem("instance %s episode %d does not replay: %v", id, ep.Number, err)
-		return
-	}
-	if got, want := shape(res.NewEvents), shape(ep.Events); got != want {
-		w.problem("instance %s episode %d replays to %s, committed %s", id, ep.Number, got, want)
+		res, err := exec.Execute(id, past, inputs, at)
+		if err != nil {
+			w.problem("instance %s episode %d does not replay: %v", id, ep.Number, err)
+			return
+		}
+		if got, want := shape(res.NewEvents), shape(round); got != want {
+			w.problem("instance %s episode %d replays to %s, committed %s", id, ep.Number, got, want)
+			return
+		}
+		past = append(past, round...)
 	}
 }
+
+// rounds splits an episode's events into the orchestrator's turns, each beginning with its
+// OrchestratorStarted: an episode that folded activities run in place holds several.
+func rounds(events []history.Event) [][]history.Event {
+	var out [][]history.Event
+	begin := 0
+	for i, ev := range events {
+		if ev.Kind == history.OrchestratorStarted && i > 0 && slices.ContainsFunc(events[begin:i], isTurnStart) {
+			out = append(out, events[begin:i])
+			begin = i
+		}
+	}
+	return append(out, events[begin:])
+}
+
+func isTurnStart(ev history.Event) bool { return ev.Kind == history.OrchestratorStarted }
 
 // checkRewind: the first episode of a rewound execution is what rewinding the failed
 // execution it names (the last of its start's RewoundFrom) decides again.

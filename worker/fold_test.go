@@ -1,0 +1,210 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/history/memstore"
+	"github.com/warrenhq/warren/internal/membroker"
+	"github.com/warrenhq/warren/queues"
+)
+
+// An orchestration whose activities are quick commits one episode in all: each activity
+// runs as soon as it is decided and its result is folded into the episode that scheduled
+// it. Nothing but the start crosses the broker.
+func TestFoldedActivitiesCommitOneEpisode(t *testing.T) {
+	r, runs := threeSteps(t)
+	f := newFleet(t, r, nil, nil)
+	w, _ := f.workerConn("w", Config{InPlaceActivities: 4})
+	f.start("three", "Three", "null")
+	f.run1(w)
+	inst := f.settle(w, "three")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"s1,s2,s3"` {
+		t.Fatalf("instance %s %s, want Completed with \"s1,s2,s3\"", inst.Status, inst.Output)
+	}
+	for i := 1; i <= 3; i++ {
+		if n := runs(i); n != 1 {
+			t.Errorf("step %d ran %d times, want once", i, n)
+		}
+	}
+	eps, err := f.store.LoadHistory(context.Background(), "three", "e1")
+	must(t, err)
+	if len(eps) != 1 {
+		t.Fatalf("%d episodes committed, want 1", len(eps))
+	}
+	kinds := map[history.Kind]int{}
+	for _, ev := range eps[0].Events {
+		kinds[ev.Kind]++
+	}
+	if kinds[history.TaskScheduled] != 3 || kinds[history.TaskCompleted] != 3 || kinds[history.OrchestratorStarted] != 4 ||
+		kinds[history.ExecutionCompleted] != 1 {
+		t.Errorf("episode 1 holds %v; want 4 turns, 3 tasks scheduled and completed, and the end", kinds)
+	}
+	if len(eps[0].Outbox) != 0 {
+		t.Errorf("episode 1's outbox holds %d messages, want none (every work item folded)", len(eps[0].Outbox))
+	}
+	if st := f.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 0 {
+		t.Errorf("%d work items went through the queue, want none", st.Enqueued)
+	}
+	if st := f.broker.Stats(queues.ControlQueue("h", 0)); st.Enqueued != 1 || st.Acked != 1 {
+		t.Errorf("control queue: %d messages in, %d acked; want the start alone, acked", st.Enqueued, st.Acked)
+	}
+	if n := scrapeWorker(t, w).Value("warren_worker_activities_folded_total"); n != 3 {
+		t.Errorf("warren_worker_activities_folded_total = %v, want 3", n)
+	}
+	// The folded history replays as the orchestrator's own.
+	var all []history.Event
+	for _, ep := range eps {
+		all = append(all, ep.Events...)
+	}
+	must(t, durable.NewExecutor(r).Replay("three", all))
+}
+
+// A worker that dies while its episode folds commits nothing and acks nothing: the next
+// owner of the partition gets the start again and runs the activities again (at least
+// once), and the instance completes.
+func TestWorkerDyingWhileFoldingCommitsNothing(t *testing.T) {
+	ctx := context.Background()
+	r, runs := threeSteps(t)
+	f := newFleet(t, r, nil, nil)
+	var ran atomic.Int32
+	conn := f.broker.Connect("w1")
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w1", Now: f.clock, InPlaceActivities: 4,
+		Logger: slog.New(slog.DiscardHandler)}, f.store, memConn{conn}, r)
+	must(t, err)
+	w1 := w.Steps(func(point string) bool { return point == "activity-ran" && ran.Add(1) == 2 })
+	must(t, w1.Subscribe(ctx))
+	w1.Heartbeat(ctx)
+	f.start("three", "Three", "null")
+	f.run1(w1) // step 1 folds; w1 dies once step 2 has run
+	if runs(1) != 1 || runs(2) != 1 || runs(3) != 0 {
+		t.Fatalf("steps ran %d, %d, %d times before the crash; want 1, 1, 0", runs(1), runs(2), runs(3))
+	}
+	if eps, err := f.store.LoadHistory(ctx, "three", "e1"); err != nil || len(eps) != 0 {
+		t.Fatalf("%d episodes committed by a worker that died folding (%v), want none", len(eps), err)
+	}
+	_ = conn.Close()
+
+	f.now = f.now.Add(10 * time.Second)
+	w2, _ := f.workerConn("w2", Config{InPlaceActivities: 4})
+	inst := f.settle(w2, "three")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"s1,s2,s3"` {
+		t.Fatalf("instance %s %s, want Completed with \"s1,s2,s3\"", inst.Status, inst.Output)
+	}
+	if runs(1) != 2 || runs(2) != 2 || runs(3) != 1 {
+		t.Errorf("steps ran %d, %d, %d times; want 2, 2, 1 (what w1 ran is run again)", runs(1), runs(2), runs(3))
+	}
+	if n := f.broker.Unacked(); n != 0 {
+		t.Errorf("%d deliveries left unacked", n)
+	}
+}
+
+// An activity that outlasts the batch's wait does not hold the episode: it is committed as
+// scheduled and the activity goes on in place, its result committed by a later episode,
+// into which the next (quick) activity folds. The slow one ran once, through no queue.
+func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
+	store := memstore.New(memstore.Options{})
+	broker := membroker.New(membroker.Options{Hub: "h", Partitions: 1})
+	began, release := make(chan struct{}, 1), make(chan struct{})
+	var slowRuns, quickRuns atomic.Int32
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "SlowThenQuick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		var a, b string
+		if err := ctx.CallActivity("Slow", nil).Await(&a); err != nil {
+			return "", err
+		}
+		err := ctx.CallActivity("Quick", nil).Await(&b)
+		return a + b, err
+	}))
+	must(t, durable.AddActivity(r, "Slow", func(ctx context.Context, _ any) (string, error) {
+		slowRuns.Add(1)
+		began <- struct{}{}
+		select {
+		case <-release:
+			return "slow", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}))
+	must(t, durable.AddActivity(r, "Quick", func(context.Context, any) (string, error) {
+		quickRuns.Add(1)
+		return "+quick", nil
+	}))
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", HeartbeatInterval: 50 * time.Millisecond,
+		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: 20 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler)}, store, memConn{broker.Connect("w")}, r)
+	must(t, err)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { stop(); <-done }()
+	go func() {
+		for ctx.Err() == nil {
+			broker.Tick()
+			for _, d := range broker.Ready() {
+				broker.Deliver(d)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
+	bg := context.Background()
+	now := time.Now().UTC()
+	must(t, store.CreateInstance(bg, &history.Instance{InstanceID: "x", Name: "SlowThenQuick", ExecutionID: "e1",
+		Status: history.StatusPending, Executions: 1, CreatedAt: now, LastUpdatedAt: now}))
+	ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: "SlowThenQuick",
+		ExecutionID: "e1", Timestamp: now}
+	body, _ := json.Marshal(history.ControlMessage{InstanceID: "x", ExecutionID: "e1", Event: ev, Recorded: 1})
+	must(t, broker.Connect("dispatcher").Publish(bg, queues.ControlQueue("h", 0),
+		queues.Message{ID: "start-x", Kind: string(ev.Kind), InstanceID: "x", Body: body}))
+
+	select {
+	case <-began:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow activity did not begin within 10 s of the start")
+	}
+	// Its episode commits while it runs.
+	waitFor(t, "episode 1 committed while Slow runs", func() bool {
+		eps, err := store.LoadHistory(bg, "x", "e1")
+		return err == nil && len(eps) == 1
+	})
+	close(release)
+	var inst *history.Instance
+	waitFor(t, "x Completed", func() bool {
+		inst, err = store.GetInstance(bg, "x")
+		must(t, err)
+		return inst.Status == history.StatusCompleted
+	})
+	if string(inst.Output) != `"slow+quick"` {
+		t.Errorf("output %s, want \"slow+quick\"", inst.Output)
+	}
+	if slowRuns.Load() != 1 || quickRuns.Load() != 1 {
+		t.Errorf("Slow ran %d times and Quick %d, want once each", slowRuns.Load(), quickRuns.Load())
+	}
+	if st := broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 0 {
+		t.Errorf("%d work items went through the queue, want none", st.Enqueued)
+	}
+	eps, err := store.LoadHistory(bg, "x", "e1")
+	must(t, err)
+	if len(eps) != 2 {
+		t.Errorf("%d episodes, want 2: the start scheduling Slow, then Slow's result with Quick folded in", len(eps))
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
