@@ -28,9 +28,13 @@ import (
 // if they had begun after the commit. Those whose episode did not commit, or may not chain,
 // are cancelled, and their work items take the usual path.
 
-// foldSlow is how long an activity that outlasted a batch's wait is not folded again: a
-// slow activity would hold every batch it is in for the whole wait.
-const foldSlow = time.Minute
+// An activity that runs for slowWaits times a batch's wait is slow: it is not folded for
+// foldSlow, since it would hold every batch it is in for the whole wait. (Outlasting the
+// wait once is not enough: on a busy machine a quick activity may wait that long for a CPU.)
+const (
+	slowWaits = 10
+	foldSlow  = time.Minute
+)
 
 // errNotFolded is the cause of a folded run's context ended because its episode did not
 // commit, or its work item was sent to the queue instead.
@@ -129,11 +133,13 @@ func (w *Worker) startFolds(p *episodePlan, st *instanceState, ec episodeContext
 			run()
 			continue
 		}
+		slow := time.AfterFunc(slowWaits*w.cfg.InPlaceWait, func() { w.eager.markSlow(r.name, time.Now()) })
 		w.active.Add(1)
 		w.inFlight.Add(1)
 		go func() {
 			defer w.active.Done()
 			defer w.inFlight.Add(-1)
+			defer slow.Stop()
 			run()
 		}()
 	}
@@ -189,12 +195,6 @@ func (w *Worker) foldRounds(p *episodePlan, deadline time.Time) {
 		}
 		if !w.foldRound(p, evs) {
 			return
-		}
-	}
-	now := time.Now()
-	for _, r := range f.runs {
-		if r.got == nil {
-			w.eager.markSlow(r.name, now)
 		}
 	}
 }
@@ -354,7 +354,7 @@ func (e *eager) markSlow(name string, now time.Time) {
 	e.mu.Unlock()
 }
 
-// slowNow reports whether name outlasted a batch's wait in the last foldSlow.
+// slowNow reports whether name was found slow in the last foldSlow.
 func (e *eager) slowNow(name string, now time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
