@@ -36,6 +36,14 @@ const (
 	foldSlow  = time.Minute
 )
 
+// An episode folds at most foldRounds rounds and foldBytes of results and inputs: an
+// orchestration that loops over a quick activity must still commit now and then, and its
+// episode stay well within what the store keeps in one record.
+const (
+	foldRounds = 100
+	foldBytes  = 1 << 20
+)
+
 // errNotFolded is the cause of a folded run's context ended because its episode did not
 // commit, or its work item was sent to the queue instead.
 var errNotFolded = errors.New("the episode that ran this activity in place did not keep it")
@@ -45,6 +53,8 @@ type folding struct {
 	st   *instanceState // the state the episode began from
 	ec   episodeContext
 	runs []*foldRun // the activities of its last round
+	// rounds and bytes count what was folded so far (foldRounds, foldBytes).
+	rounds, bytes int
 }
 
 // foldRun is one activity an episode runs while it is being folded.
@@ -177,7 +187,8 @@ func (w *Worker) fold(plans []*episodePlan) {
 // after the commit (holdInPlace), or cancelled.
 func (w *Worker) foldRounds(p *episodePlan, deadline time.Time) {
 	f := p.fold
-	for len(f.runs) > 0 && f.waitAll(deadline) {
+	for len(f.runs) > 0 && f.rounds < foldRounds && f.bytes < foldBytes &&
+		(w.stepped || time.Now().Before(deadline)) && f.waitAll(deadline) {
 		var evs []history.Event
 		for _, r := range f.runs {
 			if !r.got.ok {
@@ -270,6 +281,10 @@ func (w *Worker) foldRound(p *episodePlan, evs []history.Event) bool {
 	}
 	ep.Outbox = append(slices.DeleteFunc(ep.Outbox, func(m history.OutboxMessage) bool { return folded[m.ID] }), outbox...)
 	ep.Events = append(ep.Events, res.NewEvents...)
+	f.rounds++
+	for _, ev := range res.NewEvents {
+		f.bytes += len(ev.Input) + len(ev.Result)
+	}
 	ep.Payloads = append(ep.Payloads, payloads...)
 	for _, ev := range evs {
 		ep.Consumed = append(ep.Consumed, ev.MessageID)

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -206,5 +207,57 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: not within 10 s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// An orchestration that loops over a quick activity still commits now and then: an
+// episode folds at most foldRounds rounds, and the activity running when it stops goes on
+// in the chain into the next.
+func TestFoldingStopsAfterItsRounds(t *testing.T) {
+	const steps = foldRounds + 50
+	var runs atomic.Int32
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Loop", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
+		sum := 0
+		for i := 1; i <= steps; i++ {
+			var n int
+			if err := ctx.CallActivity("Echo", i).Await(&n); err != nil {
+				return 0, err
+			}
+			sum += n
+		}
+		return sum, nil
+	}))
+	must(t, durable.AddActivity(r, "Echo", func(_ context.Context, i int) (int, error) {
+		runs.Add(1)
+		return i, nil
+	}))
+	f := newFleet(t, r, nil, nil)
+	w, _ := f.workerConn("w", Config{InPlaceActivities: 4})
+	f.start("loop", "Loop", "null")
+	f.run1(w)
+	eps, err := f.store.LoadHistory(context.Background(), "loop", "e1")
+	must(t, err)
+	if len(eps) != 1 {
+		t.Fatalf("%d episodes after the first batch, want 1", len(eps))
+	}
+	completed := 0
+	for _, ev := range eps[0].Events {
+		if ev.Kind == history.TaskCompleted {
+			completed++
+		}
+	}
+	if completed != foldRounds {
+		t.Errorf("the first episode folded %d results, want %d", completed, foldRounds)
+	}
+	inst := f.settle(w, "loop")
+	if want := fmt.Sprint(steps * (steps + 1) / 2); inst.Status != history.StatusCompleted || string(inst.Output) != want {
+		t.Fatalf("instance %s %s, want Completed with %s", inst.Status, inst.Output, want)
+	}
+	if runs.Load() != steps {
+		t.Errorf("Echo ran %d times, want %d", runs.Load(), steps)
+	}
+	if eps, _ = f.store.LoadHistory(context.Background(), "loop", "e1"); len(eps) != 2 {
+		t.Errorf("%d episodes in all, want 2", len(eps))
 	}
 }
