@@ -8,8 +8,9 @@ import (
 
 // runMeter measures what a bench run costs beside its rate and latency: the CPU of the
 // processes serving it (from /proc, when the fleet runs on this machine) and the store
-// operations the fleet's own counters saw, both from just before the first start to the
-// moment the last instance ended.
+// operations the fleet's own counters saw, both from just before the first start to
+// readModelSettle after the moment the last instance ended, so that the writes of the
+// ended instances' documents, which follow their ends, are the run's too.
 type runMeter struct {
 	c       *cli
 	procs   fleetProcs
@@ -36,9 +37,19 @@ func (c *cli) startMeter(ctx context.Context) *runMeter {
 	return m
 }
 
+// readModelSettle is how long after its end an instance's document is written: workers
+// write ended documents every DocLag/10 (100 ms by default), in batches.
+const readModelSettle = 300 * time.Millisecond
+
 // stop reports per orchestration, the run having ended at end (the last instance's end,
-// as stored). It waits (boundedly) for the workers' first heartbeats after end.
+// as stored): the window closes readModelSettle later. It waits (boundedly) for the
+// workers' first heartbeats after that.
 func (m *runMeter) stop(ctx context.Context, orchestrations int, end time.Time) (*cpuReport, *storeOpsReport) {
+	end = end.Add(readModelSettle)
+	select {
+	case <-time.After(time.Until(end)):
+	case <-ctx.Done():
+	}
 	m.sampler.finish()
 	cpu := &cpuReport{}
 	if m.cpuErr != nil {
