@@ -124,6 +124,7 @@ func (w *Worker) processBatch(ctx context.Context, batch []*queues.Delivery) (tr
 	for _, p := range owners {
 		if p.episode != nil {
 			w.metrics.episodes.Inc()
+			w.metrics.folded.Add(float64(p.folded()))
 		}
 	}
 	if w.crashed("committed") {

@@ -53,8 +53,10 @@ type folding struct {
 	st   *instanceState // the state the episode began from
 	ec   episodeContext
 	runs []*foldRun // the activities of its last round
-	// rounds and bytes count what was folded so far (foldRounds, foldBytes).
-	rounds, bytes int
+	// rounds and bytes count what was folded so far (foldRounds, foldBytes), results the
+	// results folded into ep, the episode as planned.
+	rounds, bytes, results int
+	ep                     *history.Episode
 }
 
 // foldRun is one activity an episode runs while it is being folded.
@@ -119,7 +121,7 @@ func (w *Worker) startFolds(p *episodePlan, st *instanceState, ec episodeContext
 		return
 	}
 	if p.fold == nil {
-		p.fold = &folding{st: st, ec: ec}
+		p.fold = &folding{st: st, ec: ec, ep: p.episode}
 	}
 	base := w.work
 	if base == nil {
@@ -290,7 +292,7 @@ func (w *Worker) foldRound(p *episodePlan, evs []history.Event) bool {
 		ep.Consumed = append(ep.Consumed, ev.MessageID)
 	}
 	p.result.res, p.result.now = mergeResults(p.result.res, res), now
-	w.metrics.folded.Add(float64(len(evs)))
+	f.results += len(evs)
 	f.runs = nil
 	w.startFolds(p, f.st, f.ec, next, names)
 	return true
@@ -304,6 +306,15 @@ func mergeResults(a, b *durable.Result) *durable.Result {
 	m.Finished = slices.Concat(a.Finished, b.Finished)
 	m.CanceledTimers = slices.Concat(a.CanceledTimers, b.CanceledTimers)
 	return &m
+}
+
+// folded is the number of results folded into p's episode if that is the episode
+// committed (not a failure put in its place).
+func (p *episodePlan) folded() int {
+	if p.fold == nil || p.episode == nil || p.fold.ep != p.episode {
+		return 0
+	}
+	return p.fold.results
 }
 
 // adoptable returns p's runs still waiting to report (or whose result could not be folded),
