@@ -96,8 +96,12 @@ func useHub(t *testing.T, partitions int) string {
 	keep := testenv.OnInterrupt(func() { _ = c.DeleteTopology(context.Background()) })
 	defer func() {
 		keep()
-		_ = c.StopListening(context.Background(), "many")
-		if err := c.DeleteTopology(context.Background()); err != nil {
+		// With deadlines: a broker that stops answering (RabbitMQ out of file handles, say)
+		// fails the test instead of hanging it until the package's timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.StopListening(ctx, "many")
+		if err := c.DeleteTopology(ctx); err != nil {
 			t.Errorf("DeleteTopology %s: %v", cfg.Hub, err)
 		}
 	}()
