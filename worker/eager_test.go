@@ -46,6 +46,19 @@ func threeSteps(t *testing.T) (*durable.Registry, func(int) int) {
 	}
 }
 
+// threeRanOnce checks that "Three" completed with each step run once.
+func threeRanOnce(t *testing.T, inst *history.Instance, runs func(int) int) {
+	t.Helper()
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"s1,s2,s3"` {
+		t.Fatalf("instance %s %s, want Completed with \"s1,s2,s3\"", inst.Status, inst.Output)
+	}
+	for i := 1; i <= 3; i++ {
+		if n := runs(i); n != 1 {
+			t.Errorf("step %d ran %d times, want once", i, n)
+		}
+	}
+}
+
 // inPlaceWorker is a stepped worker that runs activities in place, each result in an
 // episode of its own (no folding).
 func (f *fleet) inPlaceWorker(id string) (*Steps, *membroker.Conn) {
@@ -60,15 +73,7 @@ func TestActivitiesRunInPlaceSendOnlyTheStart(t *testing.T) {
 	f := newFleet(t, r, nil, nil)
 	w, _ := f.inPlaceWorker("w")
 	f.start("three", "Three", "null")
-	inst := f.settle(w, "three")
-	if inst.Status != history.StatusCompleted || string(inst.Output) != `"s1,s2,s3"` {
-		t.Fatalf("instance %s %s, want Completed with \"s1,s2,s3\"", inst.Status, inst.Output)
-	}
-	for i := 1; i <= 3; i++ {
-		if n := runs(i); n != 1 {
-			t.Errorf("step %d ran %d times, want once", i, n)
-		}
-	}
+	threeRanOnce(t, f.settle(w, "three"), runs)
 	if st := f.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 0 {
 		t.Errorf("%d work items went through the queue, want none", st.Enqueued)
 	}

@@ -25,15 +25,7 @@ func TestFoldedActivitiesCommitOneEpisode(t *testing.T) {
 	w, _ := f.workerConn("w", Config{InPlaceActivities: 4})
 	f.start("three", "Three", "null")
 	f.run1(w)
-	inst := f.settle(w, "three")
-	if inst.Status != history.StatusCompleted || string(inst.Output) != `"s1,s2,s3"` {
-		t.Fatalf("instance %s %s, want Completed with \"s1,s2,s3\"", inst.Status, inst.Output)
-	}
-	for i := 1; i <= 3; i++ {
-		if n := runs(i); n != 1 {
-			t.Errorf("step %d ran %d times, want once", i, n)
-		}
-	}
+	threeRanOnce(t, f.settle(w, "three"), runs)
 	eps, err := f.store.LoadHistory(context.Background(), "three", "e1")
 	must(t, err)
 	if len(eps) != 1 {
