@@ -3,12 +3,14 @@ package worker
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/internal/logging"
 	"github.com/warrenhq/warren/queues"
 )
 
@@ -189,6 +191,13 @@ func (w *Worker) fold(plans []*episodePlan) {
 // after the commit (holdInPlace), or cancelled.
 func (w *Worker) foldRounds(p *episodePlan, deadline time.Time) {
 	f := p.fold
+	defer func() {
+		// The orchestrator's own panics fail its execution inside the executor; anything
+		// else stops the folding, never the worker: the episode commits as it stands.
+		if r := recover(); r != nil {
+			w.log.Error("folding an episode panicked", logging.Instance(p.id, f.st.spanContext(), "panic", r, "stack", string(debug.Stack()))...)
+		}
+	}()
 	for len(f.runs) > 0 && f.rounds < foldRounds && f.bytes < foldBytes &&
 		(w.stepped || time.Now().Before(deadline)) && f.waitAll(deadline) {
 		var evs []history.Event
