@@ -18,7 +18,7 @@ import (
 var defaultInPlace = 256
 
 // defaultInPlaceWait is InPlaceWait's default.
-const defaultInPlaceWait = 50 * time.Millisecond
+const defaultInPlaceWait = 100 * time.Millisecond
 
 // Config is everything a worker needs; zero fields take the defaults below.
 type Config struct {
@@ -37,7 +37,7 @@ type Config struct {
 	InPlaceActivities int
 	// InPlaceWait is how long a batch waits for the activities its episodes run in place
 	// before committing them: the results that come within it are folded into the same
-	// episode (fold.go), one commit where there were several. Default 50ms; negative: none
+	// episode (fold.go), one commit where there were several. Default 100ms; negative: none
 	// is waited for (every activity run in place reports in an episode of its own).
 	InPlaceWait time.Duration
 	// WorkItemDeliveryLimit is the hub's delivery limit of work items (the broker's

@@ -34,7 +34,7 @@ import (
 // foldSlow, since it would hold every batch it is in for the whole wait. (Outlasting the
 // wait once is not enough: on a busy machine a quick activity may wait that long for a CPU.)
 const (
-	slowWaits = 10
+	slowWaits = 5
 	foldSlow  = time.Minute
 )
 
