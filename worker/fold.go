@@ -14,13 +14,13 @@ import (
 	"github.com/warrenhq/warren/queues"
 )
 
-// Activities folded into their episode (docs/design.md section 12, "Folded"). An activity
-// run in place (eager.go) still costs an episode of its own: the next episode commits its
-// result. When the activities an episode schedules are quick, the batch waits a little
-// (Config.InPlaceWait) before committing: each activity starts as soon as the orchestrator
-// has decided it, and once all of an episode's have reported, their results are applied at
-// once, as the next round of the same episode, whose decisions may start more. A hello
-// sequence of five activities commits one episode where it committed six.
+// Activities folded into their episode (docs/design.md section 12, "Folded into their
+// episode"). An activity run in place (eager.go) still costs an episode of its own: the next
+// episode commits its result. When the activities an episode schedules are quick, the batch
+// waits a little (Config.InPlaceWait) before committing: each activity starts as soon as
+// the orchestrator has decided it, and once all of an episode's have reported, their results
+// are applied at once, as the next round of the same episode, whose decisions may start
+// more. A hello sequence of five activities commits one episode where it committed six.
 //
 // Nothing is acked or sent before the episode holding the results commits: a worker that
 // dies first leaves its inputs unacked, and the next one replays them and runs the
