@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,5 +252,36 @@ func TestFoldingStopsAfterItsRounds(t *testing.T) {
 	}
 	if eps, _ = f.store.LoadHistory(context.Background(), "loop", "e1"); len(eps) != 2 {
 		t.Errorf("%d episodes in all, want 2", len(eps))
+	}
+}
+
+// A result too large to travel inline is not folded: the activity stored it as a payload,
+// and the result goes the chain's way, into the next episode, which reads it back.
+func TestALargeResultIsNotFolded(t *testing.T) {
+	big := strings.Repeat("x", 512)
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Big", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
+		var s string
+		err := ctx.CallActivity("Large", nil).Await(&s)
+		return len(s), err
+	}))
+	must(t, durable.AddActivity(r, "Large", func(context.Context, any) (string, error) { return big, nil }))
+	f := newFleet(t, r, nil, nil)
+	w, _ := f.workerConn("w", Config{InPlaceActivities: 4, PayloadInlineMax: 128})
+	f.start("big", "Big", "null")
+	inst := f.settle(w, "big")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != fmt.Sprint(len(big)) {
+		t.Fatalf("instance %s %s, want Completed with %d", inst.Status, inst.Output, len(big))
+	}
+	eps, err := f.store.LoadHistory(context.Background(), "big", "e1")
+	must(t, err)
+	if len(eps) != 2 {
+		t.Errorf("%d episodes, want 2: the large result is committed by an episode of its own", len(eps))
+	}
+	if n := scrapeWorker(t, w).Value("warren_worker_activities_folded_total"); n != 0 {
+		t.Errorf("warren_worker_activities_folded_total = %v, want 0", n)
+	}
+	if st := f.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 0 {
+		t.Errorf("%d work items went through the queue, want none (the run goes on in place)", st.Enqueued)
 	}
 }
