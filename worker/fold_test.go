@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/memstore"
+	"github.com/warrenhq/warren/internal/fleettest"
 	"github.com/warrenhq/warren/internal/membroker"
 	"github.com/warrenhq/warren/queues"
 )
@@ -99,14 +101,22 @@ func TestWorkerDyingWhileFoldingCommitsNothing(t *testing.T) {
 	}
 }
 
-// An activity that outlasts the batch's wait does not hold the episode: it is committed as
-// scheduled and the activity goes on in place, its result committed by a later episode,
-// into which the next (quick) activity folds. The slow one ran once, through no queue.
-func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
-	store := memstore.New(memstore.Options{})
-	broker := membroker.New(membroker.Options{Hub: "h", Partitions: 1})
-	began, release := make(chan struct{}, 1), make(chan struct{})
-	var slowRuns, quickRuns atomic.Int32
+// slowRig is a worker run by Run on the in-memory broker and store, registering
+// "SlowThenQuick": the activity Slow, which waits for release (or its context's end, whose
+// cause it records), then Quick.
+type slowRig struct {
+	store     *memstore.Store
+	broker    *membroker.Broker
+	release   chan struct{}
+	slowRuns  atomic.Int32
+	quickRuns atomic.Int32
+	causes    chan error // why a run of Slow was cancelled
+}
+
+func newSlowRig(t *testing.T, faults func(memstore.Op) memstore.Fault) *slowRig {
+	g := &slowRig{store: memstore.New(memstore.Options{Faults: faults}),
+		broker: membroker.New(membroker.Options{Hub: "h", Partitions: 1}), release: make(chan struct{}),
+		causes: make(chan error, 4)}
 	r := durable.NewRegistry()
 	must(t, durable.AddOrchestrator(r, "SlowThenQuick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
 		var a, b string
@@ -117,27 +127,34 @@ func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
 		return a + b, err
 	}))
 	must(t, durable.AddActivity(r, "Slow", func(ctx context.Context, _ any) (string, error) {
-		slowRuns.Add(1)
-		began <- struct{}{}
+		g.slowRuns.Add(1)
 		select {
-		case <-release:
+		case <-g.release:
 			return "slow", nil
 		case <-ctx.Done():
+			g.causes <- context.Cause(ctx)
 			return "", ctx.Err()
 		}
 	}))
 	must(t, durable.AddActivity(r, "Quick", func(context.Context, any) (string, error) {
-		quickRuns.Add(1)
+		g.quickRuns.Add(1)
 		return "+quick", nil
 	}))
 	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", HeartbeatInterval: 50 * time.Millisecond,
 		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: 20 * time.Millisecond,
-		Logger: slog.New(slog.DiscardHandler)}, store, memConn{broker.Connect("w")}, r)
+		Logger: slog.New(slog.DiscardHandler)}, g.store, memConn{g.broker.Connect("w")}, r)
 	must(t, err)
+	runOnMem(t, w, g.broker)
+	publishStart(t, g.store, g.broker, "x", "SlowThenQuick", "null")
+	return g
+}
+
+// runOnMem runs w until the test ends, the broker handing out its deliveries as they come.
+func runOnMem(t *testing.T, w *Worker, broker *membroker.Broker) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	defer func() { stop(); <-done }()
+	t.Cleanup(func() { stop(); <-done })
 	go func() {
 		for ctx.Err() == nil {
 			broker.Tick()
@@ -147,59 +164,86 @@ func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
+}
 
+// publishStart records instance id (execution e1) as the dispatcher does and sends its start.
+func publishStart(t *testing.T, store history.Store, broker *membroker.Broker, id, name, input string) {
 	bg := context.Background()
 	now := time.Now().UTC()
-	must(t, store.CreateInstance(bg, &history.Instance{InstanceID: "x", Name: "SlowThenQuick", ExecutionID: "e1",
+	must(t, store.CreateInstance(bg, &history.Instance{InstanceID: id, Name: name, ExecutionID: "e1",
 		Status: history.StatusPending, Executions: 1, CreatedAt: now, LastUpdatedAt: now}))
-	ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: "SlowThenQuick",
-		ExecutionID: "e1", Timestamp: now}
-	body, _ := json.Marshal(history.ControlMessage{InstanceID: "x", ExecutionID: "e1", Event: ev, Recorded: 1})
+	ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: name,
+		Input: json.RawMessage(input), ExecutionID: "e1", Timestamp: now}
+	body, _ := json.Marshal(history.ControlMessage{InstanceID: id, ExecutionID: "e1", Event: ev, Recorded: 1})
 	must(t, broker.Connect("dispatcher").Publish(bg, queues.ControlQueue("h", 0),
-		queues.Message{ID: "start-x", Kind: string(ev.Kind), InstanceID: "x", Body: body}))
+		queues.Message{ID: "start-" + id, Kind: string(ev.Kind), InstanceID: id, Body: body}))
+}
 
-	select {
-	case <-began:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the slow activity did not begin within 10 s of the start")
-	}
-	// Its episode commits while it runs.
-	waitFor(t, "episode 1 committed while Slow runs", func() bool {
-		eps, err := store.LoadHistory(bg, "x", "e1")
-		return err == nil && len(eps) == 1
-	})
-	close(release)
+// completed waits for x to complete with "slow+quick".
+func (g *slowRig) completed(t *testing.T) {
+	t.Helper()
 	var inst *history.Instance
-	waitFor(t, "x Completed", func() bool {
-		inst, err = store.GetInstance(bg, "x")
+	fleettest.WaitUntil(t, 10*time.Second, "x Completed", func() bool {
+		var err error
+		inst, err = g.store.GetInstance(context.Background(), "x")
 		must(t, err)
 		return inst.Status == history.StatusCompleted
 	})
 	if string(inst.Output) != `"slow+quick"` {
 		t.Errorf("output %s, want \"slow+quick\"", inst.Output)
 	}
-	if slowRuns.Load() != 1 || quickRuns.Load() != 1 {
-		t.Errorf("Slow ran %d times and Quick %d, want once each", slowRuns.Load(), quickRuns.Load())
+}
+
+// An activity that outlasts the batch's wait does not hold the episode: it is committed as
+// scheduled and the activity goes on in place, its result committed by a later episode,
+// into which the next (quick) activity folds. The slow one ran once, through no queue.
+func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
+	g := newSlowRig(t, nil)
+	bg := context.Background()
+	// Its episode commits while it runs.
+	fleettest.WaitUntil(t, 10*time.Second, "episode 1 committed while Slow runs", func() bool {
+		eps, err := g.store.LoadHistory(bg, "x", "e1")
+		return err == nil && len(eps) == 1 && g.slowRuns.Load() == 1
+	})
+	close(g.release)
+	g.completed(t)
+	if g.slowRuns.Load() != 1 || g.quickRuns.Load() != 1 {
+		t.Errorf("Slow ran %d times and Quick %d, want once each", g.slowRuns.Load(), g.quickRuns.Load())
 	}
-	if st := broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 0 {
+	if st := g.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 0 {
 		t.Errorf("%d work items went through the queue, want none", st.Enqueued)
 	}
-	eps, err := store.LoadHistory(bg, "x", "e1")
+	eps, err := g.store.LoadHistory(bg, "x", "e1")
 	must(t, err)
 	if len(eps) != 2 {
 		t.Errorf("%d episodes, want 2: the start scheduling Slow, then Slow's result with Quick folded in", len(eps))
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10 s", what)
+// A run that outlasts the wait of an episode whose commit fails is cancelled (its result
+// would answer a TaskScheduled no history holds); the start comes back, the next batch
+// runs the activity again, and the instance completes.
+func TestAFoldedRunWhoseEpisodeFailsToCommitIsCancelled(t *testing.T) {
+	var commits atomic.Int32
+	g := newSlowRig(t, func(op memstore.Op) memstore.Fault {
+		if op.Kind == memstore.OpCommitEpisodes && commits.Add(1) == 1 {
+			return memstore.Fault{Err: errors.New("the store is away")}
 		}
-		time.Sleep(5 * time.Millisecond)
+		return memstore.Fault{}
+	})
+	select {
+	case cause := <-g.causes:
+		if !errors.Is(cause, errNotFolded) {
+			t.Fatalf("the first run of Slow was cancelled by %v, want errNotFolded", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run of Slow whose episode failed to commit was not cancelled within 10 s")
+	}
+	fleettest.WaitUntil(t, 10*time.Second, "Slow running again", func() bool { return g.slowRuns.Load() == 2 })
+	close(g.release)
+	g.completed(t)
+	if g.slowRuns.Load() != 2 || g.quickRuns.Load() != 1 {
+		t.Errorf("Slow ran %d times and Quick %d, want 2 and 1", g.slowRuns.Load(), g.quickRuns.Load())
 	}
 }
 

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/memstore"
 	"github.com/warrenhq/warren/internal/membroker"
-	"github.com/warrenhq/warren/queues"
 )
 
 // listWaits is a store whose instance lists wait until released, as a list on FerretDB
@@ -46,19 +44,7 @@ func TestTheEpisodeLoopGoesOnWhileAWarmUpWaitsOnTheStore(t *testing.T) {
 		DeadAfter: time.Second, TimerGrace: 300 * time.Millisecond, DocLag: 100 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}, slow, memConn{broker.Connect("w")}, helloTwice(t, new(int)))
 	must(t, err)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() { stop(); <-done }()
-	go func() { // the broker's deliveries, as they come
-		for ctx.Err() == nil {
-			broker.Tick()
-			for _, r := range broker.Ready() {
-				broker.Deliver(r)
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	runOnMem(t, w, broker)
 	select {
 	case <-slow.entered:
 	case <-time.After(10 * time.Second):
@@ -66,14 +52,7 @@ func TestTheEpisodeLoopGoesOnWhileAWarmUpWaitsOnTheStore(t *testing.T) {
 	}
 
 	bg := context.Background()
-	now := time.Now().UTC()
-	must(t, store.CreateInstance(bg, &history.Instance{InstanceID: "x", Name: "Two", ExecutionID: "e1",
-		Status: history.StatusPending, Executions: 1, CreatedAt: now, LastUpdatedAt: now}))
-	ev := history.Event{Version: history.SchemaVersion, Kind: history.ExecutionStarted, Name: "Two",
-		Input: json.RawMessage(`"bob"`), ExecutionID: "e1", Timestamp: now}
-	body, _ := json.Marshal(history.ControlMessage{InstanceID: "x", ExecutionID: "e1", Event: ev, Recorded: 1})
-	must(t, broker.Connect("dispatcher").Publish(bg, queues.ControlQueue("h", 0),
-		queues.Message{ID: "start-x", Kind: string(ev.Kind), InstanceID: "x", Body: body}))
+	publishStart(t, store, broker, "x", "Two", `"bob"`)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
