@@ -186,17 +186,19 @@ func (w *world) checkReplay(exec *durable.Executor, id string, past []history.Ev
 // OrchestratorStarted: an episode that folded activities run in place holds several.
 func rounds(events []history.Event) [][]history.Event {
 	var out [][]history.Event
-	begin := 0
+	begin, started := 0, false
 	for i, ev := range events {
-		if ev.Kind == history.OrchestratorStarted && i > 0 && slices.ContainsFunc(events[begin:i], isTurnStart) {
+		if ev.Kind != history.OrchestratorStarted {
+			continue
+		}
+		if started {
 			out = append(out, events[begin:i])
 			begin = i
 		}
+		started = true
 	}
 	return append(out, events[begin:])
 }
-
-func isTurnStart(ev history.Event) bool { return ev.Kind == history.OrchestratorStarted }
 
 // checkRewind: the first episode of a rewound execution is what rewinding the failed
 // execution it names (the last of its start's RewoundFrom) decides again.
