@@ -17,14 +17,17 @@ import (
 // looks inside body, and one opaque field costs FerretDB a fraction of what the nested
 // events cost it: each field of a stored document is converted, typed and written by
 // FerretDB and PostgreSQL, where a binary is one value (on FerretDB with PostgreSQL, an
-// insert of a typical episode took ~45% of the CPU of the nested form). Episodes written
-// before, with events, outbox and consumed at the top level, still load.
+// insert of a typical episode took ~45% of the CPU of the nested form). A body of some
+// size is stored compressed, as zbody (zbody.go). Episodes written before, with events,
+// outbox and consumed at the top level, or an uncompressed body, still load.
 type storedEpisode struct {
 	InstanceID  string    `bson:"instanceId"`
 	ExecutionID string    `bson:"executionId"`
 	Number      int64     `bson:"number"`
 	CommittedAt time.Time `bson:"committedAt"`
 	Body        []byte    `bson:"body,omitempty"`
+	// ZBody is body compressed (zbody.go), stored instead of it.
+	ZBody []byte `bson:"zbody,omitempty"`
 	// The nested form of episodes written before body.
 	Events   []history.Event         `bson:"events,omitempty"`
 	Outbox   []history.OutboxMessage `bson:"outbox,omitempty"`
@@ -59,6 +62,9 @@ func encodeEpisode(ec bsoncodec.EncodeContext, vw bsonrw.ValueWriter, val reflec
 		return fmt.Errorf("the string at %s contains a NUL byte", path)
 	}
 	se := storedEpisode{InstanceID: ep.InstanceID, ExecutionID: ep.ExecutionID, Number: ep.Number, CommittedAt: ep.CommittedAt, Body: body}
+	if z, ok := compressBody(body); ok {
+		se.Body, se.ZBody = nil, z
+	}
 	enc, err := ec.LookupEncoder(storedEpisodeType)
 	if err != nil {
 		return err
@@ -80,6 +86,13 @@ func decodeEpisode(dc bsoncodec.DecodeContext, vr bsonrw.ValueReader, val reflec
 	}
 	ep := history.Episode{InstanceID: se.InstanceID, ExecutionID: se.ExecutionID, Number: se.Number, CommittedAt: se.CommittedAt,
 		Events: se.Events, Outbox: se.Outbox, Consumed: se.Consumed}
+	if len(se.ZBody) > 0 {
+		body, err := expandBody(se.ZBody)
+		if err != nil {
+			return fmt.Errorf("episode %q/%s#%d: %w", se.InstanceID, se.ExecutionID, se.Number, err)
+		}
+		se.Body = body
+	}
 	if len(se.Body) > 0 {
 		var b episodeBody
 		if err := Unmarshal(dc.Registry, se.Body, &b); err != nil {

@@ -26,8 +26,15 @@ func sampleEpisode() history.Episode {
 	}
 }
 
-func TestEpisodeIsStoredAsKeysBesideOneBody(t *testing.T) {
+// smallEpisode is an episode whose body is under zbodyMin, stored as it is.
+func smallEpisode() history.Episode {
 	ep := sampleEpisode()
+	ep.Events, ep.Outbox = ep.Events[:2], nil
+	return ep
+}
+
+func TestEpisodeIsStoredAsKeysBesideOneBody(t *testing.T) {
+	ep := smallEpisode()
 	ep.Chained = true
 	raw, err := Marshal(Registry, ep)
 	if err != nil {
@@ -84,5 +91,117 @@ func TestEpisodeWithACorruptBodyIsAnError(t *testing.T) {
 	var back history.Episode
 	if err := Unmarshal(Registry, raw, &back); err == nil {
 		t.Fatalf("a corrupt body loaded as %+v", back)
+	}
+}
+
+// bigEpisode is an episode whose body is well over zbodyMin: a folded run of activities.
+func bigEpisode() history.Episode {
+	ep := sampleEpisode()
+	for i := range 12 {
+		ev := ep.Events[2]
+		ev.TaskID = int64(3 + i)
+		ep.Events = append(ep.Events, ev)
+	}
+	return ep
+}
+
+func TestLargeEpisodeBodyIsStoredCompressed(t *testing.T) {
+	ep := bigEpisode()
+	plain, err := Marshal(Registry, episodeBody{Events: ep.Events, Outbox: ep.Outbox, Consumed: ep.Consumed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := Marshal(Registry, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bson.Raw(raw).LookupErr("body"); err == nil {
+		t.Fatalf("a %d-byte body was stored uncompressed", len(plain))
+	}
+	z, err := bson.Raw(raw).LookupErr("zbody")
+	if err != nil {
+		t.Fatalf("no zbody for a %d-byte body: %v", len(plain), err)
+	}
+	if _, data := z.Binary(); len(data) >= len(plain)/2 {
+		t.Fatalf("zbody is %d bytes for a %d-byte body", len(data), len(plain))
+	}
+	var back history.Episode
+	if err := Unmarshal(Registry, raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, ep) {
+		t.Fatalf("a compressed episode loaded as\n %+v\nwant %+v", back, ep)
+	}
+}
+
+func TestSmallEpisodeBodyIsNotCompressed(t *testing.T) {
+	ep := smallEpisode()
+	raw, err := Marshal(Registry, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := bson.Raw(raw).LookupErr("body")
+	if err != nil {
+		t.Fatalf("no body: %v", err)
+	}
+	if _, data := body.Binary(); len(data) >= zbodyMin {
+		t.Fatalf("the sample's body is %d bytes: not a small one", len(data))
+	}
+	if _, err := bson.Raw(raw).LookupErr("zbody"); err == nil {
+		t.Fatal("a small body was compressed too")
+	}
+}
+
+func TestEpisodeWithAnUncompressedLargeBodyStillLoads(t *testing.T) {
+	ep := bigEpisode()
+	body, err := Marshal(Registry, episodeBody{Events: ep.Events, Outbox: ep.Outbox, Consumed: ep.Consumed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := Marshal(Registry, storedEpisode{InstanceID: ep.InstanceID, ExecutionID: ep.ExecutionID, Number: ep.Number,
+		CommittedAt: ep.CommittedAt, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back history.Episode
+	if err := Unmarshal(Registry, raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, ep) {
+		t.Fatalf("an episode written before compression loaded as\n %+v\nwant %+v", back, ep)
+	}
+}
+
+func TestEpisodeWithACorruptZBodyIsAnError(t *testing.T) {
+	ep := bigEpisode()
+	raw, err := Marshal(Registry, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := bson.Raw(raw).LookupErr("zbody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, data := z.Binary()
+	for _, bad := range [][]byte{data[:len(data)/2], append([]byte{0xff, 0xff}, data...), {1, 2, 3}} {
+		raw, err := Marshal(Registry, storedEpisode{InstanceID: "x", ExecutionID: "e", Number: 1, ZBody: bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back history.Episode
+		if err := Unmarshal(Registry, raw, &back); err == nil {
+			t.Fatalf("a corrupt zbody loaded as %+v", back)
+		}
+	}
+}
+
+func TestOversizedBodyIsNotCompressedIntoTheLimit(t *testing.T) {
+	// A body over MaxBytes that would compress to almost nothing stays as it is, so that
+	// the store refuses the episode as it did before compression (CheckDocument).
+	if _, ok := compressBody(make([]byte, MaxBytes+1)); ok {
+		t.Fatal("a body over MaxBytes was compressed")
+	}
+	if _, ok := compressBody(make([]byte, MaxBytes/2)); !ok {
+		t.Fatal("a compressible body under MaxBytes was not compressed")
 	}
 }
