@@ -57,10 +57,12 @@ type eager struct {
 	orphans []*queues.Delivery
 	// slow holds the activities not folded into their episode until when (fold.go).
 	slow map[string]time.Time
+	// hold is eagerHold (tests shorten it).
+	hold time.Duration
 }
 
 func newEager(n int) *eager {
-	e := &eager{chains: map[string]*chain{}, leaving: map[int]time.Time{}, slow: map[string]time.Time{}}
+	e := &eager{chains: map[string]*chain{}, leaving: map[int]time.Time{}, slow: map[string]time.Time{}, hold: eagerHold}
 	if n > 0 {
 		e.slots = make(chan struct{}, n)
 	}
@@ -273,7 +275,7 @@ func (w *Worker) runHeld(d *queues.Delivery, it *eagerItem) {
 	}
 	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
-	t := time.AfterFunc(eagerHold, func() {
+	t := time.AfterFunc(w.eager.hold, func() {
 		if w.handOff(it) {
 			cancel(errHandedOff)
 		}

@@ -363,7 +363,7 @@ func dropFolds(plans []*episodePlan) {
 func (w *Worker) adopt(r *foldRun) {
 	o := r.got
 	if o == nil {
-		t := time.NewTimer(eagerHold - time.Since(r.began))
+		t := time.NewTimer(w.eager.hold - time.Since(r.began))
 		defer t.Stop()
 		select {
 		case got := <-r.out:

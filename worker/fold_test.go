@@ -113,7 +113,7 @@ type slowRig struct {
 	causes    chan error // why a run of Slow was cancelled
 }
 
-func newSlowRig(t *testing.T, faults func(memstore.Op) memstore.Fault) *slowRig {
+func newSlowRig(t *testing.T, faults func(memstore.Op) memstore.Fault, tweaks ...func(*Worker)) *slowRig {
 	g := &slowRig{store: memstore.New(memstore.Options{Faults: faults}),
 		broker: membroker.New(membroker.Options{Hub: "h", Partitions: 1}), release: make(chan struct{}),
 		causes: make(chan error, 4)}
@@ -144,6 +144,9 @@ func newSlowRig(t *testing.T, faults func(memstore.Op) memstore.Fault) *slowRig 
 		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: 20 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}, g.store, memConn{g.broker.Connect("w")}, r)
 	must(t, err)
+	for _, tweak := range tweaks {
+		tweak(w)
+	}
 	runOnMem(t, w, g.broker)
 	publishStart(t, g.store, g.broker, "x", "SlowThenQuick", "null")
 	return g
@@ -217,6 +220,43 @@ func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
 	must(t, err)
 	if len(eps) != 2 {
 		t.Errorf("%d episodes, want 2: the start scheduling Slow, then Slow's result with Quick folded in", len(eps))
+	}
+}
+
+// A folded run that outlasts the wait and then the in-place hold is handed to the
+// work-item queue: the run in place is cancelled (errHandedOff), its work item goes through
+// the queue, where the activity runs again, and its result is applied once.
+func TestAFoldedRunOutlastingTheHoldIsHandedToTheQueue(t *testing.T) {
+	g := newSlowRig(t, nil, func(w *Worker) { w.eager.hold = 300 * time.Millisecond })
+	select {
+	case cause := <-g.causes:
+		if !errors.Is(cause, errHandedOff) {
+			t.Fatalf("the run of Slow in place was cancelled by %v, want errHandedOff", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run of Slow in place was not handed off within 10 s")
+	}
+	fleettest.WaitUntil(t, 10*time.Second, "Slow running again, from the queue", func() bool { return g.slowRuns.Load() == 2 })
+	if st := g.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 1 {
+		t.Errorf("%d work items went through the queue, want 1 (Slow's)", st.Enqueued)
+	}
+	close(g.release)
+	g.completed(t)
+	if g.slowRuns.Load() != 2 || g.quickRuns.Load() != 1 {
+		t.Errorf("Slow ran %d times and Quick %d, want 2 and 1", g.slowRuns.Load(), g.quickRuns.Load())
+	}
+	eps, err := g.store.LoadHistory(context.Background(), "x", "e1")
+	must(t, err)
+	completed := 0
+	for _, ep := range eps {
+		for _, ev := range ep.Events {
+			if ev.Kind == history.TaskCompleted && string(ev.Result) == `"slow"` {
+				completed++
+			}
+		}
+	}
+	if completed != 1 {
+		t.Errorf("Slow's result is in the history %d times, want once", completed)
 	}
 }
 
