@@ -113,9 +113,17 @@ type slowRig struct {
 	causes    chan error // why a run of Slow was cancelled
 }
 
-func newSlowRig(t *testing.T, faults func(memstore.Op) memstore.Fault, tweaks ...func(*Worker)) *slowRig {
-	g := &slowRig{store: memstore.New(memstore.Options{Faults: faults}),
-		broker: membroker.New(membroker.Options{Hub: "h", Partitions: 1}), release: make(chan struct{}),
+// rigFaults are what goes wrong in a slowRig: the store's and the broker's faults, and an
+// in-place hold other than eagerHold.
+type rigFaults struct {
+	store  func(memstore.Op) memstore.Fault
+	broker func(membroker.FaultPoint) membroker.Fault
+	hold   time.Duration
+}
+
+func newSlowRig(t *testing.T, faults rigFaults) *slowRig {
+	g := &slowRig{store: memstore.New(memstore.Options{Faults: faults.store}),
+		broker: membroker.New(membroker.Options{Hub: "h", Partitions: 1, Faults: faults.broker}), release: make(chan struct{}),
 		causes: make(chan error, 4)}
 	r := durable.NewRegistry()
 	must(t, durable.AddOrchestrator(r, "SlowThenQuick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
@@ -144,8 +152,8 @@ func newSlowRig(t *testing.T, faults func(memstore.Op) memstore.Fault, tweaks ..
 		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: 20 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}, g.store, memConn{g.broker.Connect("w")}, r)
 	must(t, err)
-	for _, tweak := range tweaks {
-		tweak(w)
+	if faults.hold > 0 {
+		w.eager.hold = faults.hold
 	}
 	runOnMem(t, w, g.broker)
 	publishStart(t, g.store, g.broker, "x", "SlowThenQuick", "null")
@@ -201,7 +209,7 @@ func (g *slowRig) completed(t *testing.T) {
 // scheduled and the activity goes on in place, its result committed by a later episode,
 // into which the next (quick) activity folds. The slow one ran once, through no queue.
 func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
-	g := newSlowRig(t, nil)
+	g := newSlowRig(t, rigFaults{})
 	bg := context.Background()
 	// Its episode commits while it runs.
 	fleettest.WaitUntil(t, 10*time.Second, "episode 1 committed while Slow runs", func() bool {
@@ -227,7 +235,7 @@ func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
 // work-item queue: the run in place is cancelled (errHandedOff), its work item goes through
 // the queue, where the activity runs again, and its result is applied once.
 func TestAFoldedRunOutlastingTheHoldIsHandedToTheQueue(t *testing.T) {
-	g := newSlowRig(t, nil, func(w *Worker) { w.eager.hold = 300 * time.Millisecond })
+	g := newSlowRig(t, rigFaults{hold: 300 * time.Millisecond})
 	select {
 	case cause := <-g.causes:
 		if !errors.Is(cause, errHandedOff) {
@@ -245,6 +253,12 @@ func TestAFoldedRunOutlastingTheHoldIsHandedToTheQueue(t *testing.T) {
 	if g.slowRuns.Load() != 2 || g.quickRuns.Load() != 1 {
 		t.Errorf("Slow ran %d times and Quick %d, want 2 and 1", g.slowRuns.Load(), g.quickRuns.Load())
 	}
+	g.slowResultOnce(t)
+}
+
+// slowResultOnce checks that Slow's result is in x's history once.
+func (g *slowRig) slowResultOnce(t *testing.T) {
+	t.Helper()
 	eps, err := g.store.LoadHistory(context.Background(), "x", "e1")
 	must(t, err)
 	completed := 0
@@ -260,17 +274,52 @@ func TestAFoldedRunOutlastingTheHoldIsHandedToTheQueue(t *testing.T) {
 	}
 }
 
+// When the hand-off itself fails (the broker refuses the work item), the chain is given up
+// (abandon): its anchor, the episode's input, goes back to the broker, comes again as a
+// redelivered input of a committed episode, and its outbox is sent again from there, Slow's
+// work item with it. Slow runs again from the queue and its result is applied once.
+func TestAFailedHandOffGivesTheChainUp(t *testing.T) {
+	var refused atomic.Int32
+	g := newSlowRig(t, rigFaults{hold: 300 * time.Millisecond, broker: func(p membroker.FaultPoint) membroker.Fault {
+		if p.Queue == queues.WorkItemQueue("h") && refused.CompareAndSwap(0, 1) {
+			return membroker.Fault{Drop: true}
+		}
+		return membroker.Fault{}
+	}})
+	select {
+	case cause := <-g.causes:
+		if !errors.Is(cause, errHandedOff) {
+			t.Fatalf("the run of Slow in place was cancelled by %v, want errHandedOff", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run of Slow in place was not handed off within 10 s")
+	}
+	fleettest.WaitUntil(t, 10*time.Second, "Slow running again, from the queue", func() bool { return g.slowRuns.Load() == 2 })
+	if refused.Load() != 1 {
+		t.Fatal("the hand-off's publish was never refused")
+	}
+	if st := g.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 1 {
+		t.Errorf("%d work items went through the queue, want 1 (Slow's, sent again with the outbox)", st.Enqueued)
+	}
+	close(g.release)
+	g.completed(t)
+	if g.slowRuns.Load() != 2 || g.quickRuns.Load() != 1 {
+		t.Errorf("Slow ran %d times and Quick %d, want 2 and 1", g.slowRuns.Load(), g.quickRuns.Load())
+	}
+	g.slowResultOnce(t)
+}
+
 // A run that outlasts the wait of an episode whose commit fails is cancelled (its result
 // would answer a TaskScheduled no history holds); the start comes back, the next batch
 // runs the activity again, and the instance completes.
 func TestAFoldedRunWhoseEpisodeFailsToCommitIsCancelled(t *testing.T) {
 	var commits atomic.Int32
-	g := newSlowRig(t, func(op memstore.Op) memstore.Fault {
+	g := newSlowRig(t, rigFaults{store: func(op memstore.Op) memstore.Fault {
 		if op.Kind == memstore.OpCommitEpisodes && commits.Add(1) == 1 {
 			return memstore.Fault{Err: errors.New("the store is away")}
 		}
 		return memstore.Fault{}
-	})
+	}})
 	select {
 	case cause := <-g.causes:
 		if !errors.Is(cause, errNotFolded) {
