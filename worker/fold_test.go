@@ -236,24 +236,38 @@ func TestActivityOutlastingTheWaitGoesOnInItsChain(t *testing.T) {
 // the queue, where the activity runs again, and its result is applied once.
 func TestAFoldedRunOutlastingTheHoldIsHandedToTheQueue(t *testing.T) {
 	g := newSlowRig(t, rigFaults{hold: 300 * time.Millisecond})
-	select {
-	case cause := <-g.causes:
-		if !errors.Is(cause, errHandedOff) {
-			t.Fatalf("the run of Slow in place was cancelled by %v, want errHandedOff", cause)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the run of Slow in place was not handed off within 10 s")
-	}
-	fleettest.WaitUntil(t, 10*time.Second, "Slow running again, from the queue", func() bool { return g.slowRuns.Load() == 2 })
+	g.cancelledThenRerun(t, errHandedOff)
 	if st := g.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 1 {
 		t.Errorf("%d work items went through the queue, want 1 (Slow's)", st.Enqueued)
 	}
+	g.finishRerun(t)
+	g.slowResultOnce(t)
+}
+
+// cancelledThenRerun waits for the first run of Slow to be cancelled, with cause want, and
+// for Slow to run again.
+func (g *slowRig) cancelledThenRerun(t *testing.T, want error) {
+	t.Helper()
+	select {
+	case cause := <-g.causes:
+		if !errors.Is(cause, want) {
+			t.Fatalf("the first run of Slow was cancelled by %v, want %v", cause, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the first run of Slow was not cancelled (%v) within 10 s", want)
+	}
+	fleettest.WaitUntil(t, 10*time.Second, "Slow running again", func() bool { return g.slowRuns.Load() == 2 })
+}
+
+// finishRerun lets Slow end and checks that x completes, Slow having run twice and Quick
+// once.
+func (g *slowRig) finishRerun(t *testing.T) {
+	t.Helper()
 	close(g.release)
 	g.completed(t)
 	if g.slowRuns.Load() != 2 || g.quickRuns.Load() != 1 {
 		t.Errorf("Slow ran %d times and Quick %d, want 2 and 1", g.slowRuns.Load(), g.quickRuns.Load())
 	}
-	g.slowResultOnce(t)
 }
 
 // slowResultOnce checks that Slow's result is in x's history once.
@@ -286,26 +300,14 @@ func TestAFailedHandOffGivesTheChainUp(t *testing.T) {
 		}
 		return membroker.Fault{}
 	}})
-	select {
-	case cause := <-g.causes:
-		if !errors.Is(cause, errHandedOff) {
-			t.Fatalf("the run of Slow in place was cancelled by %v, want errHandedOff", cause)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the run of Slow in place was not handed off within 10 s")
-	}
-	fleettest.WaitUntil(t, 10*time.Second, "Slow running again, from the queue", func() bool { return g.slowRuns.Load() == 2 })
+	g.cancelledThenRerun(t, errHandedOff)
 	if refused.Load() != 1 {
 		t.Fatal("the hand-off's publish was never refused")
 	}
 	if st := g.broker.Stats(queues.WorkItemQueue("h")); st.Enqueued != 1 {
 		t.Errorf("%d work items went through the queue, want 1 (Slow's, sent again with the outbox)", st.Enqueued)
 	}
-	close(g.release)
-	g.completed(t)
-	if g.slowRuns.Load() != 2 || g.quickRuns.Load() != 1 {
-		t.Errorf("Slow ran %d times and Quick %d, want 2 and 1", g.slowRuns.Load(), g.quickRuns.Load())
-	}
+	g.finishRerun(t)
 	g.slowResultOnce(t)
 }
 
@@ -320,20 +322,8 @@ func TestAFoldedRunWhoseEpisodeFailsToCommitIsCancelled(t *testing.T) {
 		}
 		return memstore.Fault{}
 	}})
-	select {
-	case cause := <-g.causes:
-		if !errors.Is(cause, errNotFolded) {
-			t.Fatalf("the first run of Slow was cancelled by %v, want errNotFolded", cause)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the run of Slow whose episode failed to commit was not cancelled within 10 s")
-	}
-	fleettest.WaitUntil(t, 10*time.Second, "Slow running again", func() bool { return g.slowRuns.Load() == 2 })
-	close(g.release)
-	g.completed(t)
-	if g.slowRuns.Load() != 2 || g.quickRuns.Load() != 1 {
-		t.Errorf("Slow ran %d times and Quick %d, want 2 and 1", g.slowRuns.Load(), g.quickRuns.Load())
-	}
+	g.cancelledThenRerun(t, errNotFolded)
+	g.finishRerun(t)
 }
 
 // An orchestration that loops over a quick activity still commits now and then: an
