@@ -54,13 +54,7 @@ func TestEpisodeIsStoredAsKeysBesideOneBody(t *testing.T) {
 	if typ := bson.Raw(raw).Lookup("body").Type; typ != bson.TypeBinary {
 		t.Fatalf("body is BSON %s, want binary", typ)
 	}
-	var back history.Episode
-	if err := Unmarshal(Registry, raw, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, ep) {
-		t.Fatalf("episode changed on the way through the store:\n got %+v\nwant %+v", back, ep)
-	}
+	loadsAs(t, raw, ep, "episode changed on the way through the store")
 }
 
 func TestEpisodeWrittenNestedStillLoads(t *testing.T) {
@@ -74,13 +68,7 @@ func TestEpisodeWrittenNestedStillLoads(t *testing.T) {
 	if _, err := bson.Raw(raw).LookupErr("events"); err != nil {
 		t.Fatalf("the nested form has no events field: %v", err)
 	}
-	var back history.Episode
-	if err := Unmarshal(Registry, raw, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, ep) {
-		t.Fatalf("a nested episode loaded as\n %+v\nwant %+v", back, ep)
-	}
+	loadsAs(t, raw, ep, "a nested episode loaded as")
 }
 
 func TestEpisodeWithACorruptBodyIsAnError(t *testing.T) {
@@ -91,6 +79,19 @@ func TestEpisodeWithACorruptBodyIsAnError(t *testing.T) {
 	var back history.Episode
 	if err := Unmarshal(Registry, raw, &back); err == nil {
 		t.Fatalf("a corrupt body loaded as %+v", back)
+	}
+}
+
+// loadsAs checks that the stored episode raw loads as want; what names the form in the
+// error.
+func loadsAs(t *testing.T, raw []byte, want history.Episode, what string) {
+	t.Helper()
+	var back history.Episode
+	if err := Unmarshal(Registry, raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, want) {
+		t.Fatalf("%s:\n got %+v\nwant %+v", what, back, want)
 	}
 }
 
@@ -125,13 +126,7 @@ func TestLargeEpisodeBodyIsStoredCompressed(t *testing.T) {
 	if _, data := z.Binary(); len(data) >= len(plain)/2 {
 		t.Fatalf("zbody is %d bytes for a %d-byte body", len(data), len(plain))
 	}
-	var back history.Episode
-	if err := Unmarshal(Registry, raw, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, ep) {
-		t.Fatalf("a compressed episode loaded as\n %+v\nwant %+v", back, ep)
-	}
+	loadsAs(t, raw, ep, "a compressed episode loaded as")
 }
 
 func TestSmallEpisodeBodyIsNotCompressed(t *testing.T) {
@@ -163,13 +158,7 @@ func TestEpisodeWithAnUncompressedLargeBodyStillLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back history.Episode
-	if err := Unmarshal(Registry, raw, &back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back, ep) {
-		t.Fatalf("an episode written before compression loaded as\n %+v\nwant %+v", back, ep)
-	}
+	loadsAs(t, raw, ep, "an episode written before compression loaded as")
 }
 
 func TestEpisodeWithACorruptZBodyIsAnError(t *testing.T) {
