@@ -1,8 +1,9 @@
 package membroker
 
-// FaultPoint is where a fault may strike: one message of a Publish or Schedule call.
+// FaultPoint is where a fault may strike: one message of a Publish or Schedule call, or
+// the ack of one delivery.
 type FaultPoint struct {
-	Op        string // "publish" or "schedule"
+	Op        string // "publish", "schedule" or "ack"
 	Queue     string
 	MessageID string
 	Conn      string // the name given to Connect
@@ -21,6 +22,11 @@ type Fault struct {
 	// Duplicate: the message is enqueued twice and the publisher gets no error, as when a
 	// client library sends it again after a reconnect.
 	Duplicate bool
+	// LoseAck (at an ack): the consumer's ack succeeds but never reaches the broker, which
+	// delivers the message again, as RabbitMQ does when a channel dies with the ack still
+	// held back by the queues package's coalescing (queues/acks.go) or on its way. The
+	// consumer must take the copy of what it has done as done.
+	LoseAck bool
 }
 
 // faultsFor asks opts.Faults about each message, without the broker's lock held (the

@@ -15,9 +15,18 @@ type delivery struct {
 	settled bool
 }
 
-// Ack removes the message for good.
+// Ack removes the message for good, unless the fault hook loses the ack (Fault.LoseAck):
+// then the message goes back to its queue as a redelivery.
 func (d *delivery) Ack() error {
-	return d.settle(func(b *Broker, q *queue) { q.stats.Acked++ })
+	k := d.k
+	lost := k.b.faultsFor("ack", k.q.name, k.conn.name, []string{d.e.msg.ID})[0].LoseAck
+	return d.settle(func(b *Broker, q *queue) {
+		if lost {
+			b.giveBack(q, []entry{d.e})
+			return
+		}
+		q.stats.Acked++
+	})
 }
 
 // Nack with requeue puts the message back at the head of its queue (behind earlier returns

@@ -241,3 +241,47 @@ func TestNacksComeBackInOrder(t *testing.T) {
 		t.Fatalf("delivered %s after the nacks, want a,b,c", got)
 	}
 }
+
+// An ack the fault hook loses succeeds for the consumer, and the broker delivers the
+// message again, redelivered, as RabbitMQ does when the channel dies before the ack
+// reaches it.
+func TestLostAckRedelivers(t *testing.T) {
+	var asked []FaultPoint
+	b, _ := newBroker(t, func(o *Options) {
+		o.Faults = func(p FaultPoint) Fault {
+			if p.Op == "ack" {
+				asked = append(asked, p)
+				return Fault{LoseAck: p.MessageID == "a" && len(asked) == 1}
+			}
+			return Fault{}
+		}
+	})
+	c := b.Connect("w1")
+	var r recorder
+	consume(t, c, ctl0, 2, r.keep)
+	publish(t, c, ctl0, "a", "b")
+	b.Deliver(b.Ready()[0])
+	if err := r.last().Ack(); err != nil {
+		t.Fatalf("a lost ack is an ack to its consumer: %v", err)
+	}
+	if got := pendingIDs(b, ctl0); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("after the lost ack: %v, want a back at the head", got)
+	}
+	b.Deliver(b.Ready()[0])
+	if d := r.last(); d.ID != "a" || !d.Redelivered || d.DeliveryCount != 2 {
+		t.Fatalf("next delivery %s redelivered %v count %d, want a again", d.ID, d.Redelivered, d.DeliveryCount)
+	}
+	if err := r.last().Ack(); err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingIDs(b, ctl0); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("after the second ack: %v, want only b", got)
+	}
+	if s := b.Stats(ctl0); s.Acked != 1 || s.Returned != 1 {
+		t.Errorf("Stats = %+v, want one ack and one return", s)
+	}
+	want := FaultPoint{Op: "ack", Queue: ctl0, MessageID: "a", Conn: "w1"}
+	if len(asked) != 2 || asked[0] != want || asked[1] != want {
+		t.Errorf("asked %+v, want the ack of a twice at %+v", asked, want)
+	}
+}
