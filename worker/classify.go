@@ -69,8 +69,11 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 	if n, ok := st.consumedBy(a.id); ok {
 		// Only a redelivery can mean a lost publish: a fresh copy of a consumed message
 		// (a duplicate publish, a resent timer) would otherwise re-send the outbox of every
-		// episode after it, each copy running the next activity again.
-		if a.redelivered && !st.published[n] {
+		// episode after it, each copy running the next activity again. Nor can the copy of
+		// an event a start carried, redelivered (it went back when its consumer lost the
+		// partition): the start it came with is the episode's input, and comes back itself
+		// when its outbox may not have been sent.
+		if a.redelivered && !st.published[n] && !st.carried[a.id] {
 			return resend
 		}
 		return seen

@@ -24,6 +24,18 @@ func TestClassify(t *testing.T) {
 		return newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: status},
 			[]history.Episode{{Number: 1, Events: []history.Event{start("e1"), {Kind: end}}, Consumed: []string{"m1"}}})
 	}
+	// carrying is an execution begun by message s, which carried an event (continue-as-new):
+	// its first episode consumed s and the carried event, whose own message is s/0; that
+	// episode's outbox may not have been sent.
+	carrying := func() *instanceState {
+		begun := start("e1")
+		begun.MessageID = "s"
+		carriedEv := raised
+		carriedEv.MessageID = carriedMessageID("s", 0)
+		return newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusRunning},
+			[]history.Episode{{Number: 1, Events: []history.Event{begun, carriedEv}, Consumed: []string{"s", "s/0"},
+				Outbox: []history.OutboxMessage{{ID: "a"}}}})
+	}
 	pending := newState(history.Instance{InstanceID: "i", ExecutionID: "e1", Status: history.StatusPending}, nil)
 	rewindReq := func(parent string) history.Event {
 		ev := history.Event{Kind: history.ExecutionRewound, ExecutionID: "e2"}
@@ -63,6 +75,8 @@ func TestClassify(t *testing.T) {
 		{"redelivery, outbox sent", running(true), "m1", true, "", raised, true, seen},
 		{"redelivery, send unknown", running(false), "m1", true, "", raised, false, resend},
 		{"new input", running(true), "m2", false, "", raised, true, apply},
+		{"redelivered copy of a carried event, send unknown", carrying(), "s/0", true, "", raised, false, seen},
+		{"redelivered start that carried it, send unknown", carrying(), "s", true, "e1", start("e1"), false, resend},
 		{"input for the current execution", running(true), "m2", false, "e1", raised, true, apply},
 		{"other execution, from cache", running(true), "m2", false, "e0", raised, true, reload},
 		{"other execution, from store", running(true), "m2", false, "e0", raised, false, stale},

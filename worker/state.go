@@ -19,6 +19,10 @@ type instanceState struct {
 	// so a redelivery can be recognised and its episode's outbox published again.
 	consumed map[string]int64
 	outboxes map[int64][]history.OutboxMessage
+	// carried marks the consumed ids that were events a start carried (continue-as-new):
+	// their own messages are copies, and a redelivered copy says nothing of a lost publish
+	// (the start it came with does).
+	carried map[string]bool
 	// published marks the episodes whose outbox this worker has seen confirmed by the broker.
 	published map[int64]bool
 	// chained marks the episodes that consumed a result of an activity run in place
@@ -33,8 +37,8 @@ type instanceState struct {
 
 func newState(inst history.Instance, episodes []history.Episode) *instanceState {
 	s := &instanceState{inst: inst, status: inst.Status, consumed: map[string]int64{},
-		outboxes: map[int64][]history.OutboxMessage{}, published: map[int64]bool{}, chained: map[int64]bool{},
-		resends: map[int64]int{}}
+		outboxes: map[int64][]history.OutboxMessage{}, carried: map[string]bool{}, published: map[int64]bool{},
+		chained: map[int64]bool{}, resends: map[int64]int{}}
 	for i := range episodes {
 		s.apply(&episodes[i])
 	}
@@ -54,9 +58,19 @@ func (s *instanceState) apply(ep *history.Episode) {
 	if ep.Chained {
 		s.chained[ep.Number] = true
 	}
+	next := "" // the id the next event a start carried would have
+	carried := 0
 	for _, ev := range ep.Events {
-		if ev.Kind == history.ExecutionStarted {
+		switch {
+		case ev.Kind == history.ExecutionStarted:
 			s.started = ev
+			next, carried = carriedMessageID(ev.MessageID, 0), 0
+		case next != "" && ev.MessageID == next:
+			s.carried[ev.MessageID] = true
+			carried++
+			next = carriedMessageID(s.started.MessageID, carried)
+		default:
+			next = ""
 		}
 		s.status = history.StatusAfter(s.status, ev)
 	}
