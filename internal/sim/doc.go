@@ -5,9 +5,10 @@
 // sequences, fan-out, continue-as-new with carried events, timers and retries, terminate /
 // suspend / resume, an oversized episode, an invalid child id) while it injects faults
 // (workers crashing at each step of the episode protocol and of the activity loop,
-// duplicated messages, lost confirms, failing store operations, workers joining, draining
-// and dying, connections that drop, clock skew), then checks the invariants of durable
-// execution (invariants.go).
+// duplicated messages, lost confirms, lost acks, failing store operations, workers joining,
+// draining and dying, connections that drop, clock skew; half the workers run activities in
+// place, half through the work-item queue), then checks the invariants of durable execution
+// (invariants.go).
 //
 // It adds to the integration tests against the real RabbitMQ and MongoDB and replaces none:
 // the in-memory parts follow the real ones' semantics as Warren uses them, nothing more.

@@ -80,9 +80,25 @@ func (w *world) storeFault(op memstore.Op) memstore.Fault {
 	return memstore.Fault{}
 }
 
-// brokerFault decides the fate of each published message: now and then it is lost, its
-// confirm is lost, or it is delivered twice.
+// maxLostAcks bounds the acks one run loses.
+const maxLostAcks = 3
+
+// brokerFault decides the fate of each published message and of each ack: now and then a
+// message is lost, its confirm is lost, or it is delivered twice; an ack is lost (more
+// often: it is the cheapest fault to survive and the easiest to get wrong), and its message
+// delivered again.
 func (w *world) brokerFault(p membroker.FaultPoint) membroker.Fault {
+	if p.Op == "ack" {
+		// Lost acks have a budget of their own, so that the scheduler's faults, which spend
+		// the run's early, leave room for them; each still counts as a fault.
+		if w.opts.NoFaults || w.lostAcks >= maxLostAcks || w.rng.IntN(40) != 0 {
+			return membroker.Fault{}
+		}
+		w.lostAcks++
+		w.budget++
+		w.fault("ack of %s on %s lost", p.MessageID, p.Queue)
+		return membroker.Fault{LoseAck: true}
+	}
 	if w.faults >= w.budget || w.rng.IntN(150) != 0 {
 		return membroker.Fault{}
 	}

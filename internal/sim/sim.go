@@ -92,6 +92,7 @@ type world struct {
 	runs     map[string]int // work item id → runs
 	faults   int
 	budget   int
+	lostAcks int
 	outage   time.Time // the store fails every operation until then
 	schedule []string
 	problems []string
@@ -191,6 +192,11 @@ func (w *world) join() *node {
 		ControlPrefetch: 8 + w.rng.IntN(24), HeartbeatInterval: time.Second, DeadAfter: 5 * time.Second,
 		CacheSize: 4 + w.rng.IntN(64), TimerGrace: 30 * time.Second, Logger: discard(),
 		Now: func() time.Time { return w.clock.Add(n.skew) }}
+	if w.rng.IntN(2) == 0 {
+		// Half the workers send every activity through the work-item queue; the others run
+		// their own in place (the default), and hand the slow ones to the queue.
+		cfg.InPlaceActivities = -1
+	}
 	wk, err := worker.New(cfg, w.store, n.link, w.reg)
 	if err != nil {
 		panic(err) // the configuration above is valid

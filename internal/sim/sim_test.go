@@ -87,6 +87,8 @@ var regressionSeeds = []struct {
 	{29, "in place: a result run in place overtook the events a continue-as-new kept, which the next execution then dropped"},
 	{16, "in place: after a dropped connection the redelivered start was taken for seen, as its episode's outbox counted as confirmed"},
 	{68, "in place: a redelivered copy of the start, in the batch beside its original, was acked while the original anchored the chain"},
+	// Found once half the workers took the work-item queue path again.
+	{1361, "queue path, no faults: the copy of an event a continue-as-new carried came back redelivered after a partition changed hands, and its first episode's outbox was sent again (the activity ran twice)"},
 }
 
 func TestRegressionSeeds(t *testing.T) {
