@@ -196,6 +196,10 @@ func (w *world) join() *node {
 		// Half the workers send every activity through the work-item queue; the others run
 		// their own in place (the default), and hand the slow ones to the queue.
 		cfg.InPlaceActivities = -1
+	} else if w.rng.IntN(3) == 0 {
+		// A third of those fold nothing: each result run in place reports in an episode of
+		// its own.
+		cfg.InPlaceWait = -1
 	}
 	wk, err := worker.New(cfg, w.store, n.link, w.reg)
 	if err != nil {
