@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -72,6 +73,7 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		ids = append(ids, l.WorkerID)
 	}
 	sort.Strings(ids)
+	departed := w.noteDepartures(ids)
 	want := map[int]bool{}
 	for p := 0; p < w.cfg.Partitions; p++ {
 		if rendezvous.Owner(p, ids) == w.cfg.WorkerID {
@@ -99,6 +101,14 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 			take = append(take, p)
 		}
 	}
+	if departed {
+		// A worker that left may have gone on working a partition this worker took while
+		// it let go (single active consumer), and died owing documents of what it did
+		// after the take's warm-up read them: the kept partitions are warmed again.
+		for p := range w.owned {
+			w.warm.add(p)
+		}
+	}
 	w.mu.Unlock()
 	sort.Ints(release)
 	sort.Ints(take)
@@ -121,6 +131,23 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		w.warm.add(p)
 		w.log.Info("took partition", "partition", p)
 	}
+}
+
+// noteDepartures records the live workers of this rebalance (ids, sorted) and reports
+// whether a worker live at the last one is gone.
+func (w *Worker) noteDepartures(ids []string) bool {
+	departed := false
+	for id := range w.lastLive {
+		if _, found := slices.BinarySearch(ids, id); !found {
+			departed = true
+			break
+		}
+	}
+	w.lastLive = make(map[string]bool, len(ids))
+	for _, id := range ids {
+		w.lastLive[id] = true
+	}
+	return departed
 }
 
 // enqueue hands a control message to the episode loop, or back to the broker when the

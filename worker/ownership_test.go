@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/warrenhq/warren/durable"
+	"github.com/warrenhq/warren/history"
 	"github.com/warrenhq/warren/history/memstore"
 	"github.com/warrenhq/warren/internal/membroker"
+	"github.com/warrenhq/warren/internal/rendezvous"
 )
 
 // After the store has been away for longer than DeadAfter, every heartbeat in it is stale:
@@ -52,5 +54,50 @@ func TestHeartbeatAfterAGapKeepsOwnershipForOneInterval(t *testing.T) {
 	a.Heartbeat(ctx)
 	if got := a.Owned(); len(got) != partitions {
 		t.Fatalf("one interval after the gap a owns %v, want all %d partitions (b is gone)", got, partitions)
+	}
+}
+
+// A worker that took a partition while its last owner went on working it (the old owner
+// had not rebalanced yet: single active consumer keeps it the one served) warms it again
+// when that owner is gone from the live workers: the old owner may have died owing the
+// document of an instance it ended after the take's warm-up, and nothing else would
+// bring that instance back.
+func TestADepartedWorkersDocumentsAreRepaired(t *testing.T) {
+	ctx := context.Background()
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Quick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		return "done", nil
+	}))
+	f := newFleet(t, r, nil, nil)
+	// Name the workers so that the second to come owns the partition.
+	oldID, newID := "a", "b"
+	if rendezvous.Owner(0, []string{"a", "b"}) == "a" {
+		oldID, newID = "b", "a"
+	}
+	old, oldConn := f.worker(oldID) // owns the partition, alone
+	taker, _ := f.worker(newID)     // sees both, takes the partition and waits behind old
+	taker.SweepTimers(ctx)          // the take's warm-up: nothing to read yet
+	if got := taker.Owned(); !slices.Equal(got, []int{0}) {
+		t.Fatalf("the new worker owns %v, want the partition", got)
+	}
+
+	f.start("x", "Quick", "null")
+	f.run(old) // old has not rebalanced: it is still the active consumer, and ends x
+	_ = oldConn.Close()
+	if old.DocsOwed() != 1 {
+		t.Fatalf("the old owner owes %d documents, want x's", old.DocsOwed())
+	}
+	if inst := f.settle(taker, "x"); inst.Status != history.StatusPending {
+		t.Fatalf("before the old owner counts as gone x is %s; the test wants its document still behind", inst.Status)
+	}
+
+	for range 6 { // past DeadAfter, a heartbeat a second: the old owner is gone
+		f.now = f.now.Add(time.Second)
+		taker.Heartbeat(ctx)
+	}
+	taker.SweepTimers(ctx)
+	inst := f.settle(taker, "x")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"done"` {
+		t.Fatalf("x is %s with %s, want Completed with \"done\" (its history says so)", inst.Status, inst.Output)
 	}
 }

@@ -89,6 +89,7 @@ var regressionSeeds = []struct {
 	{68, "in place: a redelivered copy of the start, in the batch beside its original, was acked while the original anchored the chain"},
 	// Found once half the workers took the work-item queue path again.
 	{1361, "queue path, no faults: the copy of an event a continue-as-new carried came back redelivered after a partition changed hands, and its first episode's outbox was sent again (the activity ran twice)"},
+	{8235, "a worker ended an instance on a partition another had taken (a store outage kept it from rebalancing) and died owing its document, which stayed Pending: the taker had warmed the partition before"},
 }
 
 func TestRegressionSeeds(t *testing.T) {
