@@ -140,11 +140,20 @@ func (w *Worker) stay(p int) {
 	w.eager.mu.Unlock()
 }
 
-// chainCount is the number of chains kept.
+// chainCount is the number of chains alive. The dead ones (an anchor's channel is gone,
+// so the broker has given the anchors to another consumer) are dropped on the way: nothing
+// of theirs is left to finish, and a drain waiting for them would wait for nothing.
 func (w *Worker) chainCount() int {
-	w.eager.mu.Lock()
-	defer w.eager.mu.Unlock()
-	return len(w.eager.chains)
+	e := w.eager
+	e.mu.Lock()
+	defer w.eagerUnlock()
+	n := 0
+	for id, ch := range e.chains {
+		if e.live(id, ch.epoch) != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // awaitChains waits, at most d, until no activity runs in place.

@@ -285,3 +285,20 @@ func TestNothingRunsInPlaceWhileAnOlderWorkerIsLive(t *testing.T) {
 		t.Fatalf("%d work items queued, %d to run in place; want the first step queued", len(got), w.Activities())
 	}
 }
+
+// A chain whose anchor's connection has dropped is dead (the broker has handed the anchor
+// to another consumer): a drain does not wait for it.
+func TestDeadChainsDoNotHoldUpTheDrain(t *testing.T) {
+	r, _ := threeSteps(t)
+	f := newFleet(t, r, nil, nil)
+	w, conn := f.inPlaceWorker("w")
+	f.start("three", "Three", "null")
+	f.run1(w) // the start: step 1 runs in place, the start kept as its anchor
+	if n := w.w.chainCount(); n != 1 {
+		t.Fatalf("%d chains alive, want step 1's", n)
+	}
+	_ = conn.Close() // the anchor's channel is gone
+	if n := w.w.chainCount(); n != 0 {
+		t.Errorf("%d chains alive after their anchor's connection dropped, want none for a drain to wait for", n)
+	}
+}
