@@ -48,6 +48,12 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 		case w.answering <- struct{}{}:
 		default:
 		}
+		if w.inbox.len() == 0 {
+			// The store answers again and no message waits for a batch to try it again:
+			// the trouble is over. Left set, it would keep the warm-up and the timer sweep
+			// off for as long as no message came (only a batch cleared it).
+			w.troubled.Store(false)
+		}
 	}
 	// After a gap longer than DeadAfter (the store was away), the other workers' heartbeats
 	// are as stale as this one was until they write their next: deciding ownership now would

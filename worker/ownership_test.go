@@ -101,3 +101,36 @@ func TestADepartedWorkersDocumentsAreRepaired(t *testing.T) {
 		t.Fatalf("x is %s with %s, want Completed with \"done\" (its history says so)", inst.Status, inst.Output)
 	}
 }
+
+// A worker whose last batch met a store failure is troubled until the store answers: a
+// heartbeat that goes through with no message waiting for a batch ends the trouble, so the
+// warm-up (and the timer sweep) runs again even if no message ever comes. Before, only a
+// batch cleared it, and a partition taken during a store outage was never warmed: the
+// document its last owner left behind stayed Pending (simulation seed 28612).
+func TestTroubleEndsWhenTheStoreAnswers(t *testing.T) {
+	ctx := context.Background()
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Quick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		return "done", nil
+	}))
+	f := newFleet(t, r, nil, nil)
+	old, oldConn := f.worker("old")
+	f.start("x", "Quick", "null")
+	f.run(old) // ends x, and dies owing its document
+	_ = oldConn.Close()
+
+	f.now = f.now.Add(10 * time.Second)
+	w, _ := f.worker("w") // takes the partition; its warm-up is due
+	w.w.troubled.Store(true)
+	w.SweepTimers(ctx) // its last batch met a store failure: no warm-up yet
+	if inst := f.settle(w, "x"); inst.Status != history.StatusPending {
+		t.Fatalf("x is %s while the worker is troubled; the test wants its document still behind", inst.Status)
+	}
+	f.now = f.now.Add(time.Second)
+	w.Heartbeat(ctx) // the store answers; nothing waits in the inbox
+	w.SweepTimers(ctx)
+	inst := f.settle(w, "x")
+	if inst.Status != history.StatusCompleted || string(inst.Output) != `"done"` {
+		t.Fatalf("x is %s with %s, want Completed with \"done\" (its history says so)", inst.Status, inst.Output)
+	}
+}
