@@ -64,11 +64,7 @@ func TestHeartbeatAfterAGapKeepsOwnershipForOneInterval(t *testing.T) {
 // bring that instance back.
 func TestADepartedWorkersDocumentsAreRepaired(t *testing.T) {
 	ctx := context.Background()
-	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "Quick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
-		return "done", nil
-	}))
-	f := newFleet(t, r, nil, nil)
+	f := newFleet(t, quickRegistry(t), nil, nil)
 	// Name the workers so that the second to come owns the partition.
 	oldID, newID := "a", "b"
 	if rendezvous.Owner(0, []string{"a", "b"}) == "a" {
@@ -109,11 +105,7 @@ func TestADepartedWorkersDocumentsAreRepaired(t *testing.T) {
 // document its last owner left behind stayed Pending (simulation seed 28612).
 func TestTroubleEndsWhenTheStoreAnswers(t *testing.T) {
 	ctx := context.Background()
-	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "Quick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
-		return "done", nil
-	}))
-	f := newFleet(t, r, nil, nil)
+	f := newFleet(t, quickRegistry(t), nil, nil)
 	old, oldConn := f.worker("old")
 	f.start("x", "Quick", "null")
 	f.run(old) // ends x, and dies owing its document
@@ -133,4 +125,15 @@ func TestTroubleEndsWhenTheStoreAnswers(t *testing.T) {
 	if inst.Status != history.StatusCompleted || string(inst.Output) != `"done"` {
 		t.Fatalf("x is %s with %s, want Completed with \"done\" (its history says so)", inst.Status, inst.Output)
 	}
+}
+
+// quickRegistry registers "Quick", an orchestrator that ends in its first episode with
+// "done".
+func quickRegistry(t *testing.T) *durable.Registry {
+	t.Helper()
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Quick", func(ctx *durable.OrchestrationContext, _ any) (string, error) {
+		return "done", nil
+	}))
+	return r
 }
