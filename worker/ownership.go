@@ -142,18 +142,12 @@ func (w *Worker) rebalance(ctx context.Context, info history.WorkerInfo) {
 // noteDepartures records the live workers of this rebalance (ids, sorted) and reports
 // whether a worker live at the last one is gone.
 func (w *Worker) noteDepartures(ids []string) bool {
-	departed := false
-	for id := range w.lastLive {
-		if _, found := slices.BinarySearch(ids, id); !found {
-			departed = true
-			break
-		}
-	}
-	w.lastLive = make(map[string]bool, len(ids))
-	for _, id := range ids {
-		w.lastLive[id] = true
-	}
-	return departed
+	last := w.lastLive
+	w.lastLive = ids
+	return slices.ContainsFunc(last, func(id string) bool {
+		_, found := slices.BinarySearch(ids, id)
+		return !found
+	})
 }
 
 // enqueue hands a control message to the episode loop, or back to the broker when the

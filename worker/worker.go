@@ -80,8 +80,8 @@ type Worker struct {
 	answering chan struct{}
 	// lastBeat is when this worker's last heartbeat was written (heartbeat loop only).
 	lastBeat time.Time
-	// lastLive holds the workers live at the last rebalance (heartbeat loop only).
-	lastLive map[string]bool
+	// lastLive holds the workers live at the last rebalance, sorted (heartbeat loop only).
+	lastLive []string
 	// beatAt is the same in Unix nanoseconds, for readers on other goroutines (/readyz);
 	// 0 before the first heartbeat.
 	beatAt atomic.Int64
