@@ -38,6 +38,14 @@ const (
 	foldSlow  = time.Minute
 )
 
+// Each round of an episode has InPlaceWait to report, counted from when its activities
+// began, and a batch folds for at most foldWaits times InPlaceWait in all. A round that
+// outlasts its wait ends the folding of its episode, so an activity slower than the wait
+// holds a batch no longer than one wait; but quick rounds go on past the first wait, since
+// on a busy machine a hello sequence's three rounds may together take longer than one (then
+// a third of its episodes committed twice or more, in a run of 1,000 with 100 in flight).
+const foldWaits = 3
+
 // An episode folds at most foldRounds rounds and foldBytes of results and inputs: an
 // orchestration that loops over a quick activity must still commit now and then, and its
 // episode stay well within what the store keeps in one record.
@@ -159,9 +167,9 @@ func (w *Worker) startFolds(p *episodePlan, st *instanceState, ec episodeContext
 	}
 }
 
-// fold waits, until InPlaceWait from now, for the activities the batch's episodes run, and
-// folds each episode's round into it once all of them have reported, which may start the
-// next round.
+// fold waits for the activities the batch's episodes run, each round up to InPlaceWait
+// and all of them up to foldWaits times that from now, and folds each episode's round into
+// it once all of them have reported, which may start the next round.
 func (w *Worker) fold(plans []*episodePlan) {
 	var folding []*episodePlan
 	for _, p := range plans {
@@ -172,24 +180,25 @@ func (w *Worker) fold(plans []*episodePlan) {
 	if len(folding) == 0 {
 		return
 	}
-	deadline := time.Now().Add(w.cfg.InPlaceWait)
+	start := time.Now()
 	if w.stepped {
 		for _, p := range folding {
-			w.foldRounds(p, deadline)
+			w.foldRounds(p, start)
 		}
 		return
 	}
 	var wg sync.WaitGroup
 	for _, p := range folding {
-		wg.Go(func() { w.foldRounds(p, deadline) })
+		wg.Go(func() { w.foldRounds(p, start) })
 	}
 	wg.Wait()
 }
 
-// foldRounds folds p's rounds while every activity of the last one reports before the
-// deadline with a result that can be applied here. What is left in p.fold.runs is adopted
-// after the commit (holdInPlace), or cancelled.
-func (w *Worker) foldRounds(p *episodePlan, deadline time.Time) {
+// foldRounds folds p's rounds, the batch's folding having begun at start, while every
+// activity of the last one reports within its round's wait with a result that can be
+// applied here. What is left in p.fold.runs is adopted after the commit (holdInPlace), or
+// cancelled.
+func (w *Worker) foldRounds(p *episodePlan, start time.Time) {
 	f := p.fold
 	defer func() {
 		// The orchestrator's own panics fail its execution inside the executor; anything
@@ -198,8 +207,11 @@ func (w *Worker) foldRounds(p *episodePlan, deadline time.Time) {
 			w.log.Error("folding an episode panicked", logging.Instance(p.id, f.st.spanContext(), "panic", r, "stack", string(debug.Stack()))...)
 		}
 	}()
-	for len(f.runs) > 0 && f.rounds < foldRounds && f.bytes < foldBytes &&
-		(w.stepped || time.Now().Before(deadline)) && f.waitAll(deadline) {
+	for len(f.runs) > 0 && f.rounds < foldRounds && f.bytes < foldBytes {
+		deadline := f.roundDeadline(start, w.cfg.InPlaceWait)
+		if !w.stepped && !time.Now().Before(deadline) || !f.waitAll(deadline) {
+			return
+		}
 		var evs []history.Event
 		for _, r := range f.runs {
 			if !r.got.ok {
@@ -219,6 +231,21 @@ func (w *Worker) foldRounds(p *episodePlan, deadline time.Time) {
 			return
 		}
 	}
+}
+
+// roundDeadline is when the last round's wait ends, the batch's folding having begun at
+// start: wait after its activities began (after start, for the first round, begun while the
+// batch was planned), and no later than foldWaits waits after start.
+func (f *folding) roundDeadline(start time.Time, wait time.Duration) time.Time {
+	began := start
+	if len(f.runs) > 0 && f.runs[0].began.After(start) {
+		began = f.runs[0].began
+	}
+	deadline, limit := began.Add(wait), start.Add(foldWaits*wait)
+	if deadline.After(limit) {
+		return limit
+	}
+	return deadline
 }
 
 // waitAll waits until every run of the last round has reported, or the deadline.

@@ -408,3 +408,68 @@ func TestALargeResultIsNotFolded(t *testing.T) {
 		t.Errorf("%d work items went through the queue, want none (the run goes on in place)", st.Enqueued)
 	}
 }
+
+// Each round has a wait of its own: quick rounds that together outlast one wait still fold
+// into one episode (on a busy machine a hello sequence's three rounds may take longer than
+// one wait in all).
+func TestRoundsOutlastingOneWaitTogetherStillFold(t *testing.T) {
+	const wait, pace = 400 * time.Millisecond, 150 * time.Millisecond // 3 rounds: 450 ms > wait
+	store := memstore.New(memstore.Options{})
+	broker := membroker.New(membroker.Options{Hub: "h", Partitions: 1})
+	var runs atomic.Int32
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Paced", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
+		sum := 0
+		for i := 1; i <= 3; i++ {
+			var n int
+			if err := ctx.CallActivity("Pace", i).Await(&n); err != nil {
+				return 0, err
+			}
+			sum += n
+		}
+		return sum, nil
+	}))
+	must(t, durable.AddActivity(r, "Pace", func(_ context.Context, i int) (int, error) {
+		runs.Add(1)
+		time.Sleep(pace) // the activity's own work: it takes this long
+		return i, nil
+	}))
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", HeartbeatInterval: 50 * time.Millisecond,
+		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: wait,
+		Logger: slog.New(slog.DiscardHandler)}, store, memConn{broker.Connect("w")}, r)
+	must(t, err)
+	runOnMem(t, w, broker)
+	publishStart(t, store, broker, "paced", "Paced", "null")
+	bg := context.Background()
+	fleettest.WaitUntil(t, 10*time.Second, "paced completed", func() bool {
+		inst, err := store.GetInstance(bg, "paced")
+		return err == nil && inst.Status == history.StatusCompleted
+	})
+	eps, err := store.LoadHistory(bg, "paced", "e1")
+	must(t, err)
+	if len(eps) != 1 || runs.Load() != 3 {
+		t.Errorf("%d episodes and %d runs of Pace, want 1 episode (all three rounds folded) and 3 runs", len(eps), runs.Load())
+	}
+}
+
+// A round's wait counts from when its activities began, or from the start of the batch's
+// folding for the first round (begun while the batch was planned), and never runs past
+// foldWaits waits after that start.
+func TestRoundDeadline(t *testing.T) {
+	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	const wait = 100 * time.Millisecond
+	for _, c := range []struct {
+		name  string
+		began time.Duration // after start
+		want  time.Duration // after start
+	}{
+		{"first round, begun while planning", -30 * time.Millisecond, wait},
+		{"a later round", 70 * time.Millisecond, 170 * time.Millisecond},
+		{"a round near the limit", foldWaits*wait - 20*time.Millisecond, foldWaits * wait},
+	} {
+		f := &folding{runs: []*foldRun{{began: start.Add(c.began)}, {began: start.Add(c.began + time.Millisecond)}}}
+		if got := f.roundDeadline(start, wait).Sub(start); got != c.want {
+			t.Errorf("%s: deadline %v after start, want %v", c.name, got, c.want)
+		}
+	}
+}
