@@ -73,8 +73,9 @@ chaos:
 	@WARREN_CHAOS_LONG=1 WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run $(GO) test -p 1 ./integration -run '^($(CHAOS_TESTS))$$' -count=1 -v -timeout 90m
 
 # The deterministic simulation of a whole fleet (internal/sim), no services needed:
-# SIM_SEEDS seeds from 1 (default 300), or only SIM_SEED=n to replay one run exactly.
-SIM_SEEDS ?= 300
+# SIM_SEEDS seeds from 1 (default 300), or from SIM_SEED=n (one seed, to replay one run
+# exactly, unless SIM_SEEDS is given too).
+SIM_SEEDS ?= $(if $(SIM_SEED),1,300)
 sim:
 	SIM_SEEDS=$(SIM_SEEDS) $(GO) test ./internal/sim -run '^TestSimulation$$' -count=1 -v -timeout 0
 
