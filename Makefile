@@ -10,7 +10,7 @@ ifdef CI
 export CI
 endif
 
-.PHONY: all build check services-up services-down services-status cluster-up cluster-down test chaos sim bench bench-fleet bench-suite bench-peer bench-compare fuzz demo clean
+.PHONY: all build check services-up services-down services-status cluster-up cluster-down test chaos sim bench bench-fleet bench-suite bench-starts bench-peer bench-compare fuzz demo clean
 
 all: build
 
@@ -94,6 +94,11 @@ bench-fleet:
 # each with CPU per process and store operations per orchestration.
 bench-suite:
 	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run scripts/bench-suite.sh
+
+# The dispatcher's starts per second, this tree against BASE (default 2f89e03^) by turns,
+# with the CPU per start of each serving process (scripts/bench-starts.sh).
+bench-starts:
+	@WARREN_FERRETDB_BACKEND=$${WARREN_FERRETDB_BACKEND:-postgresql} $(SERVICES) run scripts/bench-starts.sh
 
 # The go-workflows peer on Redis (scripts/bench-peer.sh), and one table beside the suite's
 # last results.
