@@ -473,3 +473,68 @@ func TestRoundDeadline(t *testing.T) {
 		}
 	}
 }
+
+// An activity that outlasts its round's wait three folds in a row is slow; one that reports
+// in time in between starts the count again, and other activities are not affected.
+func TestOutlastingTheWaitThreeFoldsInARowIsSlow(t *testing.T) {
+	e := newEager(4)
+	now := time.Now()
+	e.noteFolded("A", false, now)
+	e.noteFolded("A", false, now)
+	e.noteFolded("A", true, now)
+	e.noteFolded("A", false, now)
+	e.noteFolded("A", false, now)
+	e.noteFolded("B", false, now)
+	if e.slowNow("A", now) || e.slowNow("B", now) {
+		t.Fatal("slow before three outlasts in a row")
+	}
+	e.noteFolded("A", false, now)
+	if !e.slowNow("A", now) || e.slowNow("B", now) {
+		t.Errorf("after three outlasts in a row: A slow %v (want true), B slow %v (want false)",
+			e.slowNow("A", now), e.slowNow("B", now))
+	}
+	if e.slowNow("A", now.Add(foldSlow+time.Second)) {
+		t.Error("A still slow after foldSlow")
+	}
+}
+
+// A worker finds slow an activity that takes twice the wait, well under the five waits that
+// mark one slow as it runs, once it has outlasted three folds in a row: it is not folded
+// again for a while, so that it no longer holds each batch it is in for a wait.
+func TestAnActivityOutlastingEachFoldIsFoundSlow(t *testing.T) {
+	const wait = 50 * time.Millisecond
+	store := memstore.New(memstore.Options{})
+	broker := membroker.New(membroker.Options{Hub: "h", Partitions: 1})
+	var runs atomic.Int32
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Medium4", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
+		for i := 1; i <= 4; i++ {
+			if err := ctx.CallActivity("Medium", i).Await(nil); err != nil {
+				return 0, err
+			}
+		}
+		return 4, nil
+	}))
+	must(t, durable.AddActivity(r, "Medium", func(context.Context, int) (int, error) {
+		runs.Add(1)
+		time.Sleep(2 * wait) // the activity's own work
+		return 0, nil
+	}))
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", HeartbeatInterval: 50 * time.Millisecond,
+		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: wait,
+		Logger: slog.New(slog.DiscardHandler)}, store, memConn{broker.Connect("w")}, r)
+	must(t, err)
+	if w.eager.slowNow("Medium", time.Now()) {
+		t.Fatal("Medium slow before it ran")
+	}
+	runOnMem(t, w, broker)
+	publishStart(t, store, broker, "m", "Medium4", "null")
+	bg := context.Background()
+	fleettest.WaitUntil(t, 10*time.Second, "m completed", func() bool {
+		inst, err := store.GetInstance(bg, "m")
+		return err == nil && inst.Status == history.StatusCompleted
+	})
+	if runs.Load() != 4 || !w.eager.slowNow("Medium", time.Now()) {
+		t.Errorf("Medium ran %d times (want 4); found slow: %v (want true)", runs.Load(), w.eager.slowNow("Medium", time.Now()))
+	}
+}
