@@ -333,17 +333,7 @@ func TestFoldingStopsAfterItsRounds(t *testing.T) {
 	const steps = foldRounds + 50
 	var runs atomic.Int32
 	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "Loop", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
-		sum := 0
-		for i := 1; i <= steps; i++ {
-			var n int
-			if err := ctx.CallActivity("Echo", i).Await(&n); err != nil {
-				return 0, err
-			}
-			sum += n
-		}
-		return sum, nil
-	}))
+	addLoop(t, r, "Loop", "Echo", steps)
 	must(t, durable.AddActivity(r, "Echo", func(_ context.Context, i int) (int, error) {
 		runs.Add(1)
 		return i, nil
@@ -414,38 +404,17 @@ func TestALargeResultIsNotFolded(t *testing.T) {
 // one wait in all).
 func TestRoundsOutlastingOneWaitTogetherStillFold(t *testing.T) {
 	const wait, pace = 400 * time.Millisecond, 150 * time.Millisecond // 3 rounds: 450 ms > wait
-	store := memstore.New(memstore.Options{})
-	broker := membroker.New(membroker.Options{Hub: "h", Partitions: 1})
 	var runs atomic.Int32
 	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "Paced", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
-		sum := 0
-		for i := 1; i <= 3; i++ {
-			var n int
-			if err := ctx.CallActivity("Pace", i).Await(&n); err != nil {
-				return 0, err
-			}
-			sum += n
-		}
-		return sum, nil
-	}))
+	addLoop(t, r, "Paced", "Pace", 3)
 	must(t, durable.AddActivity(r, "Pace", func(_ context.Context, i int) (int, error) {
 		runs.Add(1)
 		time.Sleep(pace) // the activity's own work: it takes this long
 		return i, nil
 	}))
-	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", HeartbeatInterval: 50 * time.Millisecond,
-		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: wait,
-		Logger: slog.New(slog.DiscardHandler)}, store, memConn{broker.Connect("w")}, r)
-	must(t, err)
-	runOnMem(t, w, broker)
-	publishStart(t, store, broker, "paced", "Paced", "null")
-	bg := context.Background()
-	fleettest.WaitUntil(t, 10*time.Second, "paced completed", func() bool {
-		inst, err := store.GetInstance(bg, "paced")
-		return err == nil && inst.Status == history.StatusCompleted
-	})
-	eps, err := store.LoadHistory(bg, "paced", "e1")
+	g := newTimedRig(t, r, wait)
+	g.complete(t, "paced", "Paced")
+	eps, err := g.store.LoadHistory(context.Background(), "paced", "e1")
 	must(t, err)
 	if len(eps) != 1 || runs.Load() != 3 {
 		t.Errorf("%d episodes and %d runs of Pace, want 1 episode (all three rounds folded) and 3 runs", len(eps), runs.Load())
@@ -503,38 +472,66 @@ func TestOutlastingTheWaitThreeFoldsInARowIsSlow(t *testing.T) {
 // again for a while, so that it no longer holds each batch it is in for a wait.
 func TestAnActivityOutlastingEachFoldIsFoundSlow(t *testing.T) {
 	const wait = 50 * time.Millisecond
-	store := memstore.New(memstore.Options{})
-	broker := membroker.New(membroker.Options{Hub: "h", Partitions: 1})
 	var runs atomic.Int32
 	r := durable.NewRegistry()
-	must(t, durable.AddOrchestrator(r, "Medium4", func(ctx *durable.OrchestrationContext, _ any) (int, error) {
-		for i := 1; i <= 4; i++ {
-			if err := ctx.CallActivity("Medium", i).Await(nil); err != nil {
-				return 0, err
-			}
-		}
-		return 4, nil
-	}))
+	addLoop(t, r, "Medium4", "Medium", 4)
 	must(t, durable.AddActivity(r, "Medium", func(context.Context, int) (int, error) {
 		runs.Add(1)
 		time.Sleep(2 * wait) // the activity's own work
 		return 0, nil
 	}))
-	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", HeartbeatInterval: 50 * time.Millisecond,
-		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: wait,
-		Logger: slog.New(slog.DiscardHandler)}, store, memConn{broker.Connect("w")}, r)
-	must(t, err)
-	if w.eager.slowNow("Medium", time.Now()) {
+	g := newTimedRig(t, r, wait)
+	if g.w.eager.slowNow("Medium", time.Now()) {
 		t.Fatal("Medium slow before it ran")
 	}
-	runOnMem(t, w, broker)
-	publishStart(t, store, broker, "m", "Medium4", "null")
-	bg := context.Background()
-	fleettest.WaitUntil(t, 10*time.Second, "m completed", func() bool {
-		inst, err := store.GetInstance(bg, "m")
+	g.complete(t, "m", "Medium4")
+	if runs.Load() != 4 || !g.w.eager.slowNow("Medium", time.Now()) {
+		t.Errorf("Medium ran %d times (want 4); found slow: %v (want true)", runs.Load(), g.w.eager.slowNow("Medium", time.Now()))
+	}
+}
+
+// addLoop registers orchestrator name, which calls activity with 1, 2, ... steps in turn and
+// returns the sum of its int results.
+func addLoop(t *testing.T, r *durable.Registry, name, activity string, steps int) {
+	t.Helper()
+	must(t, durable.AddOrchestrator(r, name, func(ctx *durable.OrchestrationContext, _ any) (int, error) {
+		sum := 0
+		for i := 1; i <= steps; i++ {
+			var n int
+			if err := ctx.CallActivity(activity, i).Await(&n); err != nil {
+				return 0, err
+			}
+			sum += n
+		}
+		return sum, nil
+	}))
+}
+
+// timedRig is a worker that runs in real time (not stepped) on in-memory parts, its
+// activities run in place and folded with the wait given.
+type timedRig struct {
+	store  *memstore.Store
+	broker *membroker.Broker
+	w      *Worker
+}
+
+func newTimedRig(t *testing.T, r *durable.Registry, wait time.Duration) *timedRig {
+	g := &timedRig{store: memstore.New(memstore.Options{}), broker: membroker.New(membroker.Options{Hub: "h", Partitions: 1})}
+	w, err := New(Config{Hub: "h", Partitions: 1, WorkerID: "w", HeartbeatInterval: 50 * time.Millisecond,
+		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: wait,
+		Logger: slog.New(slog.DiscardHandler)}, g.store, memConn{g.broker.Connect("w")}, r)
+	must(t, err)
+	g.w = w
+	runOnMem(t, w, g.broker)
+	return g
+}
+
+// complete starts instance id of orchestrator name and waits until it has completed.
+func (g *timedRig) complete(t *testing.T, id, name string) {
+	t.Helper()
+	publishStart(t, g.store, g.broker, id, name, "null")
+	fleettest.WaitUntil(t, 10*time.Second, id+" completed", func() bool {
+		inst, err := g.store.GetInstance(context.Background(), id)
 		return err == nil && inst.Status == history.StatusCompleted
 	})
-	if runs.Load() != 4 || !w.eager.slowNow("Medium", time.Now()) {
-		t.Errorf("Medium ran %d times (want 4); found slow: %v (want true)", runs.Load(), w.eager.slowNow("Medium", time.Now()))
-	}
 }
