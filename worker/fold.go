@@ -419,12 +419,13 @@ func (w *Worker) adopt(r *foldRun) {
 }
 
 // noteRound records, for each run of a round whose wait is over, whether it reported in
-// time or outlasted a whole wait (a run the batch's limit cut short counts as neither).
+// time or outlasted a whole wait (a run the batch's limit cut short counts as neither). A
+// run whose report waitAll did not read, having stopped at an earlier one, reported in time.
 func (w *Worker) noteRound(runs []*foldRun) {
 	now := time.Now()
 	for _, r := range runs {
 		switch {
-		case r.got != nil:
+		case r.got != nil || len(r.out) > 0:
 			w.eager.noteFolded(r.name, true, now)
 		case now.Sub(r.began) >= w.cfg.InPlaceWait:
 			w.eager.noteFolded(r.name, false, now)
