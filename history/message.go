@@ -38,6 +38,13 @@ type ControlMessage struct {
 	// then does the worker read. Zero when the document is the worker's to write (a
 	// sub-orchestration, continue-as-new).
 	Recorded int64 `json:"recorded,omitempty"`
+	// Execution, on the ExecutionStarted of a continue-as-new, is the number
+	// ([Instance.Executions]) the new execution takes: one more than the execution that sent
+	// it. A worker whose instance is at that number or past it drops the start as a late copy
+	// (it was redelivered after the execution began, and perhaps after more continue-as-news
+	// or a restart), where it would otherwise begin it again. Zero for other starts, and from
+	// workers of earlier releases.
+	Execution int64 `json:"execution,omitempty"`
 }
 
 // ActivityRequest asks any worker to run one attempt of an activity.

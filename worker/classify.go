@@ -89,6 +89,11 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 			return seen // a second copy of the current execution's start
 		case cached && st.started.Kind != "":
 			return reload // beginning an execution is decided on the store's word only
+		case a.msg.Execution > 0 && st.inst.Executions >= a.msg.Execution:
+			// A late copy of a continue-as-new's start: the instance has begun that execution
+			// and gone past it (more continue-as-news, a restart). Begun again, it would write
+			// the document back to it (simulation seed 52961).
+			return stale
 		case st.acceptsStart():
 			return begin
 		default:

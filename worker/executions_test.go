@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/warrenhq/warren/durable"
 	"github.com/warrenhq/warren/history"
+	"github.com/warrenhq/warren/queues"
 	"github.com/warrenhq/warren/retrypolicy"
 )
 
@@ -97,5 +99,47 @@ func TestRetriedChildKeepsItsInstanceID(t *testing.T) {
 		count(evs, history.SubOrchestrationCompleted) != 1 {
 		t.Fatalf("parent history: %d created, %d failed, %d completed", count(evs, history.SubOrchestrationCreated),
 			count(evs, history.SubOrchestrationFailed), count(evs, history.SubOrchestrationCompleted))
+	}
+}
+
+// A late copy of a continue-as-new's start, delivered after the execution it began has
+// continued as new twice more and ended, is dropped: begun again, it wrote the instance
+// document back to that execution, which no later write could then correct (simulation
+// seed 52961). (A copy one execution late is known to the next one's state.)
+func TestALateCopyOfAContinueAsNewStartIsDropped(t *testing.T) {
+	r := durable.NewRegistry()
+	must(t, durable.AddOrchestrator(r, "Four", func(ctx *durable.OrchestrationContext, n int) (int, error) {
+		if n < 3 {
+			ctx.ContinueAsNew(n + 1)
+			return 0, nil
+		}
+		return n, nil
+	}))
+	f := newFleet(t, r, nil, nil)
+	w, _ := f.workerConn("w", Config{})
+	f.start("four", "Four", "0")
+	f.run1(w) // execution 1 continues as new
+	queue := queues.ControlQueue("h", 0)
+	pending := f.broker.Pending(queue)
+	if len(pending) != 1 || pending[0].Kind != string(history.ExecutionStarted) {
+		t.Fatalf("control queue holds %+v, want the start of execution 2", pending)
+	}
+	var cm history.ControlMessage
+	must(t, json.Unmarshal(pending[0].Body, &cm))
+	if cm.Execution != 2 {
+		t.Fatalf("the start of execution 2 says it begins execution %d", cm.Execution)
+	}
+	done := f.settle(w, "four")
+	if done.Status != history.StatusCompleted || string(done.Output) != "3" || done.Executions != 4 {
+		t.Fatalf("instance %+v, want Completed with 3 in its fourth execution", done)
+	}
+	must(t, f.broker.Connect("late").Publish(context.Background(), queue, pending[0]))
+	after := f.settle(w, "four")
+	if after.Status != history.StatusCompleted || after.ExecutionID != done.ExecutionID || after.Executions != 4 {
+		t.Errorf("after the late copy: %s, execution %s (number %d); want Completed, %s (4)",
+			after.Status, after.ExecutionID, after.Executions, done.ExecutionID)
+	}
+	if eps, err := f.store.LoadHistory(context.Background(), "four", cm.ExecutionID); err != nil || len(eps) != 1 {
+		t.Errorf("execution 2 has %d episodes (%v), want its one", len(eps), err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 type episodeContext struct {
 	instanceID  string
 	executionID string
+	executions  int64 // the execution's number (history.Instance.Executions)
 	name        string
 	started     history.Event // the execution's ExecutionStarted
 	orchTrace   *history.TraceContext
@@ -140,7 +141,8 @@ func continueAsNewMessages(ec episodeContext, res *durable.Result, newSpanID fun
 		start.Trace = &tc
 	}
 	base := fmt.Sprintf("%s/%s/next", ec.instanceID, ec.executionID)
-	m, err := controlMessage(base, ec.instanceID, exec, start)
+	m, err := encodeControl(base, history.ControlMessage{InstanceID: ec.instanceID, ExecutionID: exec, Event: start,
+		Execution: ec.executions + 1})
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +161,17 @@ func continueAsNewMessages(ec episodeContext, res *durable.Result, newSpanID fun
 // controlMessage wraps ev for target's control queue; an event without a version gets its
 // kind's (history.VersionOf).
 func controlMessage(id, target, executionID string, ev history.Event) (history.OutboxMessage, error) {
-	if ev.Version == 0 {
-		ev.Version = history.VersionOf(ev.Kind)
+	return encodeControl(id, history.ControlMessage{InstanceID: target, ExecutionID: executionID, Event: ev})
+}
+
+// encodeControl is the outbox message with id that carries cm; an event without a version
+// gets its kind's.
+func encodeControl(id string, cm history.ControlMessage) (history.OutboxMessage, error) {
+	if cm.Event.Version == 0 {
+		cm.Event.Version = history.VersionOf(cm.Event.Kind)
 	}
-	body, err := json.Marshal(history.ControlMessage{InstanceID: target, ExecutionID: executionID, Event: ev})
-	return history.OutboxMessage{ID: id, Kind: string(ev.Kind), InstanceID: target, Body: body, Trace: ev.Trace}, err
+	body, err := json.Marshal(cm)
+	return history.OutboxMessage{ID: id, Kind: string(cm.Event.Kind), InstanceID: cm.InstanceID, Body: body, Trace: cm.Event.Trace}, err
 }
 
 // childTrace is the trace context a child's ExecutionStarted carries: the parent's

@@ -146,7 +146,7 @@ func (s *instanceState) episodeContext(newEvents []history.Event) episodeContext
 			}
 		}
 	}
-	return episodeContext{instanceID: s.inst.InstanceID, executionID: s.inst.ExecutionID,
+	return episodeContext{instanceID: s.inst.InstanceID, executionID: s.inst.ExecutionID, executions: s.inst.Executions,
 		name: started.Name, started: started, orchTrace: orchestrationTrace(started)}
 }
 
