@@ -89,10 +89,11 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 			return seen // a second copy of the current execution's start
 		case cached && st.started.Kind != "":
 			return reload // beginning an execution is decided on the store's word only
-		case a.msg.Execution > 0 && st.inst.Executions >= a.msg.Execution:
-			// A late copy of a continue-as-new's start: the instance has begun that execution
-			// and gone past it (more continue-as-news, a restart). Begun again, it would write
-			// the document back to it (simulation seed 52961).
+		case startNumber(a.msg) > 0 && st.inst.Executions >= startNumber(a.msg) && st.inst.ExecutionID != ev.ExecutionID:
+			// A late copy of a start: the instance has begun that execution and gone past it
+			// (more continue-as-news, a restart); the document the dispatcher wrote for this
+			// very start has the same number. Begun again, it would write the document back to
+			// that execution (simulation seed 52961).
 			return stale
 		case st.acceptsStart():
 			return begin
@@ -132,6 +133,16 @@ func classify(st *instanceState, a arrival, cached bool) verdict {
 		return stale
 	}
 	return apply
+}
+
+// startNumber is the execution number a start begins, as its sender knew it: the one a
+// continue-as-new gives the next execution, or the one the dispatcher recorded; 0 when the
+// start does not say (a child's, or a message of an earlier release).
+func startNumber(m history.ControlMessage) int64 {
+	if m.Execution > 0 {
+		return m.Execution
+	}
+	return m.Recorded
 }
 
 // classifyRewind relates an ExecutionRewound to st. Like a start, it is decided on the

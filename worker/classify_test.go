@@ -132,27 +132,32 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	// A continue-as-new's start says the number of the execution it begins: the instance at
-	// that number or past it drops it, from the store's word (a cached state reloads first).
+	// A start says the number of the execution it begins (a continue-as-new's, or the one
+	// the dispatcher recorded): the instance at that number or past it, with another
+	// execution, drops it, from the store's word (a cached state reloads first).
 	numbered := func(status history.Status, end history.Kind, executions int64) *instanceState {
 		st := ended(status, end)
 		st.inst.Executions = executions
 		return st
 	}
+	recordedDoc := newState(history.Instance{InstanceID: "i", ExecutionID: "e9", Status: history.StatusPending, Executions: 3}, nil)
 	for _, c := range []struct {
-		name   string
-		st     *instanceState
-		number int64
-		cached bool
-		want   verdict
+		name             string
+		st               *instanceState
+		number, recorded int64
+		cached           bool
+		want             verdict
 	}{
-		{"the next execution's start", numbered(history.StatusContinuedAsNew, history.ContinuedAsNew, 2), 3, false, begin},
-		{"a late copy, the instance past it", numbered(history.StatusCompleted, history.ExecutionCompleted, 4), 2, false, stale},
-		{"a late copy, the instance at its number", numbered(history.StatusContinuedAsNew, history.ContinuedAsNew, 3), 3, false, stale},
-		{"a late copy, from cache", numbered(history.StatusCompleted, history.ExecutionCompleted, 4), 2, true, reload},
-		{"a start without a number", numbered(history.StatusContinuedAsNew, history.ContinuedAsNew, 3), 0, false, begin},
+		{"the next execution's start", numbered(history.StatusContinuedAsNew, history.ContinuedAsNew, 2), 3, 0, false, begin},
+		{"a late copy, the instance past it", numbered(history.StatusCompleted, history.ExecutionCompleted, 4), 2, 0, false, stale},
+		{"a late copy, the instance at its number", numbered(history.StatusContinuedAsNew, history.ContinuedAsNew, 3), 3, 0, false, stale},
+		{"a late copy, from cache", numbered(history.StatusCompleted, history.ExecutionCompleted, 4), 2, 0, true, reload},
+		{"a start without a number", numbered(history.StatusContinuedAsNew, history.ContinuedAsNew, 3), 0, 0, false, begin},
+		{"a late copy of a start the dispatcher recorded", numbered(history.StatusCompleted, history.ExecutionCompleted, 4), 0, 3, false, stale},
+		{"the start the dispatcher recorded (a restart)", recordedDoc, 0, 3, false, begin},
 	} {
-		a := arrival{id: "s", deliveries: 1, msg: history.ControlMessage{InstanceID: "i", ExecutionID: "e9", Event: start("e9"), Execution: c.number}}
+		a := arrival{id: "s", deliveries: 1, msg: history.ControlMessage{InstanceID: "i", ExecutionID: "e9", Event: start("e9"),
+			Execution: c.number, Recorded: c.recorded}}
 		if got := classify(c.st, a, c.cached); got != c.want {
 			t.Errorf("%s: classify = %s, want %s", c.name, got, c.want)
 		}
