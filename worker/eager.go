@@ -55,16 +55,14 @@ type eager struct {
 	// orphans are the anchors of chains found dead that still hold a delivery of a live
 	// channel: they go back to the queue (eagerUnlock) to be sent again from there.
 	orphans []*queues.Delivery
-	// slow holds the activities not folded into their episode until when (fold.go), and
-	// outlasts the folds in a row in which each outlasted its round's wait.
-	slow     map[string]time.Time
-	outlasts map[string]int
+	// slow holds the activities not folded into their episode until when (fold.go).
+	slow map[string]time.Time
 	// hold is eagerHold (tests shorten it).
 	hold time.Duration
 }
 
 func newEager(n int) *eager {
-	e := &eager{chains: map[string]*chain{}, leaving: map[int]time.Time{}, slow: map[string]time.Time{}, outlasts: map[string]int{}, hold: eagerHold}
+	e := &eager{chains: map[string]*chain{}, leaving: map[int]time.Time{}, slow: map[string]time.Time{}, hold: eagerHold}
 	if n > 0 {
 		e.slots = make(chan struct{}, n)
 	}

@@ -31,15 +31,14 @@ import (
 // are cancelled, and their work items take the usual path.
 
 // An activity that runs for slowWaits times a batch's wait is slow: it is not folded for
-// foldSlow, since it would hold every batch it is in for the whole wait. So is one that
-// outlasts its round's wait in outlastsSlow folds in a row: one of 150 ms never runs five
-// waits, and would hold each batch it is folded in for a wait and then go on in its chain.
-// (Outlasting the wait once is not enough: on a busy machine a quick activity may wait that
-// long for a CPU.)
+// foldSlow, since it would hold every batch it is in for the whole wait. (Outlasting the
+// wait once is not enough: on a busy machine a quick activity may wait that long for a CPU.
+// Nor is outlasting it a few folds in a row: under 100 hellos in flight on two cores their
+// quick activity did, and a rule of three in a row stopped its folding, which tripled the
+// episodes and halved the rate.)
 const (
-	slowWaits    = 5
-	outlastsSlow = 3
-	foldSlow     = time.Minute
+	slowWaits = 5
+	foldSlow  = time.Minute
 )
 
 // Each round of an episode has InPlaceWait to report, counted from when its activities
@@ -216,9 +215,7 @@ func (w *Worker) foldRounds(p *episodePlan, start time.Time) {
 		if !w.stepped && !time.Now().Before(deadline) {
 			return
 		}
-		inTime := f.waitAll(deadline)
-		w.noteRound(f.runs)
-		if !inTime {
+		if !f.waitAll(deadline) {
 			return
 		}
 		var evs []history.Event
@@ -416,36 +413,6 @@ func (w *Worker) adopt(r *foldRun) {
 		return
 	}
 	w.putInPlace(context.Background(), r.it, o.om)
-}
-
-// noteRound records, for each run of a round whose wait is over, whether it reported in
-// time or outlasted a whole wait (a run the batch's limit cut short counts as neither). A
-// run whose report waitAll did not read, having stopped at an earlier one, reported in time.
-func (w *Worker) noteRound(runs []*foldRun) {
-	now := time.Now()
-	for _, r := range runs {
-		switch {
-		case r.got != nil || len(r.out) > 0:
-			w.eager.noteFolded(r.name, true, now)
-		case now.Sub(r.began) >= w.cfg.InPlaceWait:
-			w.eager.noteFolded(r.name, false, now)
-		}
-	}
-}
-
-// noteFolded counts the folds in a row in which name outlasted its round's wait, and marks
-// it slow at outlastsSlow.
-func (e *eager) noteFolded(name string, inTime bool, now time.Time) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if inTime {
-		delete(e.outlasts, name)
-		return
-	}
-	if e.outlasts[name]++; e.outlasts[name] >= outlastsSlow {
-		delete(e.outlasts, name)
-		e.slow[name] = now.Add(foldSlow)
-	}
 }
 
 // markSlow keeps name from being folded for foldSlow.

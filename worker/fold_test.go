@@ -443,53 +443,6 @@ func TestRoundDeadline(t *testing.T) {
 	}
 }
 
-// An activity that outlasts its round's wait three folds in a row is slow; one that reports
-// in time in between starts the count again, and other activities are not affected.
-func TestOutlastingTheWaitThreeFoldsInARowIsSlow(t *testing.T) {
-	e := newEager(4)
-	now := time.Now()
-	e.noteFolded("A", false, now)
-	e.noteFolded("A", false, now)
-	e.noteFolded("A", true, now)
-	e.noteFolded("A", false, now)
-	e.noteFolded("A", false, now)
-	e.noteFolded("B", false, now)
-	if e.slowNow("A", now) || e.slowNow("B", now) {
-		t.Fatal("slow before three outlasts in a row")
-	}
-	e.noteFolded("A", false, now)
-	if !e.slowNow("A", now) || e.slowNow("B", now) {
-		t.Errorf("after three outlasts in a row: A slow %v (want true), B slow %v (want false)",
-			e.slowNow("A", now), e.slowNow("B", now))
-	}
-	if e.slowNow("A", now.Add(foldSlow+time.Second)) {
-		t.Error("A still slow after foldSlow")
-	}
-}
-
-// A worker finds slow an activity that takes twice the wait, well under the five waits that
-// mark one slow as it runs, once it has outlasted three folds in a row: it is not folded
-// again for a while, so that it no longer holds each batch it is in for a wait.
-func TestAnActivityOutlastingEachFoldIsFoundSlow(t *testing.T) {
-	const wait = 50 * time.Millisecond
-	var runs atomic.Int32
-	r := durable.NewRegistry()
-	addLoop(t, r, "Medium4", "Medium", 4)
-	must(t, durable.AddActivity(r, "Medium", func(context.Context, int) (int, error) {
-		runs.Add(1)
-		time.Sleep(2 * wait) // the activity's own work
-		return 0, nil
-	}))
-	g := newTimedRig(t, r, wait)
-	if g.w.eager.slowNow("Medium", time.Now()) {
-		t.Fatal("Medium slow before it ran")
-	}
-	g.complete(t, "m", "Medium4")
-	if runs.Load() != 4 || !g.w.eager.slowNow("Medium", time.Now()) {
-		t.Errorf("Medium ran %d times (want 4); found slow: %v (want true)", runs.Load(), g.w.eager.slowNow("Medium", time.Now()))
-	}
-}
-
 // addLoop registers orchestrator name, which calls activity with 1, 2, ... steps in turn and
 // returns the sum of its int results.
 func addLoop(t *testing.T, r *durable.Registry, name, activity string, steps int) {
