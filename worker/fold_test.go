@@ -465,7 +465,6 @@ func addLoop(t *testing.T, r *durable.Registry, name, activity string, steps int
 type timedRig struct {
 	store  *memstore.Store
 	broker *membroker.Broker
-	w      *Worker
 }
 
 func newTimedRig(t *testing.T, r *durable.Registry, wait time.Duration) *timedRig {
@@ -474,7 +473,6 @@ func newTimedRig(t *testing.T, r *durable.Registry, wait time.Duration) *timedRi
 		DeadAfter: time.Second, DocLag: 50 * time.Millisecond, InPlaceActivities: 4, InPlaceWait: wait,
 		Logger: slog.New(slog.DiscardHandler)}, g.store, memConn{g.broker.Connect("w")}, r)
 	must(t, err)
-	g.w = w
 	runOnMem(t, w, g.broker)
 	return g
 }
