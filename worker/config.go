@@ -35,10 +35,11 @@ type Config struct {
 	// work-item queue (docs/design.md section 12), beside the ActivityConcurrency it takes
 	// from the queue. Default 256; negative: none.
 	InPlaceActivities int
-	// InPlaceWait is how long a batch waits for the activities its episodes run in place
-	// before committing them: the results that come within it are folded into the same
-	// episode (fold.go), one commit where there were several. Default 100ms; negative: none
-	// is waited for (every activity run in place reports in an episode of its own).
+	// InPlaceWait is how long a batch waits for each round of the activities its episodes
+	// run in place before committing them, three waits in all (foldWaits): the results that
+	// come within it are folded into the same episode (fold.go), one commit where there were
+	// several. Default 100ms; negative: none is waited for (every activity run in place
+	// reports in an episode of its own).
 	InPlaceWait time.Duration
 	// WorkItemDeliveryLimit is the hub's delivery limit of work items (the broker's
 	// x-delivery-limit): a work item delivered that often is renewed (a fresh copy is

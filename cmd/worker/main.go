@@ -57,7 +57,7 @@ func run(ctx context.Context) error {
 	config.String(fs, &cfg.WorkerID, "worker-id", "WARREN_WORKER_ID", "", "this worker's id (default host-pid-random)")
 	config.Int(fs, &cfg.ActivityConcurrency, "activity-concurrency", "WARREN_ACTIVITY_CONCURRENCY", 16, "activities run at once")
 	config.Int(fs, &cfg.InPlaceActivities, "in-place-activities", "WARREN_IN_PLACE_ACTIVITIES", 256, "activities of its own episodes a worker runs in place at once, skipping the work-item queue (negative: none)")
-	config.Duration(fs, &cfg.InPlaceWait, "in-place-wait", "WARREN_IN_PLACE_WAIT", 100*time.Millisecond, "how long a batch waits for the activities it runs in place, folding their results into the same episode (negative: no wait)")
+	config.Duration(fs, &cfg.InPlaceWait, "in-place-wait", "WARREN_IN_PLACE_WAIT", 100*time.Millisecond, "how long a batch waits for each round of the activities it runs in place, three waits in all, folding their results into the same episode (negative: no wait)")
 	config.Int(fs, &cfg.MaxMessageBytes, "max-message-bytes", "WARREN_MAX_MESSAGE_BYTES", worker.DefaultMaxMessageBytes, "largest message body decoded; larger ones are dead-lettered unread")
 	config.Int(fs, &cfg.PayloadInlineMax, "payload-inline-max", "WARREN_PAYLOAD_INLINE_MAX", history.DefaultPayloadInlineMax, "largest input or output kept inline in a message or an episode; larger ones are stored beside the history and referred to")
 	config.Duration(fs, &cfg.HeartbeatInterval, "heartbeat", "WARREN_HEARTBEAT", 1e9, "heartbeat interval")
