@@ -22,22 +22,29 @@ import (
 // benchResult is what `client bench` measured. Latencies and the rate come from the
 // instances' own timestamps (created → last updated, written by the dispatcher and the
 // worker), so the client's polling does not blur them. CPU is read from /proc over the
-// window from just before the first start to the moment the last instance was seen ended;
-// store operations are the fleet's own counters over the same run.
+// window from just before the first start to the moment the store listed every instance
+// as ended (readmodel.go); store operations are the fleet's own counters over the same run.
 type benchResult struct {
-	Orchestrator   string  `json:"orchestrator"`
-	Count          int     `json:"count"`
-	Completed      int     `json:"completed"`
-	Failed         int     `json:"failed"`
-	StartSeconds   float64 `json:"startSeconds"` // submitting all (with --closed: the whole run)
-	RunSeconds     float64 `json:"runSeconds"`   // first created → last ended
-	PerSecond      float64 `json:"perSecond"`    // ended instances per second of RunSeconds
-	LatencyP50Ms   float64 `json:"latencyP50Ms"` // created → ended, per instance
-	LatencyP99Ms   float64 `json:"latencyP99Ms"` //
-	LatencyMaxMs   float64 `json:"latencyMaxMs"` //
-	FirstFailure   string  `json:"firstFailure,omitempty"`
-	PurgeFailures  int     `json:"purgeFailures,omitempty"`
-	InstancePrefix string  `json:"instancePrefix"`
+	Orchestrator string  `json:"orchestrator"`
+	Count        int     `json:"count"`
+	Completed    int     `json:"completed"`
+	Failed       int     `json:"failed"`
+	StartSeconds float64 `json:"startSeconds"` // submitting all (with --closed: the whole run)
+	RunSeconds   float64 `json:"runSeconds"`   // first created → last ended
+	PerSecond    float64 `json:"perSecond"`    // ended instances per second of RunSeconds
+	// ReadModelSeconds is how long after the client heard the last end the store listed
+	// every instance of the run as ended (readmodel.go); PerSecondWritten is the rate with
+	// that time counted, the rate the fleet sustains with its documents kept up to date.
+	// ReadModelNote says why they are missing (the documents did not catch up in time).
+	ReadModelSeconds float64 `json:"readModelSeconds"`
+	PerSecondWritten float64 `json:"perSecondWritten,omitempty"`
+	ReadModelNote    string  `json:"readModelNote,omitempty"`
+	LatencyP50Ms     float64 `json:"latencyP50Ms"` // created → ended, per instance
+	LatencyP99Ms     float64 `json:"latencyP99Ms"` //
+	LatencyMaxMs     float64 `json:"latencyMaxMs"` //
+	FirstFailure     string  `json:"firstFailure,omitempty"`
+	PurgeFailures    int     `json:"purgeFailures,omitempty"`
+	InstancePrefix   string  `json:"instancePrefix"`
 	// CPU and StoreOps are what the run cost the processes serving it (meter.go).
 	CPU      *cpuReport      `json:"cpu,omitempty"`
 	StoreOps *storeOpsReport `json:"storeOps,omitempty"`
@@ -124,9 +131,24 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 		return c.fail(err)
 	}
 
+	heard := time.Now() // every end heard; the documents may still be on their way
 	res := summarize(name, prefix, statuses)
 	res.StartSeconds = startSecs
-	res.CPU, res.StoreOps = meter.stop(ctx, res.Completed+res.Failed, lastEnded(statuses))
+	end := lastEnded(statuses).Add(readModelSettle)
+	if written, err := c.awaitReadModel(ctx, meter.began); err != nil {
+		fmt.Fprintf(c.stderr, "client bench: %s; the run is measured to now\n", oneLine(err.Error()))
+		res.ReadModelNote = oneLine(err.Error())
+		end = time.Now()
+	} else {
+		res.ReadModelSeconds = max(written.Sub(heard), 0).Seconds()
+		if written.After(end) {
+			end = written
+		}
+	}
+	if span := res.RunSeconds + res.ReadModelSeconds; span > 0 && res.ReadModelNote == "" {
+		res.PerSecondWritten = float64(res.Completed+res.Failed) / span
+	}
+	res.CPU, res.StoreOps = meter.stop(ctx, res.Completed+res.Failed, end)
 	if o.purge {
 		// A purge that fails is reported, and does not stop the others.
 		var failed atomic.Int64
@@ -150,6 +172,9 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	} else {
 		fmt.Fprintf(c.stdout, "%d × %s: %d completed, %d failed\n", res.Count, name, res.Completed, res.Failed)
 		fmt.Fprintf(c.stdout, "submitted in %.2f s; ran in %.2f s: %.1f orchestrations/s\n", res.StartSeconds, res.RunSeconds, res.PerSecond)
+		if res.ReadModelNote == "" {
+			fmt.Fprintf(c.stdout, "documents: all written %.2f s after the last end was heard: %.1f orchestrations/s with their documents\n", res.ReadModelSeconds, res.PerSecondWritten)
+		}
 		fmt.Fprintf(c.stdout, "latency (created → ended): p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", res.LatencyP50Ms, res.LatencyP99Ms, res.LatencyMaxMs)
 		res.CPU.print(c.stdout)
 		res.StoreOps.print(c.stdout)

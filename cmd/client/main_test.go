@@ -21,9 +21,12 @@ import (
 // stub is a dispatcher double serving canned instances: its statuses say how each one
 // ends. It records the requests it got.
 type stub struct {
-	mu       sync.Mutex
-	requests []string
-	bodies   []string
+	mu sync.Mutex
+	// unwritten is how many lists of a run's unended instances (those with createdFrom) still
+	// find one: the documents a bench waits for are behind by that many polls.
+	unwritten int
+	requests  []string
+	bodies    []string
 }
 
 var stubInstances = map[string]api.Status{
@@ -67,6 +70,18 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ops := history.OpCounts{Insert: history.OpCount{Calls: s.starts(), Docs: s.starts()}}
 		reply(200, api.Stats{Hub: "h", StartedAt: time.Now(), StoreOps: &ops})
 	case r.Method == "GET" && r.URL.Path == "/v1/instances":
+		if r.URL.Query().Get("createdFrom") != "" { // a bench's question: is a document behind?
+			s.mu.Lock()
+			behind := s.unwritten > 0
+			s.unwritten--
+			s.mu.Unlock()
+			if behind {
+				reply(200, api.ListResponse{Instances: []api.Status{{InstanceID: "bench-x-000001", Name: "Hello", Status: history.StatusRunning}}})
+			} else {
+				reply(200, api.ListResponse{})
+			}
+			return
+		}
 		reply(200, api.ListResponse{Instances: []api.Status{stubInstances["done"], stubInstances["running"]}})
 	case len(parts) >= 2 && parts[0] == "instances":
 		st, ok := stubInstances[parts[1]]
@@ -265,6 +280,32 @@ func TestBench(t *testing.T) {
 	}
 	if r := runClient(t, s, "bench", "Nope", "--count", "3"); r.code != 1 || !strings.Contains(r.stderr, "registered: Hello") {
 		t.Fatalf("bench of an unknown orchestrator: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// A bench lasts until the store lists none of its instances as unended, and counts that
+// time: here the documents are behind for five polls (readModelPoll apart).
+func TestBenchWaitsForTheDocuments(t *testing.T) {
+	s := &stub{unwritten: 5}
+	r := runClient(t, s, "bench", "Hello", "--count", "3", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if s.unwritten >= 0 {
+		t.Fatalf("the bench stopped asking with %d polls still to find a document behind", s.unwritten+1)
+	}
+	if min := (5 * readModelPoll).Seconds(); res.ReadModelSeconds < min || res.ReadModelNote != "" {
+		t.Fatalf("read model caught up after %.3f s (note %q), want at least %.1f s", res.ReadModelSeconds, res.ReadModelNote, min)
+	}
+	if want := 3 / (res.RunSeconds + res.ReadModelSeconds); res.PerSecondWritten != want {
+		t.Fatalf("rate with the documents written %.2f/s, want %.2f", res.PerSecondWritten, want)
+	}
+	if res.CPU == nil || res.CPU.WindowSeconds < res.ReadModelSeconds {
+		t.Fatalf("the CPU window (%+v) does not cover the %.3f s the documents took", res.CPU, res.ReadModelSeconds)
 	}
 }
 

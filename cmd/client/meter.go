@@ -8,11 +8,12 @@ import (
 
 // runMeter measures what a bench run costs beside its rate and latency: the CPU of the
 // processes serving it (from /proc, when the fleet runs on this machine) and the store
-// operations the fleet's own counters saw, both from just before the first start to
-// readModelSettle after the moment the last instance ended, so that the writes of the
-// ended instances' documents, which follow their ends, are the run's too.
+// operations the fleet's own counters saw, both from just before the first start to the
+// end stop is given: when the ended instances' documents, which follow their ends, are
+// written, so that those writes are the run's too.
 type runMeter struct {
 	c       *cli
+	began   time.Time // just before the first start
 	procs   fleetProcs
 	cpuA    procSample
 	groupsA map[int]string
@@ -24,7 +25,7 @@ type runMeter struct {
 // startMeter takes the readings a run is measured from and starts sampling; call it right
 // before the first start is submitted.
 func (c *cli) startMeter(ctx context.Context) *runMeter {
-	m := &runMeter{c: c, procs: fleetProcs{root: c.procRoot(), self: os.Getpid()}}
+	m := &runMeter{c: c, procs: fleetProcs{root: c.procRoot(), self: os.Getpid()}, began: time.Now()}
 	m.opsA = c.readFleetOps(ctx)
 	if st := m.opsA.stats; st != nil {
 		m.procs.dispatcher, m.procs.hub = st.PID, st.Hub
@@ -37,15 +38,14 @@ func (c *cli) startMeter(ctx context.Context) *runMeter {
 	return m
 }
 
-// readModelSettle is how long after its end an instance's document is written: workers
-// write ended documents every DocLag/10 (100 ms by default), in batches.
+// readModelSettle is how long after its end an instance's document is written at the
+// soonest: workers write ended documents every DocLag/10 (100 ms by default), in batches.
+// A run's window closes no sooner after its last end.
 const readModelSettle = 300 * time.Millisecond
 
-// stop reports per orchestration, the run having ended at end (the last instance's end,
-// as stored): the window closes readModelSettle later. It waits (boundedly) for the
-// workers' first heartbeats after that.
+// stop reports per orchestration, the run's window closing at end. It waits (boundedly)
+// for the workers' first heartbeats after that.
 func (m *runMeter) stop(ctx context.Context, orchestrations int, end time.Time) (*cpuReport, *storeOpsReport) {
-	end = end.Add(readModelSettle)
 	select {
 	case <-time.After(time.Until(end)):
 	case <-ctx.Done():

@@ -16,7 +16,7 @@ func TestTables(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("hello.json", `{"count":1000,"completed":1000,"perSecond":150,"latencyP50Ms":400,"latencyP99Ms":900,
+	write("hello.json", `{"count":1000,"completed":1000,"perSecond":160,"perSecondWritten":150,"readModelSeconds":0.42,"latencyP50Ms":400,"latencyP99Ms":900,
 		"cpu":{"servingMsPerOrchestration":12,"otherCores":0.1,"groups":[{"name":"postgresql","msPerOrchestration":4},
 		{"name":"worker 1","msPerOrchestration":1},{"name":"worker 2","msPerOrchestration":1.5}]},
 		"storeOps":{"perOrchestration":[{"kind":"insert","calls":2,"docs":7},{"kind":"find","calls":0.5,"docs":0.5}]}}`)
@@ -37,9 +37,9 @@ not json, a log line
 	printWarren(&out, ws)
 	printComparison(&out, ws, ps)
 	for _, want := range []string{
-		"| hello | 1000/1000 | 150 | 400 | 900 | 12.0 | 4.00 | 0.00 | 0.00 | 2.50 |", // workers summed
+		"| hello | 1000/1000 | 160 | 0.42 | 150 | 400 | 900 | 12.0 | 4.00 | 0.00 | 0.00 | 2.50 |", // workers summed
 		"| 2.00 / 0.50 | 7.00 / 0.50 |",
-		"| latency | 200/200 | 0.00 | 40.0 | 90.0 | - |",
+		"| latency | 200/200 | 0.00 | 0.00 | 0.00 | 40.0 | 90.0 | - |",
 		"| hello throughput (orch/s; higher is better) | 150 | 300 | 0.50 | 12.0 | 5.00 | 0.10 / 0.05 |",
 		"| idle latency p50 (ms; lower is better) | 40.0 | 4.00 | 10.00 | - | 5.00 | - / 0.00 |",
 	} {
