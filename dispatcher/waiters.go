@@ -136,14 +136,19 @@ func (w *waiters) wake(id string, ended *history.Instance) {
 	delete(w.m, id)
 }
 
-// startedHere records the document of an instance this dispatcher has just started; an end
-// announced before it is of an earlier instance under the same id, and is forgotten.
+// startedHere records the document of an instance this dispatcher has just started. An end
+// announced before it is forgotten when it is of an earlier instance under the same id, and
+// kept when it is of this very execution: the start message is queued before the start is
+// recorded here, and a quick instance can end, and be announced, in between.
 func (w *waiters) startedHere(inst *history.Instance) {
 	doc := *inst
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.ended.forget(doc.InstanceID)
-	w.started.keep(doc.InstanceID, &doc, w.now())
+	now := w.now()
+	if end, ok := w.ended.get(doc.InstanceID, now); !ok || end.ExecutionID != doc.ExecutionID {
+		w.ended.forget(doc.InstanceID)
+	}
+	w.started.keep(doc.InstanceID, &doc, now)
 }
 
 // changed forgets what is kept of id ("": of every instance) once a dispatcher has made

@@ -372,11 +372,11 @@ func TestWaitAfterAnAnnouncedEndReadsNothing(t *testing.T) {
 // A start here forgets an end announced for an earlier instance under the same id.
 func TestStartHereForgetsAnEarlierEnd(t *testing.T) {
 	w := newWaiters()
-	w.wake("x", &history.Instance{InstanceID: "x", Status: history.StatusCompleted, LastEpisode: 3, Executions: 1})
+	w.wake("x", &history.Instance{InstanceID: "x", ExecutionID: "e1", Status: history.StatusCompleted, LastEpisode: 3, Executions: 1})
 	if _, ok := w.announcedEnd("x"); !ok {
 		t.Fatal("the end just announced is not kept")
 	}
-	w.startedHere(&history.Instance{InstanceID: "x", Status: history.StatusPending})
+	w.startedHere(&history.Instance{InstanceID: "x", ExecutionID: "e2", Status: history.StatusPending, Executions: 2})
 	if got, ok := w.announcedEnd("x"); ok {
 		t.Fatalf("after a new start here the earlier end is still kept: %+v", got)
 	}
@@ -424,5 +424,38 @@ func TestPurgeForgetsTheKeptEnd(t *testing.T) {
 		if _, kept := r.d.waiters.announcedEnd(c.id); kept != c.kept {
 			t.Fatalf("after purging %s (%d) the end is kept: %v, want %v", c.id, c.code, kept, c.kept)
 		}
+	}
+}
+
+// The start message goes out before the start is recorded here, so a quick instance can
+// end, and its end be announced, in between: a wait that follows the start is answered
+// from that announcement at once, not by a safety read seconds later.
+func TestWaitForAnInstanceThatEndedBeforeItsStartAnswered(t *testing.T) {
+	r := newRig(t, Config{})
+	r.broker.onPublish = func(int) {
+		// A worker runs the start as soon as it is queued, ends the instance and announces
+		// its end, before the broker's confirm reaches the dispatcher.
+		r.store.mu.Lock()
+		doc := r.store.instances["quick"]
+		r.store.mu.Unlock()
+		doc.Status, doc.Output, doc.LastEpisode = history.StatusCompleted, json.RawMessage(`"hi"`), 2
+		r.d.waiters.wake("quick", &doc)
+	}
+	if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"quick"}`); a.code != http.StatusAccepted {
+		t.Fatalf("start: %d %s", a.code, a.body)
+	}
+	r.store.mu.Lock()
+	r.store.reads = 0
+	r.store.mu.Unlock()
+	// The store's document lags: it still says Pending.
+	a := r.do("GET", "/v1/instances/quick/wait?timeout=300ms", "")
+	if a.code != http.StatusOK || a.status(t).Status != history.StatusCompleted || string(a.status(t).Output) != `"hi"` {
+		t.Fatalf("wait: %d %s, want the announced Completed document", a.code, a.body)
+	}
+	r.store.mu.Lock()
+	reads := r.store.reads
+	r.store.mu.Unlock()
+	if reads != 0 {
+		t.Fatalf("the wait read the store %d times, want none", reads)
 	}
 }
