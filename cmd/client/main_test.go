@@ -85,8 +85,8 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(200, api.ListResponse{Instances: []api.Status{stubInstances["done"], stubInstances["running"]}})
 	case len(parts) >= 2 && parts[0] == "instances":
 		st, ok := stubInstances[parts[1]]
-		if strings.HasPrefix(parts[1], "bench-") { // bench instances take 10 ms each
-			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		if strings.HasPrefix(parts[1], "bench-") { // bench instances take 10 ms each, ending now
+			t0 := time.Now().UTC().Add(-10 * time.Millisecond)
 			st, ok = api.Status{InstanceID: parts[1], Name: "Hello", Status: history.StatusCompleted, CreatedAt: t0, LastUpdatedAt: t0.Add(10 * time.Millisecond)}, true
 		}
 		if !ok {
