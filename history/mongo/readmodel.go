@@ -37,18 +37,26 @@ func (s *Store) UpdateInstances(ctx context.Context, docs []*history.Instance) [
 	if len(models) == 0 {
 		return errs
 	}
-	for start := 0; start < len(models); start += maxUpdatesPerCommand {
+	chunks := (len(models) + maxUpdatesPerCommand - 1) / maxUpdatesPerCommand
+	_ = eachKeyed(ctx, chunks, func(ctx context.Context, i int) error {
+		start := i * maxUpdatesPerCommand
 		end := min(start+maxUpdatesPerCommand, len(models))
-		s.updateChunk(ctx, docs, models[start:end], sent[start:end], errs)
-	}
+		s.updateChunk(ctx, docs, models[start:end], sent[start:end], errs) // each chunk its own errs
+		return nil
+	})
 	return errs
 }
 
-// maxUpdatesPerCommand bounds the statements of one update command. FerretDB v1.24 on
-// PostgreSQL holds one database connection per statement until the whole command is
-// done (and takes one more to write each document): two workers sending 25 statements
-// at once exhausted its pool of 50 and hung it for good.
-const maxUpdatesPerCommand = 10
+// maxUpdatesPerCommand bounds the statements of one update command, of which one
+// UpdateInstances has keyedReadsInFlight in flight. FerretDB v1.24 on PostgreSQL runs the
+// statements of a command one after another (each a select, then a transaction of its
+// own: four round trips to PostgreSQL) and holds one database connection per statement
+// until the whole command is done, plus one to write each document: two workers sending 25
+// statements at once exhausted its pool of 50 and hung it for good. Commands of ten, one at
+// a time, held up to eleven connections a worker and wrote one document at a time: under
+// load the documents fell seconds behind their ends. Commands of two, four at a time, hold
+// up to twelve and write four at a time.
+const maxUpdatesPerCommand = 2
 
 // updateChunk sends one update command and sets errs for its documents.
 func (s *Store) updateChunk(ctx context.Context, docs []*history.Instance, models []mongodrv.WriteModel, sent []int, errs []error) {
