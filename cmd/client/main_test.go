@@ -72,8 +72,10 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "GET" && r.URL.Path == "/v1/instances":
 		if r.URL.Query().Get("createdFrom") != "" { // a bench's question: is a document behind?
 			s.mu.Lock()
-			behind := s.unwritten > 0
-			s.unwritten--
+			behind := s.unwritten > 0 && r.URL.Query().Get("status") == string(history.StatusRunning)
+			if r.URL.Query().Get("status") == string(history.StatusRunning) {
+				s.unwritten--
+			}
 			s.mu.Unlock()
 			if behind {
 				reply(200, api.ListResponse{Instances: []api.Status{{InstanceID: "bench-x-000001", Name: "Hello", Status: history.StatusRunning}}})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/warrenhq/warren/api"
 	"github.com/warrenhq/warren/client"
 	"github.com/warrenhq/warren/history"
 )
@@ -16,8 +17,8 @@ import (
 // instances created since it began as unended, and its CPU and store operations are
 // counted up to then.
 
-// readModelPoll is how often the bench asks whether the read model has caught up: one list
-// of at most one instance, a store read each.
+// readModelPoll is how often the bench asks whether the read model has caught up: a list of
+// at most one instance per unended status, a store read each.
 const readModelPoll = 100 * time.Millisecond
 
 // readModelWait bounds the wait for the read model to catch up after the last end.
@@ -35,7 +36,7 @@ func (c *cli) awaitReadModel(ctx context.Context, since time.Time) (time.Time, e
 	ctx, cancel := context.WithTimeout(ctx, readModelWait)
 	defer cancel()
 	for {
-		page, _, err := c.client.List(ctx, client.ListOptions{Statuses: unendedStatuses, CreatedFrom: since, PageSize: 1})
+		page, err := c.unended(ctx, since)
 		if err != nil {
 			if ctx.Err() != nil {
 				return time.Time{}, fmt.Errorf("the store still lists unended instances of the run %s after its last end", readModelWait)
@@ -52,4 +53,18 @@ func (c *cli) awaitReadModel(ctx context.Context, since time.Time) (time.Time, e
 		case <-time.After(readModelPoll):
 		}
 	}
+}
+
+// unended lists at most one instance created at or after since that the store has as
+// unended. It asks one status at a time: FerretDB filters a single status in its database
+// (from an index, on PostgreSQL), where a list of them would have it read every document
+// of the hub into itself, ten times a second.
+func (c *cli) unended(ctx context.Context, since time.Time) ([]api.Status, error) {
+	for _, st := range unendedStatuses {
+		page, _, err := c.client.List(ctx, client.ListOptions{Statuses: []history.Status{st}, CreatedFrom: since, PageSize: 1})
+		if err != nil || len(page) > 0 {
+			return page, err
+		}
+	}
+	return nil, nil
 }
