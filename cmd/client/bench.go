@@ -136,7 +136,7 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 	res.StartSeconds = startSecs
 	last := lastEnded(statuses)
 	end := last.Add(readModelSettle)
-	if written, err := c.awaitReadModel(ctx, meter.began); err != nil {
+	if written, err := c.awaitReadModel(ctx, firstCreated(statuses)); err != nil {
 		fmt.Fprintf(c.stderr, "client bench: %s; the run is measured to now\n", oneLine(err.Error()))
 		res.ReadModelNote = oneLine(err.Error())
 		end = time.Now()
@@ -194,7 +194,6 @@ func runBench(ctx context.Context, c *cli, args []string, o *cmdOptions) int {
 func summarize(name, prefix string, statuses []*api.Status) benchResult {
 	res := benchResult{Orchestrator: name, Count: len(statuses), InstancePrefix: prefix}
 	var lat []time.Duration
-	var first, last time.Time
 	for _, st := range statuses {
 		if st == nil {
 			continue
@@ -211,12 +210,6 @@ func summarize(name, prefix string, statuses []*api.Status) benchResult {
 			}
 		}
 		lat = append(lat, st.LastUpdatedAt.Sub(st.CreatedAt))
-		if first.IsZero() || st.CreatedAt.Before(first) {
-			first = st.CreatedAt
-		}
-		if st.LastUpdatedAt.After(last) {
-			last = st.LastUpdatedAt
-		}
 	}
 	if len(lat) == 0 {
 		return res
@@ -226,11 +219,23 @@ func summarize(name, prefix string, statuses []*api.Status) benchResult {
 	res.LatencyP50Ms = ms(lat[(len(lat)-1)*50/100])
 	res.LatencyP99Ms = ms(lat[(len(lat)-1)*99/100])
 	res.LatencyMaxMs = ms(lat[len(lat)-1])
-	res.RunSeconds = last.Sub(first).Seconds()
+	res.RunSeconds = lastEnded(statuses).Sub(firstCreated(statuses)).Seconds()
 	if res.RunSeconds > 0 {
 		res.PerSecond = float64(len(lat)) / res.RunSeconds
 	}
 	return res
+}
+
+// firstCreated is the earliest creation among the instances, as the dispatcher stored it:
+// the run's own instances are those created since, whatever the client's clock says.
+func firstCreated(statuses []*api.Status) time.Time {
+	var first time.Time
+	for _, st := range statuses {
+		if st != nil && (first.IsZero() || st.CreatedAt.Before(first)) {
+			first = st.CreatedAt
+		}
+	}
+	return first
 }
 
 // lastEnded is the latest end among the instances (as stored: their last update).

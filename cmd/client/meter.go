@@ -13,7 +13,6 @@ import (
 // written, so that those writes are the run's too.
 type runMeter struct {
 	c       *cli
-	began   time.Time // just before the first start
 	procs   fleetProcs
 	cpuA    procSample
 	groupsA map[int]string
@@ -25,7 +24,7 @@ type runMeter struct {
 // startMeter takes the readings a run is measured from and starts sampling; call it right
 // before the first start is submitted.
 func (c *cli) startMeter(ctx context.Context) *runMeter {
-	m := &runMeter{c: c, procs: fleetProcs{root: c.procRoot(), self: os.Getpid()}, began: time.Now()}
+	m := &runMeter{c: c, procs: fleetProcs{root: c.procRoot(), self: os.Getpid()}}
 	m.opsA = c.readFleetOps(ctx)
 	if st := m.opsA.stats; st != nil {
 		m.procs.dispatcher, m.procs.hub = st.PID, st.Hub
