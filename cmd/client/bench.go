@@ -34,9 +34,9 @@ type benchResult struct {
 	PerSecond    float64 `json:"perSecond"`    // ended instances per second of RunSeconds
 	// ReadModelSeconds is how long after the last end (as stored) the store listed every
 	// instance of the run as ended, as far as polls readModelPoll apart can tell
-	// (readmodel.go); PerSecondWritten is the rate with
-	// that time counted, the rate the fleet sustains with its documents kept up to date.
-	// ReadModelNote says why they are missing (the documents did not catch up in time).
+	// (readmodel.go); PerSecondWritten is the rate with that time counted, the rate the
+	// fleet sustains with its documents kept up to date. ReadModelNote says why they are
+	// missing (the documents did not catch up in time, or the dispatcher did not answer).
 	ReadModelSeconds float64 `json:"readModelSeconds"`
 	PerSecondWritten float64 `json:"perSecondWritten,omitempty"`
 	ReadModelNote    string  `json:"readModelNote,omitempty"`

@@ -14,7 +14,7 @@ import (
 // so: workers write the documents after the ends, in batches (the read model, design
 // section 10). Under load those writes fall behind, and what they cost would land after a
 // window closed at the last end. So a run lasts until the store lists none of the
-// instances created since it began as unended, and its CPU and store operations are
+// instances created since its first as unended, and its CPU and store operations are
 // counted up to then.
 
 // readModelPoll is how often the bench asks whether the read model has caught up: a list of
