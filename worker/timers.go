@@ -106,14 +106,18 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 	loaded := 0
 	// One status per query: a store may answer an equality from an index (FerretDB on
 	// PostgreSQL filters it in the database) but a list of statuses by reading everything.
+	// The cache takes up to CacheSize of them; the repairs go on past it, through every
+	// status: a document its last owner died owing may be Pending (simulation seed 93592: with
+	// the cache filled by Running instances, a Pending one whose first episode had committed
+	// was never listed, and read Pending for good).
 	for _, status := range []history.Status{history.StatusRunning, history.StatusSuspended, history.StatusPending} {
 		f := history.ListFilter{Statuses: []history.Status{status}, PageSize: 500}
-		for loaded < w.cfg.CacheSize {
+		for {
 			pctx, cancel := context.WithTimeout(ctx, w.cfg.OpTimeout)
 			page, next, err := w.store.ListInstances(pctx, f)
 			if err == nil {
 				var n int
-				n, err = w.warmPage(pctx, page, want)
+				n, err = w.warmPage(pctx, page, want, loaded < w.cfg.CacheSize)
 				loaded += n
 			}
 			cancel()
@@ -134,8 +138,9 @@ func (w *Worker) warmPartitions(ctx context.Context) {
 }
 
 // warmPage caches the instances of a page that belong to the wanted partitions and are not
-// cached yet, and owes the store the repair of their documents where needed.
-func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map[int]bool) (int, error) {
+// cached yet (when cache is set), and owes the store the repair of their documents where
+// needed.
+func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map[int]bool, cache bool) (int, error) {
 	var refs []history.ExecutionRef
 	byRef := map[history.ExecutionRef]history.Instance{}
 	// The epoch is read before the histories: if the partition changes hands while they
@@ -164,7 +169,7 @@ func (w *Worker) warmPage(ctx context.Context, page []history.Instance, want map
 			continue // not begun, or written by a newer version (left to a newer worker)
 		}
 		st := newState(byRef[r], hist[r])
-		if !w.cache.putIfAbsent(r.InstanceID, st, epochs[r]) {
+		if cache && !w.cache.putIfAbsent(r.InstanceID, st, epochs[r]) || !cache && w.cache.get(r.InstanceID, epochs[r]) != nil {
 			continue // the episode loop has read or moved it on meanwhile
 		}
 		if doc := st.docRepair(); doc != nil {

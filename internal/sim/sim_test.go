@@ -97,6 +97,7 @@ var regressionSeeds = []struct {
 	{8235, "a worker ended an instance on a partition another had taken (a store outage kept it from rebalancing) and died owing its document, which stayed Pending: the taker had warmed the partition before"},
 	{28612, "a worker took a partition during a store outage; its last batch had failed and no message came after, so it stayed troubled and never warmed the partition: documents its last owner (drained during the outage) owed stayed Pending"},
 	{52961, "a copy of a continue-as-new's start, held by a worker that died, came back after two more executions had run: a worker began it again, writing the document back to that execution with a higher number, and the last execution's Completed was refused as stale for good"},
+	{93592, "a worker began two instances and died before writing their documents; the taker's warm-up filled its cache with Running instances and never listed the Pending ones, whose documents read Pending for good"},
 }
 
 func TestRegressionSeeds(t *testing.T) {
