@@ -85,12 +85,15 @@ func TestDecisionsReadTheHistory(t *testing.T) {
 }
 
 // The start message of a new instance says Recorded 1; an adopted start (the same start
-// asked again before any worker began it) keeps the document's execution and number.
+// asked again before any worker began it) keeps the document's execution, number and
+// creation time (the worker takes the start's time for the document's, and the store
+// refuses a read-model write of another creation time as of another incarnation).
 func TestStartMessageSaysRecorded(t *testing.T) {
 	r := newRig(t, Config{})
 	seed(r.store, "adopt", history.StatusPending)
 	inst := r.store.instances["adopt"]
 	inst.Executions = 2
+	inst.CreatedAt = inst.CreatedAt.Add(-time.Minute).Truncate(time.Millisecond)
 	r.store.instances["adopt"] = inst
 	for _, id := range []string{"new", "adopt"} {
 		if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"`+id+`"}`); a.code != http.StatusAccepted {
@@ -109,6 +112,9 @@ func TestStartMessageSaysRecorded(t *testing.T) {
 			found = true
 			if cm.Recorded != w.Recorded || (w.ExecutionID != "" && cm.ExecutionID != w.ExecutionID) {
 				t.Errorf("%s: message %+v, want Recorded %d", id, cm, w.Recorded)
+			}
+			if id == "adopt" && !cm.Event.Timestamp.Equal(inst.CreatedAt) {
+				t.Errorf("adopted start: the start event's time is %s, want the document's creation time %s", cm.Event.Timestamp, inst.CreatedAt)
 			}
 		}
 		if !found {

@@ -83,7 +83,9 @@ func (d *Dispatcher) start(w http.ResponseWriter, r *http.Request) error {
 	// that the document of this execution is written (Recorded), so the worker that begins
 	// it needs no store read.
 	newMessage := func() (queues.Message, error) {
-		started.ExecutionID, started.Input = inst.ExecutionID, inst.Input
+		// An adopted start (createInstance) sends the recorded execution's: its id, input
+		// and creation time, which the worker takes for the document's.
+		started.ExecutionID, started.Input, started.Timestamp = inst.ExecutionID, inst.Input, inst.CreatedAt
 		return controlMessage(history.ControlMessage{InstanceID: inst.InstanceID, ExecutionID: inst.ExecutionID,
 			Event: started, Recorded: inst.Executions}, tp, ts)
 	}
