@@ -138,17 +138,28 @@ func (w *waiters) wake(id string, ended *history.Instance) {
 
 // startedHere records the document of an instance this dispatcher has just started. An end
 // announced before it is forgotten when it is of an earlier instance under the same id, and
-// kept when it is of this very execution: the start message is queued before the start is
-// recorded here, and a quick instance can end, and be announced, in between.
+// kept when it is of this very execution or of a later one of the same incarnation (it
+// continued as new): the start message is queued before the start is recorded here, and a
+// quick instance can end, and be announced, in between.
 func (w *waiters) startedHere(inst *history.Instance) {
 	doc := *inst
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := w.now()
-	if end, ok := w.ended.get(doc.InstanceID, now); !ok || end.ExecutionID != doc.ExecutionID {
+	if end, ok := w.ended.get(doc.InstanceID, now); !ok || !endOf(end, &doc) {
 		w.ended.forget(doc.InstanceID)
 	}
 	w.started.keep(doc.InstanceID, &doc, now)
+}
+
+// endOf reports whether end is the end of the execution started began, or of one that
+// followed it: the same execution, or a later one of the same incarnation (created at the
+// same time: an id purged and created again starts its executions over).
+func endOf(end, started *history.Instance) bool {
+	if end.ExecutionID == started.ExecutionID {
+		return true
+	}
+	return history.SameIncarnation(end, started) && end.Executions > started.Executions
 }
 
 // changed forgets what is kept of id ("": of every instance) once a dispatcher has made

@@ -374,6 +374,15 @@ func TestStartHereForgetsAnEarlierEnd(t *testing.T) {
 	if doc, ok := w.startDoc("x"); !ok || doc.Status != history.StatusPending {
 		t.Fatalf("startDoc after the new start: %+v %v, want the Pending start document", doc, ok)
 	}
+
+	// The id purged and created again: the end of the incarnation before counts more
+	// executions than the new start, and is forgotten all the same.
+	before := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	w.wake("y", &history.Instance{InstanceID: "y", ExecutionID: "e5", Status: history.StatusCompleted, Executions: 5, CreatedAt: before})
+	w.startedHere(&history.Instance{InstanceID: "y", ExecutionID: "f1", Status: history.StatusPending, Executions: 1, CreatedAt: before.Add(time.Second)})
+	if got, ok := w.announcedEnd("y"); ok {
+		t.Fatalf("after the id was created again the end of the incarnation before is still kept: %+v", got)
+	}
 }
 
 // A change announced without an instance (a bulk or recursive purge) forgets every end and
@@ -439,6 +448,27 @@ func TestWaitForAnInstanceThatEndedBeforeItsStartAnswered(t *testing.T) {
 	r.store.reads = 0
 	r.store.mu.Unlock()
 	// The store's document lags: it still says Pending.
+	waitAnsweredByAnnouncement(t, r, "quick", "300ms")
+}
+
+// The same, when the quick instance continued as new and its next execution ended in that
+// gap.
+func TestWaitForAnInstanceThatContinuedAndEndedBeforeItsStartAnswered(t *testing.T) {
+	r := newRig(t, Config{})
+	r.broker.onPublish = func(int) {
+		r.store.mu.Lock()
+		doc := r.store.instances["quick"]
+		r.store.mu.Unlock()
+		doc.ExecutionID, doc.Executions = "next", doc.Executions+1
+		doc.Status, doc.Output, doc.LastEpisode = history.StatusCompleted, json.RawMessage(`"hi"`), 2
+		r.d.waiters.wake("quick", &doc)
+	}
+	if a := r.do("POST", "/v1/instances", `{"name":"Hello","instanceId":"quick"}`); a.code != http.StatusAccepted {
+		t.Fatalf("start: %d %s", a.code, a.body)
+	}
+	r.store.mu.Lock()
+	r.store.reads = 0
+	r.store.mu.Unlock()
 	waitAnsweredByAnnouncement(t, r, "quick", "300ms")
 }
 

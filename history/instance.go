@@ -64,6 +64,15 @@ func (a *Instance) Newer(b *Instance) bool {
 	return a.Status.rank() > b.Status.rank()
 }
 
+// SameIncarnation reports whether a and b are documents of one incarnation of an instance
+// id: created at the same millisecond (what a store keeps of a creation time). An id purged
+// and created again is a new incarnation whose versions start over, so a write of the old
+// one that lands late (a worker's read-model write owed since before the purge) must not
+// count as a newer version of the new one ([Store.UpdateInstances] refuses it).
+func SameIncarnation(a, b *Instance) bool {
+	return a.CreatedAt.Truncate(time.Millisecond).Equal(b.CreatedAt.Truncate(time.Millisecond))
+}
+
 // rank orders statuses within one episode of one execution.
 func (s Status) rank() int {
 	switch s {

@@ -83,7 +83,8 @@ type Store interface {
 	// update time, unless the stored version is newer ([Instance.Newer]; then errs[i] wraps
 	// ErrStaleInstance). The other fields (name, input, creation time, parent, trace) are
 	// left as the document's creator wrote them. errs[i] wraps ErrInstanceNotFound when
-	// there is no document. Workers write the read model through it, batched and
+	// there is no document, or when the stored one is of another incarnation
+	// ([SameIncarnation]: created at another time, as an id purged and created again is). Workers write the read model through it, batched and
 	// coalesced; unlike UpdateInstance it does not read each document back, so on FerretDB
 	// two processes writing one document within the same milliseconds can leave the older
 	// version (the next owner of its partition repairs it from the history).

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/warrenhq/warren/history"
 )
@@ -39,12 +40,16 @@ func (s *Store) UpdateInstances(ctx context.Context, docs []*history.Instance) [
 	return errs
 }
 
-// setReadModel writes inst's read-model fields over the stored document; the caller holds
-// the lock.
+// setReadModel writes inst's read-model fields over the stored document of the same
+// incarnation; the caller holds the lock.
 func (s *Store) setReadModel(inst *history.Instance) error {
 	stored, err := s.instance(inst.InstanceID)
 	if err != nil {
 		return fmt.Errorf("memstore: update instances: %w", err)
+	}
+	if !history.SameIncarnation(stored, inst) {
+		return fmt.Errorf("memstore: update instance %q created at %s: the stored one was created at %s: %w",
+			inst.InstanceID, inst.CreatedAt.Format(time.RFC3339Nano), stored.CreatedAt.Format(time.RFC3339Nano), history.ErrInstanceNotFound)
 	}
 	if stored.Newer(inst) {
 		return fmt.Errorf("memstore: update instance %q: stored version (execution %d, episode %d, %s) is newer: %w",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
 	mongodrv "go.mongodb.org/mongo-driver/mongo"
@@ -14,7 +15,8 @@ import (
 
 // UpdateInstances writes the read-model fields of many documents with unordered update
 // commands of up to maxUpdatesPerCommand conditional updates (each one applies unless the
-// stored version is newer). When every update of a command matched, that is the whole
+// stored version is newer, or the stored document is of another incarnation: it was created
+// at another time). When every update of a command matched, that is the whole
 // cost; otherwise one find reads its documents back to tell, for each, whether it is
 // written, newer or missing.
 func (s *Store) UpdateInstances(ctx context.Context, docs []*history.Instance) []error {
@@ -31,7 +33,8 @@ func (s *Store) UpdateInstances(ctx context.Context, docs []*history.Instance) [
 			errs[i] = fmt.Errorf("update instances: %w", err)
 			continue
 		}
-		models = append(models, mongodrv.NewUpdateOneModel().SetFilter(notNewerThan(inst)).SetUpdate(update))
+		filter := append(notNewerThan(inst), bson.E{Key: "createdAt", Value: inst.CreatedAt})
+		models = append(models, mongodrv.NewUpdateOneModel().SetFilter(filter).SetUpdate(update))
 		sent = append(sent, i)
 	}
 	if len(models) == 0 {
@@ -76,7 +79,8 @@ func (s *Store) updateChunk(ctx context.Context, docs []*history.Instance, model
 
 // readBack sets errs for the documents of a bulk update that did not all match: a stored
 // version at least as new as ours is written (ours, or one since), a newer one is
-// ErrStaleInstance, a missing one ErrInstanceNotFound, an older one an error to try again.
+// ErrStaleInstance, a missing one or one of another incarnation ErrInstanceNotFound, an
+// older one an error to try again.
 func (s *Store) readBack(ctx context.Context, docs []*history.Instance, sent []int, errs []error) {
 	ids := make([]string, len(sent))
 	for j, i := range sent {
@@ -92,6 +96,9 @@ func (s *Store) readBack(ctx context.Context, docs []*history.Instance, sent []i
 			errs[i] = fmt.Errorf("%s: read back: %w", op, err)
 		case !ok:
 			errs[i] = fmt.Errorf("%s: %w", op, history.ErrInstanceNotFound)
+		case !history.SameIncarnation(st, inst):
+			errs[i] = fmt.Errorf("%s created at %s: the stored one was created at %s: %w", op,
+				inst.CreatedAt.Format(time.RFC3339Nano), st.CreatedAt.Format(time.RFC3339Nano), history.ErrInstanceNotFound)
 		case st.Newer(inst):
 			errs[i] = fmt.Errorf("%s: stored version (execution %d, episode %d, %s) is newer: %w",
 				op, st.Executions, st.LastEpisode, st.Status, history.ErrStaleInstance)

@@ -11,8 +11,9 @@ import (
 )
 
 // UpdateInstances writes what readers see of each document on its own: a newer stored
-// version refuses only its own write, a missing document only its own, and the fields the
-// creator wrote (name, input, creation time, parent, trace) stay as they were.
+// version refuses only its own write, a missing document only its own, a document of
+// another incarnation (the id purged and created again since) only its own, and the fields
+// the creator wrote (name, input, creation time, parent, trace) stay as they were.
 func testUpdateInstancesEachAlone(t *testing.T, s history.Store) {
 	ctx := testContext(t)
 	created := version("created", 1, 0, history.StatusPending, "dispatcher")
@@ -20,7 +21,9 @@ func testUpdateInstancesEachAlone(t *testing.T, s history.Store) {
 	created.ParentInstanceID = "parent"
 	created.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	ahead := version("ahead", 1, 7, history.StatusCompleted, "owner")
-	for _, inst := range []*history.Instance{created, ahead} {
+	reborn := version("reborn", 1, 0, history.StatusPending, "dispatcher")
+	reborn.CreatedAt = reborn.CreatedAt.Add(time.Minute)
+	for _, inst := range []*history.Instance{created, ahead, reborn} {
 		if err := s.CreateInstance(ctx, inst); err != nil {
 			t.Fatal(err)
 		}
@@ -28,14 +31,18 @@ func testUpdateInstancesEachAlone(t *testing.T, s history.Store) {
 
 	done := version("created", 1, 3, history.StatusCompleted, "worker")
 	done.Name, done.Input, done.ParentInstanceID, done.TraceID = "Other", json.RawMessage(`"ignored"`), "", ""
-	done.CreatedAt = done.CreatedAt.Add(-time.Millisecond)
+	done.CreatedAt = done.CreatedAt.Add(400 * time.Microsecond) // the same millisecond, as stored
 	done.Output = json.RawMessage(`"out"`)
 	done.CustomStatus = nil
 	behind := version("ahead", 1, 6, history.StatusRunning, "late")
 	missing := version("missing", 1, 1, history.StatusRunning, "worker")
-	errs := s.UpdateInstances(ctx, []*history.Instance{done, behind, missing})
-	if len(errs) != 3 {
-		t.Fatalf("UpdateInstances returned %d errors for 3 documents", len(errs))
+	// The late write of the incarnation before: a version newer than the stored one's, of
+	// an instance created a minute earlier.
+	late := version("reborn", 1, 3, history.StatusCompleted, "late")
+	late.Output = json.RawMessage(`"old"`)
+	errs := s.UpdateInstances(ctx, []*history.Instance{done, behind, missing, late})
+	if len(errs) != 4 {
+		t.Fatalf("UpdateInstances returned %d errors for 4 documents", len(errs))
 	}
 	if errs[0] != nil {
 		t.Errorf("writing a newer version: %v", errs[0])
@@ -45,6 +52,9 @@ func testUpdateInstancesEachAlone(t *testing.T, s history.Store) {
 	}
 	if !errors.Is(errs[2], history.ErrInstanceNotFound) {
 		t.Errorf("writing a missing document: got %v, want ErrInstanceNotFound", errs[2])
+	}
+	if !errors.Is(errs[3], history.ErrInstanceNotFound) {
+		t.Errorf("writing a document of the incarnation before: got %v, want ErrInstanceNotFound", errs[3])
 	}
 
 	got, err := s.GetInstance(ctx, "created")
@@ -62,6 +72,13 @@ func testUpdateInstancesEachAlone(t *testing.T, s history.Store) {
 	}
 	if got.LastEpisode != 7 || got.Status != history.StatusCompleted {
 		t.Errorf("the newer document was overwritten: episode %d, %s", got.LastEpisode, got.Status)
+	}
+	got, err = s.GetInstance(ctx, "reborn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := diffInstance(got, reborn); diff != "" {
+		t.Errorf("a write of the incarnation before changed the document: %s", diff)
 	}
 	if _, err := s.GetInstance(ctx, "missing"); !errors.Is(err, history.ErrInstanceNotFound) {
 		t.Errorf("UpdateInstances created a missing document: %v", err)
