@@ -98,6 +98,7 @@ var regressionSeeds = []struct {
 	{28612, "a worker took a partition during a store outage; its last batch had failed and no message came after, so it stayed troubled and never warmed the partition: documents its last owner (drained during the outage) owed stayed Pending"},
 	{52961, "a copy of a continue-as-new's start, held by a worker that died, came back after two more executions had run: a worker began it again, writing the document back to that execution with a higher number, and the last execution's Completed was refused as stale for good"},
 	{93592, "a worker began two instances and died before writing their documents; the taker's warm-up filled its cache with Running instances and never listed the Pending ones, whose documents read Pending for good"},
+	{411, "a create that took effect but answered an error, then the same start asked again and adopted: its start event kept the second request's time, the worker took it for the creation time, and once the store refused read-model writes of another creation time the document read Pending for good"},
 }
 
 func TestRegressionSeeds(t *testing.T) {
